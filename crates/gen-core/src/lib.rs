@@ -1,0 +1,32 @@
+//! # gen-core
+//!
+//! The task-first core of the genlab workspace.
+//!
+//! - [`task`]: the four tasks of a generative model (sample, score, infer,
+//!   learn) as traits, and [`Model::capabilities`] stating how each is supported.
+//! - [`score`]: [`Scores`], log-densities that say whether they are exact, a
+//!   bound or an estimate.
+//! - [`matrix`]: [`Matrix`], the host-side table all crates exchange.
+//! - [`error`]: [`GenError`], messages with cause and fix.
+//!
+//! With the `burn` feature (on by default through `ndarray`, `flex`, `wgpu`):
+//! run-time device choice, the shared neural blocks, the one trainer and
+//! checkpointing.
+#![warn(missing_docs)]
+
+pub mod capability;
+pub mod error;
+pub mod matrix;
+pub mod score;
+pub mod task;
+
+pub use capability::{Capabilities, Support, TaskSupport, capability_table};
+pub use error::{GenError, Result, Task};
+pub use matrix::Matrix;
+pub use score::{ScoreKind, Scores};
+pub use task::{
+    Infer, Learn, Model, Rng, Sample, SampleOptions, Score, StepContext, StepStats, rng_from_seed,
+};
+
+#[cfg(feature = "burn")]
+pub use burn;
