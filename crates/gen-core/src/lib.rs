@@ -15,11 +15,14 @@
 #![warn(missing_docs)]
 
 pub mod capability;
+pub mod checkpoint;
 pub mod error;
 pub mod matrix;
 pub mod score;
 pub mod task;
+pub mod train;
 
+pub use checkpoint::Checkpoint;
 pub use capability::{Capabilities, Support, TaskSupport, capability_table};
 pub use error::{GenError, Result, Task};
 pub use matrix::Matrix;

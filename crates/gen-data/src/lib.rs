@@ -1,1 +1,42 @@
+//! # gen-data
+//!
+//! Data for the genlab workspace, in pure Rust (no burn):
+//!
+//! - [`datasets`]: small real data sets embedded in the crate (gzipped, so a
+//!   fresh clone runs offline): MNIST (5,000 digits), UCI 8×8 digits,
+//!   Shakespeare, US census surnames and first names, English words.
+//!   Provenance and licences: `crates/gen-data/DATASETS.md`.
+//! - [`split`]: the canonical train/test splits, [`Split`].
+//! - [`catalog`]: the registry `genlab datasets` prints, [`catalog()`] and [`find`].
+//! - [`transforms`]: scaling, uniform dequantization (with the "log 256
+//!   correction" for bits/dim), dynamic binarization, one-hot labels.
+//! - [`vocab`]: [`CharVocab`], character-level tokenisation.
+//! - [`batching`]: seeded shuffled mini-batches.
+//! - [`toy2d`]: 2D toy distributions ([`Toy2d`]) with exact log-densities
+//!   where they exist.
+//! - [`io`]: loaders for user data: MNIST IDX, numeric CSV, NumPy `.npy`.
+//!
+//! Every fallible function returns [`gen_core::Result`]; messages say what is
+//! wrong and how to fix it.
+#![warn(missing_docs)]
 
+pub mod batching;
+pub mod catalog;
+pub mod datasets;
+pub mod io;
+mod math;
+pub mod split;
+pub mod toy2d;
+pub mod transforms;
+pub mod vocab;
+
+pub use batching::{sequential_batches, shuffled_batches};
+pub use catalog::{DatasetInfo, DatasetKind, catalog, catalog_table, find};
+pub use datasets::{
+    ImageDataset, census_first_names, census_surnames, digits8x8, english_words, mnist5k,
+    shakespeare,
+};
+pub use split::Split;
+pub use toy2d::Toy2d;
+pub use transforms::{binarize, bits_per_dim, dequantize, one_hot, scale_unit};
+pub use vocab::CharVocab;

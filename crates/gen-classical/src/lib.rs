@@ -1,0 +1,26 @@
+//! # gen-classical
+//!
+//! The pre-neural generative models of the tutorial, implementing the
+//! gen-core task traits. They are baselines for every neural family and the
+//! first test of the traits:
+//!
+//! - [`Gaussian`]: multivariate normal, closed-form maximum likelihood.
+//! - [`Gmm`]: Gaussian mixture fitted by EM; exact density, exact posterior
+//!   over components (responsibilities) as inference.
+//! - [`CharNGram`]: character n-gram with add-k smoothing; exact
+//!   log-likelihood by the chain rule, sampling with temperature.
+#![warn(missing_docs)]
+
+pub mod gaussian;
+pub mod gmm;
+pub mod linalg;
+pub mod ngram;
+
+pub use gaussian::{GAUSSIAN_CAPABILITIES, Gaussian};
+pub use gmm::{GMM_CAPABILITIES, Gmm, GmmConfig};
+pub use ngram::{CharNGram, Corpus, NGRAM_CAPABILITIES, NGramMode};
+
+/// The capability rows of every model in this crate.
+pub fn capabilities() -> Vec<gen_core::Capabilities> {
+    vec![GAUSSIAN_CAPABILITIES, GMM_CAPABILITIES, NGRAM_CAPABILITIES]
+}

@@ -1,0 +1,258 @@
+//! Numeric CSV: comma-separated numbers, one example per line.
+//!
+//! - Fields are trimmed; a field may be wrapped in double quotes (`"1.5"`).
+//! - Blank lines are skipped; `\r\n` line ends are accepted.
+//! - The first non-blank line is a header if [`Header::Present`], or under
+//!   [`Header::Auto`] if any of its fields is not a number.
+//! - Every data line must have as many fields as the first one (and as the
+//!   header); a ragged line is an error naming its 1-based line number.
+//! - Values must be finite numbers (`NaN`, `inf` and empty fields are errors).
+
+use std::path::Path;
+
+use gen_core::{Matrix, Result};
+
+use super::{format_err, memory_path, read_bytes};
+
+/// Whether the first line of a CSV file is a header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Header {
+    /// A header iff some field of the first non-blank line is not a number.
+    #[default]
+    Auto,
+    /// The first non-blank line is a header.
+    Present,
+    /// Every line is data.
+    Absent,
+}
+
+/// A parsed numeric CSV file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvTable {
+    /// Column names, if the file had a header.
+    pub header: Option<Vec<String>>,
+    /// The values, one row per data line.
+    pub data: Matrix,
+}
+
+/// Reads a numeric CSV file (gzip is detected and decompressed).
+pub fn read_csv(path: impl AsRef<Path>, header: Header) -> Result<CsvTable> {
+    let path = path.as_ref();
+    let bytes = read_bytes(path)?;
+    csv_from_bytes_at(&bytes, header, path)
+}
+
+/// Parses CSV text held in memory.
+pub fn parse_csv(text: &str, header: Header) -> Result<CsvTable> {
+    parse_csv_at(text, header, &memory_path("CSV"))
+}
+
+/// Parses CSV bytes held in memory (they must be UTF-8).
+pub fn csv_from_bytes(bytes: &[u8], header: Header) -> Result<CsvTable> {
+    csv_from_bytes_at(bytes, header, &memory_path("CSV"))
+}
+
+pub(crate) fn csv_from_bytes_at(bytes: &[u8], header: Header, path: &Path) -> Result<CsvTable> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        format_err(
+            path,
+            format!(
+                "the file is not UTF-8 text (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+            "save the file as UTF-8 (or ASCII) comma-separated text",
+        )
+    })?;
+    parse_csv_at(text, header, path)
+}
+
+fn unquote(field: &str) -> &str {
+    let f = field.trim();
+    f.strip_prefix('"')
+        .and_then(|g| g.strip_suffix('"'))
+        .map_or(f, str::trim)
+}
+
+fn parse_number(field: &str) -> Option<f64> {
+    unquote(field).parse::<f64>().ok()
+}
+
+pub(crate) fn parse_csv_at(text: &str, header: Header, path: &Path) -> Result<CsvTable> {
+    let mut lines = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .peekable();
+
+    let is_header = match (header, lines.peek()) {
+        (Header::Present, _) => true,
+        (Header::Absent, _) | (Header::Auto, None) => false,
+        (Header::Auto, Some((_, first))) => first.split(',').any(|f| parse_number(f).is_none()),
+    };
+    let mut names: Option<(usize, Vec<String>)> = None;
+    if is_header && let Some((ln, line)) = lines.next() {
+        names = Some((
+            ln,
+            line.split(',').map(|f| unquote(f).to_string()).collect(),
+        ));
+    }
+
+    let mut cols: Option<(usize, usize)> = names.as_ref().map(|(ln, n)| (*ln, n.len()));
+    let mut data = Vec::new();
+    let mut rows = 0usize;
+    for (ln, line) in lines {
+        let start = data.len();
+        for (j, field) in line.split(',').enumerate() {
+            let v = parse_number(field).ok_or_else(|| {
+                format_err(
+                    path,
+                    format!(
+                        "line {ln}, column {}: '{}' is not a number",
+                        j + 1,
+                        field.trim()
+                    ),
+                    "make every field a number; if the first line holds column names, read the file with a header (Header::Present)",
+                )
+            })?;
+            if !v.is_finite() {
+                return Err(format_err(
+                    path,
+                    format!("line {ln}, column {}: value '{}' is not finite", j + 1, field.trim()),
+                    "remove or impute NaN/Inf values before loading the file",
+                ));
+            }
+            data.push(v);
+        }
+        let k = data.len() - start;
+        match cols {
+            None => cols = Some((ln, k)),
+            Some((first, c)) if c != k => {
+                return Err(format_err(
+                    path,
+                    format!("line {ln} has {k} fields but line {first} has {c}"),
+                    "give every line the same number of comma-separated fields (ragged rows are not allowed)",
+                ));
+            }
+            Some(_) => {}
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(format_err(
+            path,
+            "the file has no data lines",
+            "pass a file with at least one line of comma-separated numbers",
+        ));
+    }
+    let c = cols.map_or(0, |(_, c)| c);
+    let data = Matrix::new(rows, c, data)?;
+    Ok(CsvTable {
+        header: names.map(|(_, n)| n),
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gen_core::GenError;
+    use proptest::prelude::*;
+
+    fn problem(e: GenError) -> String {
+        match e {
+            GenError::Format { problem, fix, .. } => format!("{problem} | {fix}"),
+            other => panic!("expected a Format error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn parses_with_and_without_header() {
+        let t = parse_csv("a, \"b\"\n1,2\r\n\n3.5,-4e-1\n", Header::Auto).unwrap();
+        assert_eq!(t.header, Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(t.data.shape(), (2, 2));
+        assert_eq!(t.data.as_slice(), &[1.0, 2.0, 3.5, -0.4]);
+
+        let t = parse_csv("1,2\n3,4", Header::Auto).unwrap();
+        assert_eq!(t.header, None);
+        assert_eq!(t.data.as_slice(), &[1.0, 2.0, 3.0, 4.0]);
+
+        // a numeric first line forced to be a header
+        let t = parse_csv("1,2\n3,4", Header::Present).unwrap();
+        assert_eq!(t.header, Some(vec!["1".into(), "2".into()]));
+        assert_eq!(t.data.shape(), (1, 2));
+    }
+
+    #[test]
+    fn ragged_row_names_line() {
+        let e = problem(parse_csv("1,2\n3,4\n5\n", Header::Auto).unwrap_err());
+        assert!(e.contains("line 3 has 1 fields but line 1 has 2"), "{e}");
+        let e = problem(parse_csv("x,y,z\n1,2\n", Header::Auto).unwrap_err());
+        assert!(e.contains("line 2 has 2 fields"), "{e}");
+    }
+
+    #[test]
+    fn non_number_names_line_and_column() {
+        let e = problem(parse_csv("1,2\n3,abc\n", Header::Auto).unwrap_err());
+        assert!(e.contains("line 2, column 2: 'abc'"), "{e}");
+        let e = problem(parse_csv("1,2\n3,\n", Header::Absent).unwrap_err());
+        assert!(e.contains("line 2, column 2"), "{e}");
+        let e = problem(parse_csv("a,b\n1,2", Header::Absent).unwrap_err());
+        assert!(e.contains("Header::Present"), "{e}");
+    }
+
+    #[test]
+    fn non_finite_and_empty_and_bad_utf8() {
+        let e = problem(parse_csv("1,NaN\n", Header::Absent).unwrap_err());
+        assert!(e.contains("not finite"), "{e}");
+        let e = problem(parse_csv("\n  \n", Header::Auto).unwrap_err());
+        assert!(e.contains("no data lines"), "{e}");
+        let e = problem(parse_csv("a,b\n", Header::Auto).unwrap_err());
+        assert!(e.contains("no data lines"), "{e}");
+        let e = problem(csv_from_bytes(b"1,2\n\xff\xfe", Header::Auto).unwrap_err());
+        assert!(e.contains("offset 4"), "{e}");
+    }
+
+    #[test]
+    fn reads_gzipped_file() {
+        use flate2::{Compression, write::GzEncoder};
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("gen-data-csv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.csv.gz");
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        enc.write_all(b"x,y\n1,2\n").unwrap();
+        std::fs::write(&p, enc.finish().unwrap()).unwrap();
+        let t = read_csv(&p, Header::Auto).unwrap();
+        assert_eq!(t.data.as_slice(), &[1.0, 2.0]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in ".{0,200}", h in 0u8..3) {
+            let header = [Header::Auto, Header::Present, Header::Absent][h as usize];
+            let _ = parse_csv(&s, header);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = csv_from_bytes(&b, Header::Auto);
+        }
+
+        #[test]
+        fn roundtrip_numbers(rows in 1usize..8, cols in 1usize..6, seed in any::<u64>()) {
+            let vals: Vec<f64> = (0..rows * cols)
+                .map(|k| ((seed.wrapping_mul(6364136223846793005).wrapping_add(k as u64 * 1442695040888963407)) >> 11) as f64 / 1e6 - 4e9)
+                .collect();
+            let text: String = vals
+                .chunks(cols)
+                .map(|r| r.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(","))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let t = parse_csv(&text, Header::Auto).unwrap();
+            prop_assert_eq!(t.data.shape(), (rows, cols));
+            prop_assert_eq!(t.data.as_slice(), vals.as_slice());
+        }
+    }
+}
