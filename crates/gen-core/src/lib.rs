@@ -33,3 +33,15 @@ pub use task::{
 
 #[cfg(feature = "burn")]
 pub use burn;
+#[cfg(feature = "burn")]
+pub mod device;
+#[cfg(feature = "burn")]
+pub mod nn;
+#[cfg(feature = "burn")]
+pub mod optim;
+#[cfg(feature = "burn")]
+pub mod parity;
+#[cfg(feature = "burn")]
+pub mod tensor;
+#[cfg(feature = "burn")]
+pub use device::Backend;

@@ -1,0 +1,70 @@
+//! Backend parity: run one body on every enabled device and compare.
+//!
+//! Inputs must be built on the host (see [`crate::tensor`]); the body returns
+//! host values, and every device's values must match the first device's
+//! within `|a − b| ≤ atol + rtol·|a|`.
+
+use burn::tensor::Device;
+
+use crate::device::Backend;
+use crate::error::{GenError, Result};
+
+/// The devices a parity test runs on: every enabled backend. A wgpu device
+/// that cannot start is an error, not a skip (CI installs lavapipe).
+pub fn parity_devices() -> Result<Vec<(Backend, Device)>> {
+    Backend::enabled()
+        .into_iter()
+        .map(|b| Ok((b, b.device()?)))
+        .collect()
+}
+
+/// Largest violation found by [`check_parity`].
+#[derive(Debug, Clone)]
+pub struct ParityReport {
+    /// Backends compared, reference first.
+    pub backends: Vec<Backend>,
+    /// Largest absolute difference to the reference.
+    pub max_abs_diff: f64,
+}
+
+/// Runs `body` on every enabled device (`autodiff` adds gradient tracking)
+/// and checks all results agree with the first within tolerance.
+pub fn check_parity<F>(name: &str, autodiff: bool, atol: f64, rtol: f64, body: F) -> Result<ParityReport>
+where
+    F: Fn(&Device) -> Result<Vec<f32>>,
+{
+    let mut reference: Option<(Backend, Vec<f32>)> = None;
+    let mut backends = Vec::new();
+    let mut max_abs_diff: f64 = 0.0;
+    for (backend, device) in parity_devices()? {
+        let device = if autodiff { device.autodiff() } else { device };
+        let values = body(&device)?;
+        backends.push(backend);
+        match &reference {
+            None => reference = Some((backend, values)),
+            Some((rb, rv)) => {
+                if rv.len() != values.len() {
+                    return Err(GenError::Other(format!(
+                        "parity '{name}': {rb} gave {} values, {backend} gave {}",
+                        rv.len(),
+                        values.len()
+                    )));
+                }
+                for (i, (a, b)) in rv.iter().zip(&values).enumerate() {
+                    let (a, b) = (*a as f64, *b as f64);
+                    let diff = (a - b).abs();
+                    if !(diff <= atol + rtol * a.abs()) {
+                        return Err(GenError::Other(format!(
+                            "parity '{name}': value {i} differs: {rb} {a} vs {backend} {b} (|diff| {diff:e} > atol {atol:e} + rtol {rtol:e})"
+                        )));
+                    }
+                    max_abs_diff = max_abs_diff.max(diff);
+                }
+            }
+        }
+    }
+    Ok(ParityReport {
+        backends,
+        max_abs_diff,
+    })
+}
