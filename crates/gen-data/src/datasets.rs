@@ -74,7 +74,16 @@ impl ImageDataset {
 
     /// The images and labels at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Result<ImageDataset> {
+        if self.labels.len() != self.images.rows() {
+            return Err(GenError::shape(
+                "ImageDataset::select",
+                format!("one label per image ({} labels)", self.images.rows()),
+                format!("{} labels", self.labels.len()),
+                "give the data set exactly one label per image row",
+            ));
+        }
         let images = self.images.select_rows(indices)?;
+        // every index is below images.rows() == labels.len() (checked by select_rows)
         let labels = indices.iter().map(|&i| self.labels[i]).collect();
         Ok(ImageDataset {
             images,
@@ -126,7 +135,13 @@ fn gunzip_text(name: &str, gz: &[u8]) -> Result<String> {
 }
 
 /// Parses an embedded CSV of `h*w` pixel columns then a label column.
-fn parse_images(name: &str, gz: &[u8], height: usize, width: usize, levels: u32) -> Result<ImageDataset> {
+fn parse_images(
+    name: &str,
+    gz: &[u8],
+    height: usize,
+    width: usize,
+    levels: u32,
+) -> Result<ImageDataset> {
     let path_s = format!("embedded:{name}");
     let path = Path::new(&path_s);
     let text = gunzip_text(name, gz)?;
@@ -143,7 +158,10 @@ fn parse_images(name: &str, gz: &[u8], height: usize, width: usize, levels: u32)
     };
     for (i, row) in table.data.iter_rows().enumerate() {
         let max = (levels - 1) as f64;
-        if row[..d].iter().any(|&v| !(0.0..=max).contains(&v) || v.fract() != 0.0) {
+        if row[..d]
+            .iter()
+            .any(|&v| !(0.0..=max).contains(&v) || v.fract() != 0.0)
+        {
             return Err(bad(i, "a pixel is not an integer grey level"));
         }
         pixels.extend_from_slice(&row[..d]);
@@ -164,12 +182,12 @@ fn parse_images(name: &str, gz: &[u8], height: usize, width: usize, levels: u32)
 
 /// Returns the cached value, computing it on first use. A failed load is not
 /// cached (it cannot happen for an intact build, and the error is returned).
-fn cached<T: Clone>(cell: &'static OnceLock<T>, load: impl FnOnce() -> Result<T>) -> Result<T> {
+fn cached<T>(cell: &'static OnceLock<T>, load: impl FnOnce() -> Result<T>) -> Result<&'static T> {
     if let Some(v) = cell.get() {
-        return Ok(v.clone());
+        return Ok(v);
     }
     let v = load()?;
-    Ok(cell.get_or_init(|| v).clone())
+    Ok(cell.get_or_init(|| v))
 }
 
 /// MNIST, 5,000 training digits (500 per class, sorted by label), 28 × 28
@@ -179,9 +197,11 @@ fn cached<T: Clone>(cell: &'static OnceLock<T>, load: impl FnOnce() -> Result<T>
 /// class), train = the other 4,500.
 pub fn mnist5k(split: Split) -> Result<ImageDataset> {
     static CELL: OnceLock<ImageDataset> = OnceLock::new();
-    let all = cached(&CELL, || parse_images("mnist_5k.csv.gz", MNIST_5K_GZ, 28, 28, 256))?;
+    let all = cached(&CELL, || {
+        parse_images("mnist_5k.csv.gz", MNIST_5K_GZ, 28, 28, 256)
+    })?;
     match split {
-        Split::All => Ok(all),
+        Split::All => Ok(all.clone()),
         _ => all.select(&modulo_split_indices(all.len(), split)),
     }
 }
@@ -192,9 +212,11 @@ pub fn mnist5k(split: Split) -> Result<ImageDataset> {
 /// Split: train = the first 1,500 rows, test = the last 297.
 pub fn digits8x8(split: Split) -> Result<ImageDataset> {
     static CELL: OnceLock<ImageDataset> = OnceLock::new();
-    let all = cached(&CELL, || parse_images("digits_8x8.csv.gz", DIGITS_8X8_GZ, 8, 8, 17))?;
+    let all = cached(&CELL, || {
+        parse_images("digits_8x8.csv.gz", DIGITS_8X8_GZ, 8, 8, 17)
+    })?;
     match split {
-        Split::All => Ok(all),
+        Split::All => Ok(all.clone()),
         _ => {
             let idx: Vec<usize> = head_tail_range(all.len(), DIGITS_TRAIN_ROWS, split).collect();
             all.select(&idx)
@@ -209,17 +231,22 @@ pub fn digits8x8(split: Split) -> Result<ImageDataset> {
 /// `prepare.py`: `n = len(data); train = data[:int(n * 0.9)]`).
 pub fn shakespeare(split: Split) -> Result<String> {
     static CELL: OnceLock<String> = OnceLock::new();
-    let all = cached(&CELL, || gunzip_text("shakespeare_gutenberg.txt.gz", SHAKESPEARE_GZ))?;
+    let all = cached(&CELL, || {
+        gunzip_text("shakespeare_gutenberg.txt.gz", SHAKESPEARE_GZ)
+    })?;
     let n = all.chars().count();
     let r = head_tail_range(n, n * 9 / 10, split);
+    // character positions to byte offsets (the same numbers for ASCII text)
     let byte = |c: usize| all.char_indices().nth(c).map_or(all.len(), |(b, _)| b);
-    if all.is_ascii() {
-        return Ok(all[r].to_string());
-    }
     Ok(all[byte(r.start)..byte(r.end)].to_string())
 }
 
-fn word_list(name: &str, gz: &[u8], cell: &'static OnceLock<Vec<String>>, split: Split) -> Result<Vec<String>> {
+fn word_list(
+    name: &str,
+    gz: &[u8],
+    cell: &'static OnceLock<Vec<String>>,
+    split: Split,
+) -> Result<Vec<String>> {
     let all = cached(cell, || {
         Ok(gunzip_text(name, gz)?
             .lines()
@@ -228,7 +255,7 @@ fn word_list(name: &str, gz: &[u8], cell: &'static OnceLock<Vec<String>>, split:
             .map(str::to_string)
             .collect())
     })?;
-    Ok(modulo_split(all, split))
+    Ok(modulo_split(all.clone(), split))
 }
 
 /// American English words (SCOWL via Debian's wamerican), lower-case letters

@@ -7,7 +7,7 @@
 //!   Shakespeare, US census surnames and first names, English words.
 //!   Provenance and licences: `crates/gen-data/DATASETS.md`.
 //! - [`split`]: the canonical train/test splits, [`Split`].
-//! - [`catalog`]: the registry `genlab datasets` prints, [`catalog()`] and [`find`].
+//! - [`mod@catalog`]: the registry `genlab datasets` prints, [`catalog()`] and [`find`].
 //! - [`transforms`]: scaling, uniform dequantization (with the "log 256
 //!   correction" for bits/dim), dynamic binarization, one-hot labels.
 //! - [`vocab`]: [`CharVocab`], character-level tokenisation.
@@ -18,6 +18,26 @@
 //!
 //! Every fallible function returns [`gen_core::Result`]; messages say what is
 //! wrong and how to fix it.
+//!
+//! ```
+//! use gen_core::rng_from_seed;
+//! use gen_data::{Split, Toy2d, digits8x8, shuffled_batches};
+//!
+//! // real images: raw grey levels, dequantized to [0, 1) for a density model
+//! let train = digits8x8(Split::Train)?;
+//! assert_eq!((train.len(), train.dims(), train.levels), (1500, 64, 17));
+//! let mut rng = rng_from_seed(0);
+//! let x = train.dequantized(&mut rng)?;
+//! for batch in shuffled_batches(x.rows(), 128, &mut rng, true)? {
+//!     let _rows = x.select_rows(&batch)?;
+//! }
+//!
+//! // a toy with an exact density
+//! let pts = Toy2d::EightGaussians.sample(1000, 42);
+//! let log_p = Toy2d::EightGaussians.log_prob(&pts)?.expect("closed form");
+//! assert_eq!(log_p.len(), 1000);
+//! # Ok::<(), gen_core::GenError>(())
+//! ```
 #![warn(missing_docs)]
 
 pub mod batching;
@@ -31,7 +51,7 @@ pub mod transforms;
 pub mod vocab;
 
 pub use batching::{sequential_batches, shuffled_batches};
-pub use catalog::{DatasetInfo, DatasetKind, catalog, catalog_table, find};
+pub use catalog::{DatasetInfo, DatasetKind, Size, catalog, catalog_table, find};
 pub use datasets::{
     ImageDataset, census_first_names, census_surnames, digits8x8, english_words, mnist5k,
     shakespeare,

@@ -137,6 +137,9 @@ mod tests {
         assert_eq!("validation".parse::<Split>().unwrap(), Split::Test);
         assert_eq!("all".parse::<Split>().unwrap(), Split::All);
         let err = "dev".parse::<Split>().unwrap_err().to_string();
-        assert!(err.contains("dev") && err.contains("train, test, all"), "{err}");
+        assert!(
+            err.contains("dev") && err.contains("train, test, all"),
+            "{err}"
+        );
     }
 }

@@ -26,7 +26,13 @@ pub(crate) fn features(x: &Matrix, ctx: &str, what: &str, min_rows: usize) -> Re
 }
 
 /// Errors unless `a` and `b` have the same number of columns.
-pub(crate) fn same_dim(a: &Matrix, b: &Matrix, ctx: &str, a_name: &str, b_name: &str) -> Result<()> {
+pub(crate) fn same_dim(
+    a: &Matrix,
+    b: &Matrix,
+    ctx: &str,
+    a_name: &str,
+    b_name: &str,
+) -> Result<()> {
     if a.cols() != b.cols() {
         return Err(GenError::shape(
             ctx,
@@ -65,7 +71,10 @@ pub(crate) fn same_len(a: &[f64], b: &[f64], ctx: &str, a_name: &str, b_name: &s
     if a.len() != b.len() {
         return Err(GenError::shape(
             ctx,
-            format!("{b_name} with {} values (one per entry of {a_name})", a.len()),
+            format!(
+                "{b_name} with {} values (one per entry of {a_name})",
+                a.len()
+            ),
             format!("{} values", b.len()),
             format!("pass {a_name} and {b_name} for the same samples, in the same order"),
         ));
@@ -76,7 +85,12 @@ pub(crate) fn same_len(a: &[f64], b: &[f64], ctx: &str, a_name: &str, b_name: &s
 /// Errors unless `v` is finite and strictly positive.
 pub(crate) fn positive(v: f64, field: &str, fix: &str) -> Result<()> {
     if !(v.is_finite() && v > 0.0) {
-        return Err(GenError::config(field, v, "must be a finite number > 0", fix));
+        return Err(GenError::config(
+            field,
+            v,
+            "must be a finite number > 0",
+            fix,
+        ));
     }
     Ok(())
 }

@@ -98,7 +98,7 @@ impl FeatureStats {
             ));
         }
         check::finite_slice(&self.mean, ctx, "mean", 1)?;
-        if self.cov.shape() != (d, d) {
+        if self.cov.shape() != (d, d) || self.cov.as_slice().len() != d * d {
             return Err(GenError::shape(
                 format!("{ctx}: covariance"),
                 format!("{d} x {d} (mean has length {d})"),
@@ -107,7 +107,11 @@ impl FeatureStats {
             ));
         }
         self.cov.ensure_finite(&format!("{ctx}: covariance"))?;
-        let scale = self.cov.as_slice().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let scale = self
+            .cov
+            .as_slice()
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
         for i in 0..d {
             for j in 0..i {
                 let (a, b) = (self.cov.get(i, j), self.cov.get(j, i));
@@ -180,7 +184,12 @@ pub fn frechet_distance_from_stats(a: &FeatureStats, b: &FeatureStats) -> Result
             "compare statistics of features from the same extractor",
         ));
     }
-    let mean_term: f64 = a.mean.iter().zip(&b.mean).map(|(x, y)| (x - y) * (x - y)).sum();
+    let mean_term: f64 = a
+        .mean
+        .iter()
+        .zip(&b.mean)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
     let s1 = a.cov_dmatrix();
     let s2 = b.cov_dmatrix();
     let (tr_sqrt, min1, min_m) = trace_sqrt_product(&s1, &s2);
@@ -195,7 +204,11 @@ pub fn frechet_distance_from_stats(a: &FeatureStats, b: &FeatureStats) -> Result
             ));
         }
     }
-    let scale = s1.trace().abs().max(s2.trace().abs()).max(f64::MIN_POSITIVE);
+    let scale = s1
+        .trace()
+        .abs()
+        .max(s2.trace().abs())
+        .max(f64::MIN_POSITIVE);
     for (name, m) in [("first covariance", min1), ("product √Σ₁Σ₂√Σ₁", min_m)] {
         if m < -1e-8 * scale {
             warnings.push(format!(
@@ -330,12 +343,18 @@ mod tests {
         assert!(f.warning.as_deref().unwrap().contains("N = 4"));
 
         let c = gaussian(10, 5, 0.0, 8);
-        assert!(matches!(frechet_distance(&a, &c), Err(GenError::ShapeMismatch { .. })));
+        assert!(matches!(
+            frechet_distance(&a, &c),
+            Err(GenError::ShapeMismatch { .. })
+        ));
         let one = gaussian(1, 6, 0.0, 9);
         assert!(frechet_distance(&one, &b).is_err());
         let mut nan = b.clone();
         nan.as_mut_slice()[3] = f64::NAN;
-        assert!(matches!(frechet_distance(&a, &nan), Err(GenError::InvalidInput { .. })));
+        assert!(matches!(
+            frechet_distance(&a, &nan),
+            Err(GenError::InvalidInput { .. })
+        ));
         let asym = Matrix::from_rows(&[[1.0, 0.5], [0.0, 1.0]]).unwrap();
         assert!(FeatureStats::new(vec![0.0, 0.0], asym, 0).is_err());
         let wrong = Matrix::from_rows(&[[1.0, 0.0], [0.0, 1.0]]).unwrap();

@@ -78,14 +78,9 @@ impl DistanceBlocks {
         }
     }
 
-    /// Number of reference rows (columns of each block).
-    pub(crate) fn reference_rows(&self) -> usize {
-        self.reference.as_ref().unwrap_or(&self.query).rows
-    }
-
     /// Calls `f(first_row, block)` for consecutive row blocks; `block` is
-    /// row-major `rows × reference_rows` squared distances, where `rows` is
-    /// `block.len() / reference_rows`.
+    /// row-major `rows × n_ref` squared distances (`n_ref` reference rows;
+    /// `rows = block.len() / n_ref`).
     pub(crate) fn for_each(&self, mut f: impl FnMut(usize, &[f64])) {
         let r = self.reference.as_ref().unwrap_or(&self.query);
         let same = self.reference.is_none();

@@ -12,23 +12,63 @@ pub(crate) fn row_major(data: &[f64], rows: usize, cols: usize) -> DMatrixView<'
 }
 
 /// The transpose of row-major `rows × cols` data, i.e. a `cols × rows` view.
-pub(crate) fn row_major_t(data: &[f64], rows: usize, cols: usize) -> DMatrixView<'_, f64, Dyn, Dyn> {
+pub(crate) fn row_major_t(
+    data: &[f64],
+    rows: usize,
+    cols: usize,
+) -> DMatrixView<'_, f64, Dyn, Dyn> {
     DMatrixView::from_slice_with_strides(data, cols, rows, 1, cols)
+}
+
+/// `C = α A B` on strided views. nalgebra hands the product to
+/// `matrixmultiply` only when every dimension exceeds 5; its fallback loop
+/// mishandles views with arbitrary strides (it reads past the view), so small
+/// products are computed here with plain indexed loops instead.
+fn matmul<S>(
+    alpha: f64,
+    a: &DMatrixView<'_, f64, Dyn, Dyn>,
+    b: &DMatrixView<'_, f64, Dyn, Dyn>,
+    c: &mut nalgebra::Matrix<f64, Dyn, Dyn, S>,
+) where
+    S: nalgebra::StorageMut<f64, Dyn, Dyn>,
+{
+    const SMALL_DIM: usize = 5;
+    let (m, k) = a.shape();
+    let n = b.ncols();
+    debug_assert_eq!(b.nrows(), k);
+    debug_assert_eq!(c.shape(), (m, n));
+    if m > SMALL_DIM && n > SMALL_DIM && k > SMALL_DIM {
+        c.gemm(alpha, a, b, 0.0);
+        return;
+    }
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0.0;
+            for l in 0..k {
+                s += a[(i, l)] * b[(l, j)];
+            }
+            c[(i, j)] = alpha * s;
+        }
+    }
 }
 
 /// `out (a_rows × b_rows, row-major) = A Bᵀ` for row-major `A` (`a_rows × d`)
 /// and `B` (`b_rows × d`): the Gram block of inner products.
-pub(crate) fn gram_block(a: &[f64], a_rows: usize, b: &[f64], b_rows: usize, d: usize, out: &mut [f64]) {
+pub(crate) fn gram_block(
+    a: &[f64],
+    a_rows: usize,
+    b: &[f64],
+    b_rows: usize,
+    d: usize,
+    out: &mut [f64],
+) {
     debug_assert_eq!(out.len(), a_rows * b_rows);
     let av = row_major(a, a_rows, d);
     let bt = row_major_t(b, b_rows, d);
-    let mut c = DMatrixViewMut::<f64, Dyn, Dyn>::from_slice_with_strides_mut(out, a_rows, b_rows, b_rows, 1);
-    c.gemm(1.0, &av, &bt, 0.0);
-}
-
-/// Squared Euclidean norm of every row.
-pub(crate) fn row_sq_norms(x: &Matrix) -> Vec<f64> {
-    x.iter_rows().map(|r| r.iter().map(|v| v * v).sum()).collect()
+    let mut c = DMatrixViewMut::<f64, Dyn, Dyn>::from_slice_with_strides_mut(
+        out, a_rows, b_rows, b_rows, 1,
+    );
+    matmul(1.0, &av, &bt, &mut c);
 }
 
 /// Column means and the unbiased covariance (divisor `n − 1`, numpy's
@@ -46,7 +86,7 @@ pub(crate) fn mean_and_cov(x: &Matrix) -> (Vec<f64>, DMatrix<f64>) {
     let ct = row_major_t(&centred, n, d);
     let c = row_major(&centred, n, d);
     let mut cov = DMatrix::<f64>::zeros(d, d);
-    cov.gemm(1.0 / (n as f64 - 1.0), &ct, &c, 0.0);
+    matmul(1.0 / (n as f64 - 1.0), &ct, &c, &mut cov);
     (mean, symmetrize(cov))
 }
 
@@ -67,7 +107,11 @@ pub(crate) fn sym_eigen(m: DMatrix<f64>) -> SymmetricEigen<f64, Dyn> {
 /// smallest eigenvalue of `S` (before clamping) so callers can warn.
 pub(crate) fn sqrt_psd(s: &DMatrix<f64>) -> (DMatrix<f64>, f64) {
     let eig = sym_eigen(s.clone());
-    let min = eig.eigenvalues.iter().copied().fold(f64::INFINITY, f64::min);
+    let min = eig
+        .eigenvalues
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
     let mut v_scaled = eig.eigenvectors.clone();
     for (j, lam) in eig.eigenvalues.iter().enumerate() {
         let r = lam.max(0.0).sqrt();
@@ -85,7 +129,11 @@ pub(crate) fn trace_sqrt_product(s1: &DMatrix<f64>, s2: &DMatrix<f64>) -> (f64, 
     let (r1, min1) = sqrt_psd(s1);
     let m = symmetrize(&r1 * s2 * &r1);
     let eig = sym_eigen(m);
-    let min_m = eig.eigenvalues.iter().copied().fold(f64::INFINITY, f64::min);
+    let min_m = eig
+        .eigenvalues
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
     let tr = eig.eigenvalues.iter().map(|l| l.max(0.0).sqrt()).sum();
     (tr, min1, min_m)
 }
@@ -143,7 +191,9 @@ mod tests {
     fn covariance_large_uses_gemm_path() {
         let n = 50;
         let d = 7;
-        let data: Vec<f64> = (0..n * d).map(|i| ((i * 7919) % 97) as f64 / 10.0).collect();
+        let data: Vec<f64> = (0..n * d)
+            .map(|i| ((i * 7919) % 97) as f64 / 10.0)
+            .collect();
         let x = Matrix::new(n, d, data).unwrap();
         let (m, c) = mean_and_cov(&x);
         for a in 0..d {

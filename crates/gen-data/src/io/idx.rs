@@ -92,7 +92,7 @@ pub struct IdxArray {
 }
 
 impl IdxArray {
-    /// As a matrix: rank 1 → n × 1; rank ≥ 2 → shape[0] × (product of the rest).
+    /// As a matrix: rank 1 → n × 1; rank ≥ 2 → `shape[0]` × (product of the rest).
     pub fn to_matrix(&self) -> Result<Matrix> {
         let rows = self.shape.first().copied().unwrap_or(1);
         let cols = self.shape.iter().skip(1).product::<usize>();
@@ -266,11 +266,7 @@ fn mnist_from_arrays(img: IdxArray, lab: IdxArray, ip: &Path, lp: &Path) -> Resu
     if lab.shape[0] != n {
         return Err(format_err(
             lp,
-            format!(
-                "{} labels for {n} images in {}",
-                lab.shape[0],
-                ip.display()
-            ),
+            format!("{} labels for {n} images in {}", lab.shape[0], ip.display()),
             "pass matching image and label files (e.g. both train or both t10k)",
         ));
     }
@@ -302,8 +298,11 @@ mod tests {
     fn parses_mnist_like_pair_from_disk_gzipped() {
         use flate2::{Compression, write::GzEncoder};
         use std::io::Write;
-        let img = idx_u8_to_bytes(&[2, 2, 3], &[0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255])
-            .unwrap();
+        let img = idx_u8_to_bytes(
+            &[2, 2, 3],
+            &[0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255],
+        )
+        .unwrap();
         assert_eq!(&img[..4], &MAGIC_IMAGES.to_be_bytes());
         let lab = idx_u8_to_bytes(&[2], &[7, 3]).unwrap();
         assert_eq!(&lab[..4], &MAGIC_LABELS.to_be_bytes());
@@ -317,7 +316,10 @@ mod tests {
         let ds = read_mnist_idx(&ip, &lp).unwrap();
         assert_eq!((ds.height, ds.width, ds.levels), (2, 3, 256));
         assert_eq!(ds.labels, vec![7, 3]);
-        assert_eq!(ds.images.row(1), &[250.0, 251.0, 252.0, 253.0, 254.0, 255.0]);
+        assert_eq!(
+            ds.images.row(1),
+            &[250.0, 251.0, 252.0, 253.0, 254.0, 255.0]
+        );
         // swapped arguments: a clear error naming the image path
         let e = read_mnist_idx(&lp, &ip).unwrap_err().to_string();
         assert!(e.contains("lab") && e.contains("images"), "{e}");
@@ -352,8 +354,10 @@ mod tests {
         let e = problem(idx_from_bytes(&[0, 0, 8, 1, 0, 0, 0, 1, 1, 2]).unwrap_err());
         assert!(e.starts_with("trailing bytes"), "{e}");
         let e = problem(
-            idx_from_bytes(&[0, 0, 0x0E, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255])
-                .unwrap_err(),
+            idx_from_bytes(&[
+                0, 0, 0x0E, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+            ])
+            .unwrap_err(),
         );
         assert!(e.contains("overflow") || e.contains("truncated"), "{e}");
     }
@@ -363,9 +367,13 @@ mod tests {
         let img = idx_from_bytes(&idx_u8_to_bytes(&[2, 1, 1], &[1, 2]).unwrap()).unwrap();
         let lab = idx_from_bytes(&idx_u8_to_bytes(&[3], &[1, 2, 3]).unwrap()).unwrap();
         let (ip, lp) = (Path::new("i"), Path::new("l"));
-        let e = mnist_from_arrays(img.clone(), lab, ip, lp).unwrap_err().to_string();
+        let e = mnist_from_arrays(img.clone(), lab, ip, lp)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("3 labels for 2 images"), "{e}");
-        let e = mnist_from_arrays(img.clone(), img, ip, lp).unwrap_err().to_string();
+        let e = mnist_from_arrays(img.clone(), img, ip, lp)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("expected u8 labels with 1 dimension"), "{e}");
     }
 

@@ -34,7 +34,7 @@ pub struct NpyArray {
 
 impl NpyArray {
     /// As a matrix: rank 0 → 1 × 1; rank 1 (`(n,)`) → n × 1; rank 2 as is;
-    /// rank > 2 → shape[0] × (product of the trailing dimensions), e.g. images
+    /// rank > 2 → `shape[0]` × (product of the trailing dimensions), e.g. images
     /// `(n, 28, 28)` → n × 784.
     pub fn to_matrix(&self) -> Result<Matrix> {
         let rows = self.shape.first().copied().unwrap_or(1);
@@ -222,7 +222,12 @@ impl DictParser<'_> {
     fn string(&mut self) -> std::result::Result<String, String> {
         let q = match self.peek() {
             Some(q @ (b'\'' | b'"')) => q,
-            _ => return Err(format!("expected a quoted string at header byte {}", self.pos)),
+            _ => {
+                return Err(format!(
+                    "expected a quoted string at header byte {}",
+                    self.pos
+                ));
+            }
         };
         self.pos += 1;
         let start = self.pos;
@@ -314,7 +319,10 @@ impl DictParser<'_> {
             }
         }
         if self.peek().is_some() {
-            return Err(format!("unexpected text after the header dict at byte {}", self.pos));
+            return Err(format!(
+                "unexpected text after the header dict at byte {}",
+                self.pos
+            ));
         }
         Ok(out)
     }
@@ -334,7 +342,7 @@ pub(crate) fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
     }
     let (major, minor) = (bytes[6], bytes[7]);
     let (hlen, start) = match major {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
         2 | 3 => {
             if bytes.len() < 12 {
                 return Err(format_err(
@@ -352,24 +360,33 @@ pub(crate) fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
         _ => {
             return Err(format_err(
                 path,
-                format!("unsupported .npy format version {major}.{minor} (supported: 1.0, 2.0, 3.0)"),
+                format!(
+                    "unsupported .npy format version {major}.{minor} (supported: 1.0, 2.0, 3.0)"
+                ),
                 "re-save the array with numpy.save, which writes version 1.0 unless it must not",
             ));
         }
     };
-    let end = start.checked_add(hlen).filter(|&e| e <= bytes.len()).ok_or_else(|| {
-        format_err(
-            path,
-            format!(
-                "truncated header: it declares {hlen} header bytes but only {} follow",
-                bytes.len() - start
-            ),
-            FIX,
-        )
-    })?;
+    let end = start
+        .checked_add(hlen)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| {
+            format_err(
+                path,
+                format!(
+                    "truncated header: it declares {hlen} header bytes but only {} follow",
+                    bytes.len() - start
+                ),
+                FIX,
+            )
+        })?;
     let header = &bytes[start..end];
     if major == 3 && std::str::from_utf8(header).is_err() {
-        return Err(format_err(path, "the version 3.0 header is not valid UTF-8", FIX));
+        return Err(format_err(
+            path,
+            "the version 3.0 header is not valid UTF-8",
+            FIX,
+        ));
     }
     let entries = DictParser { s: header, pos: 0 }
         .dict()
@@ -398,11 +415,7 @@ pub(crate) fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
     let shape = match get("shape") {
         Some(Value::Tuple(t)) => t.clone(),
         _ => {
-            return Err(format_err(
-                path,
-                "malformed header: no 'shape' tuple",
-                FIX,
-            ));
+            return Err(format_err(path, "malformed header: no 'shape' tuple", FIX));
         }
     };
     if fortran {
@@ -445,7 +458,10 @@ pub(crate) fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
             FIX,
         ));
     }
-    let data = body.chunks_exact(dtype.size).map(|c| dtype.decode(c)).collect();
+    let data = body
+        .chunks_exact(dtype.size)
+        .map(|c| dtype.decode(c))
+        .collect();
     Ok(NpyArray { shape, data })
 }
 
@@ -477,14 +493,19 @@ mod tests {
         let m = Matrix::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
         let b = to_npy_bytes_f64(&m);
         // what numpy.save(np.arange(1., 7.).reshape(2, 3)) writes
-        let mut expected = b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }".to_vec();
-        expected.extend(std::iter::repeat_n(b' ', 128 - 10 - 1 - (expected.len() - 10)));
+        let mut expected =
+            b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }"
+                .to_vec();
+        expected.extend(std::iter::repeat_n(
+            b' ',
+            128 - 10 - 1 - (expected.len() - 10),
+        ));
         expected.push(b'\n');
         assert_eq!(&b[..128], expected.as_slice());
         assert_eq!(b.len(), 128 + 6 * 8);
         for rows in [0, 1, 7, 123_456_789] {
             let h = npy_header("<f4", rows, 5);
-            assert_eq!(h.len() % 64, 0);
+            assert!(h.len().is_multiple_of(64));
             assert_eq!(*h.last().unwrap(), b'\n');
         }
     }
@@ -500,7 +521,10 @@ mod tests {
         b.extend_from_slice(&1.25f64.to_be_bytes());
         b.extend_from_slice(&(-3.0f64).to_be_bytes());
         let a = from_npy_bytes(&b).unwrap();
-        assert_eq!((a.shape.clone(), a.data.clone()), (vec![2], vec![1.25, -3.0]));
+        assert_eq!(
+            (a.shape.clone(), a.data.clone()),
+            (vec![2], vec![1.25, -3.0])
+        );
         assert_eq!(a.to_matrix().unwrap().shape(), (2, 1));
         // version 3.0
         b[6] = 3;
@@ -540,7 +564,10 @@ mod tests {
         let body = 1.0f64.to_le_bytes();
         // bad magic
         let e = problem(from_npy_bytes(b"PK\x03\x04 not numpy at all").unwrap_err());
-        assert!(e.contains("not a .npy file") && e.contains("50 4b 03 04"), "{e}");
+        assert!(
+            e.contains("not a .npy file") && e.contains("50 4b 03 04"),
+            "{e}"
+        );
         // shorter than the fixed prefix
         assert!(problem(from_npy_bytes(b"\x93NUM").unwrap_err()).contains("shorter than 10"));
         // unsupported version
@@ -555,34 +582,102 @@ mod tests {
         // header garbage
         let e = problem(from_npy_bytes(&raw("hello world", &body)).unwrap_err());
         assert!(e.contains("malformed header"), "{e}");
-        let e = problem(from_npy_bytes(&raw("{'descr': '<f8', 'shape': (1,)}", &body)).unwrap_err());
+        let e =
+            problem(from_npy_bytes(&raw("{'descr': '<f8', 'shape': (1,)}", &body)).unwrap_err());
         assert!(e.contains("fortran_order"), "{e}");
-        let e = problem(from_npy_bytes(&raw("{'descr': '<f8', 'fortran_order': False}", &body)).unwrap_err());
+        let e = problem(
+            from_npy_bytes(&raw("{'descr': '<f8', 'fortran_order': False}", &body)).unwrap_err(),
+        );
         assert!(e.contains("'shape'"), "{e}");
-        let e = problem(from_npy_bytes(&raw("{'fortran_order': False, 'shape': (1,)}", &body)).unwrap_err());
+        let e = problem(
+            from_npy_bytes(&raw("{'fortran_order': False, 'shape': (1,)}", &body)).unwrap_err(),
+        );
         assert!(e.contains("'descr'"), "{e}");
-        let e = problem(from_npy_bytes(&raw("{'descr': '<f8', 'fortran_order': False, 'shape': (-1,), }", &body)).unwrap_err());
+        let e = problem(
+            from_npy_bytes(&raw(
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (-1,), }",
+                &body,
+            ))
+            .unwrap_err(),
+        );
         assert!(e.contains("'-1'"), "{e}");
-        let e = problem(from_npy_bytes(&raw("{'descr': '<f8', 'fortran_order': Maybe, 'shape': (1,), }", &body)).unwrap_err());
+        let e = problem(
+            from_npy_bytes(&raw(
+                "{'descr': '<f8', 'fortran_order': Maybe, 'shape': (1,), }",
+                &body,
+            ))
+            .unwrap_err(),
+        );
         assert!(e.contains("Maybe"), "{e}");
         // structured dtype
-        let e = problem(from_npy_bytes(&raw("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }", &body)).unwrap_err());
+        let e = problem(
+            from_npy_bytes(&raw(
+                "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }",
+                &body,
+            ))
+            .unwrap_err(),
+        );
         assert!(e.contains("structured"), "{e}");
         // wrong dtype
-        let e = problem(from_npy_bytes(&raw("{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }", &body)).unwrap_err());
-        assert!(e.contains("unsupported dtype '<c16'") && e.contains("astype"), "{e}");
-        let e = problem(from_npy_bytes(&raw("{'descr': '|f8', 'fortran_order': False, 'shape': (1,), }", &body)).unwrap_err());
+        let e = problem(
+            from_npy_bytes(&raw(
+                "{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }",
+                &body,
+            ))
+            .unwrap_err(),
+        );
+        assert!(
+            e.contains("unsupported dtype '<c16'") && e.contains("astype"),
+            "{e}"
+        );
+        let e = problem(
+            from_npy_bytes(&raw(
+                "{'descr': '|f8', 'fortran_order': False, 'shape': (1,), }",
+                &body,
+            ))
+            .unwrap_err(),
+        );
         assert!(e.contains("unsupported dtype"), "{e}");
         // fortran order
-        let e = problem(from_npy_bytes(&raw("{'descr': '<f8', 'fortran_order': True, 'shape': (1,), }", &body)).unwrap_err());
-        assert!(e.contains("Fortran") && e.contains("ascontiguousarray"), "{e}");
+        let e = problem(
+            from_npy_bytes(&raw(
+                "{'descr': '<f8', 'fortran_order': True, 'shape': (1,), }",
+                &body,
+            ))
+            .unwrap_err(),
+        );
+        assert!(
+            e.contains("Fortran") && e.contains("ascontiguousarray"),
+            "{e}"
+        );
         // wrong size: truncated data and trailing bytes
-        let e = problem(from_npy_bytes(&raw("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", &body)).unwrap_err());
-        assert!(e.contains("truncated data") && e.contains("needs 16"), "{e}");
-        let e = problem(from_npy_bytes(&raw("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", &body)).unwrap_err());
+        let e = problem(
+            from_npy_bytes(&raw(
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
+                &body,
+            ))
+            .unwrap_err(),
+        );
+        assert!(
+            e.contains("truncated data") && e.contains("needs 16"),
+            "{e}"
+        );
+        let e = problem(
+            from_npy_bytes(&raw(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
+                &body,
+            ))
+            .unwrap_err(),
+        );
         assert!(e.contains("trailing bytes"), "{e}");
         // absurd shape
-        let e = problem(from_npy_bytes(&raw("{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999, 99999999999), }", &body)).unwrap_err());
+        let e = problem(
+            from_npy_bytes(&raw(
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999, 99999999999), }",
+                &body,
+            ))
+            .unwrap_err(),
+        );
         assert!(e.contains("overflows"), "{e}");
     }
 
