@@ -22,7 +22,7 @@ pub fn vec_to_tensor(v: &[f32], device: &Device) -> Tensor<1> {
 pub fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.into_data()
         .convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .map_err(|e| GenError::Other(format!("reading a tensor back to the host failed: {e:?}")))
 }
 

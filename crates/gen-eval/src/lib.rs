@@ -19,14 +19,25 @@
 //! | copies, authenticity, data-copying `C_T` | [`memorization`] | Alaa et al. 2022; Meehan et al. 2020 |
 //! | mode coverage, forward/reverse KL | [`toy`] | tutorial §13.2 |
 //!
-//! Everything here is burn-free `f64` host code; products of large matrices go
+//! The metrics above are burn-free `f64` host code; products of large matrices go
 //! through nalgebra's `gemm` (matrixmultiply), and nearest-neighbour searches
 //! work on row blocks so that 10k × 10k comparisons never hold the full
 //! distance matrix.
+//!
+//! With the `burn` feature (on by default) the crate adds its neural half:
+//!
+//! | metric / tool | item | reference |
+//! | --- | --- | --- |
+//! | classifier two-sample test | [`c2st()`] | Lopez-Paz & Oquab 2017 |
+//! | MNIST / digits feature extractors for FID, KID, PRDC, IS | [`extractor`] | stand-ins for Inception-v3; values comparable only under the same extractor |
 #![warn(missing_docs)]
 
+#[cfg(feature = "burn")]
+pub mod c2st;
 mod check;
 pub mod distances;
+#[cfg(feature = "burn")]
+pub mod extractor;
 pub mod frechet;
 pub mod inception;
 mod knn;
@@ -37,10 +48,14 @@ pub mod mmd;
 pub mod prdc;
 pub mod toy;
 
+#[cfg(feature = "burn")]
+pub use c2st::{C2st, C2stOptions, c2st};
 pub use distances::{
     Distance, SlicedOptions, SlicedWasserstein, energy_distance, energy_distance_1d,
     sliced_wasserstein, wasserstein_1d, wasserstein_1d_p,
 };
+#[cfg(feature = "burn")]
+pub use extractor::{Extractor, ExtractorKind, PixelScale, to_unit_range};
 pub use frechet::{FeatureStats, FrechetDistance, frechet_distance, frechet_distance_from_stats};
 pub use inception::{InceptionScore, inception_score};
 pub use likelihood::{

@@ -7,7 +7,7 @@
 //! | [`Ascending`] | K in universe order |
 //! | [`RandomOrder`] | K in shuffled blocks of 16, with 25 % repeats (seeded) |
 //! | [`Staged`] | KM appendix / Gold 1967: present a proper sub-language (decoy) D ⊊ K until the learner guesses D, then move to a larger decoy |
-//! | [`Withholding`] | postpones the strings that would contradict the highest consistent non-superset of K; K's next element only at steps 1, 2, 4, 8, … |
+//! | [`Withholding`] | postpones the strings that would contradict the highest consistent non-superset of K (the r-th element of K by step 2^(r+2)) |
 //! | [`Noisy`] | ascending, with a few strings outside K inserted at steps 2, 4, … |
 //! | [`Scripted`] | a given prefix, then ascending (tests, worked examples) |
 
@@ -71,7 +71,11 @@ impl NextUnshown {
         NextUnshown { cursor: 1 }
     }
     fn get(&mut self, c: &dyn Collection, z: LangId, presented: &Seen) -> Result<Pos> {
-        let p = scan(self.cursor, |p| c.contains(z, p) && !presented.contains(p), "the next element of K")?;
+        let p = scan(
+            self.cursor,
+            |p| c.contains(z, p) && !presented.contains(p),
+            "the next element of K",
+        )?;
         self.cursor = p;
         Ok(p)
     }
@@ -155,14 +159,15 @@ impl Adversary for RandomOrder {
 /// identifies every Dₛ must therefore change its guess at every stage.
 ///
 /// To keep K enumerated even against learners that never guess a decoy (a
-/// generator need not guess at all), a stage also ends after `patience`·(s+1)
-/// steps counted from the moment Dₛ enters C_t (its index ≤ t).
+/// generator need not guess at all), stage s also ends 8·s steps after Dₛ
+/// has entered C_t (its index ≤ t), the first moment a learner restricted
+/// to C_t could guess it.
 pub struct Staged {
     coll: Arc<dyn Collection>,
     target: LangId,
     decoy: Option<LangId>,
     stage: usize,
-    waited: usize,
+    stage_start: usize,
     patience: usize,
     exhausted: bool,
     fallback: NextUnshown,
@@ -187,7 +192,7 @@ impl Staged {
             target,
             decoy: None,
             stage: 0,
-            waited: 0,
+            stage_start: 0,
             patience: 8,
             exhausted: false,
             fallback: NextUnshown::new(),
@@ -211,10 +216,8 @@ impl Adversary for Staged {
         let advance = match self.decoy {
             None => true,
             Some(d) => {
-                if d <= ctx.t {
-                    self.waited += 1;
-                }
-                ctx.learner_focus == Some(d) || self.waited > self.patience * self.stage
+                let visible_from = self.stage_start.max(d);
+                ctx.learner_focus == Some(d) || ctx.t > visible_from + self.patience * self.stage
             }
         };
         if advance {
@@ -222,7 +225,7 @@ impl Adversary for Staged {
                 Some(d) => {
                     self.decoy = Some(d);
                     self.stage += 1;
-                    self.waited = 0;
+                    self.stage_start = ctx.t;
                 }
                 None => {
                     self.exhausted = true;
@@ -232,18 +235,22 @@ impl Adversary for Staged {
         }
         let d = self.decoy.expect("a decoy was chosen");
         let c = &*self.coll;
-        scan(1, |p| c.contains(d, p) && !ctx.presented.contains(p), "the next element of the decoy")
+        scan(
+            1,
+            |p| c.contains(d, p) && !ctx.presented.contains(p),
+            "the next element of the decoy",
+        )
     }
 }
 
-/// Withholds distinguishing strings: at every step that is not a power of
-/// two it presents the smallest unshown element of K ∩ L_d, where L_d is the
-/// highest-indexed language of C_t (other than K) that is consistent with
-/// the examples so far and is not a superset of K (on K's first 32
-/// elements), so that L_d stays consistent as long as possible. At steps 1,
-/// 2, 4, 8, … (and when no such L_d has an unshown element nearby) it
-/// presents the smallest unshown element of K, so every element of K
-/// appears eventually.
+/// Withholds distinguishing strings: it presents the smallest unshown
+/// element of K ∩ L_d, where L_d is the highest-indexed language of C_t
+/// (other than K) that is consistent with the examples so far and is not a
+/// superset of K (on K's first 32 elements), so that L_d stays consistent as
+/// long as possible. The r-th element ℓ_r of K (universe order) is withheld
+/// at most until step 2^(r+2): from then on (and when no such L_d has an
+/// unshown element nearby) the smallest unshown element of K is presented,
+/// so every element of K appears eventually.
 pub struct Withholding {
     coll: Arc<dyn Collection>,
     target: LangId,
@@ -274,10 +281,18 @@ impl Adversary for Withholding {
     fn next(&mut self, ctx: &AdversaryCtx<'_>, _rng: &mut Rng) -> Result<Pos> {
         let c = &*self.coll;
         if self.k_first.is_empty() {
-            self.k_first = crate::collections::first_elements(c, self.target, 32, DEFAULT_SEARCH_LIMIT);
+            self.k_first =
+                crate::collections::first_elements(c, self.target, 32, DEFAULT_SEARCH_LIMIT);
         }
         let base = self.next.get(c, self.target, ctx.presented)?;
-        if ctx.t.is_power_of_two() {
+        // Every element of K below `base` is shown, so base = ℓ_r with r:
+        let rank = 1 + ctx
+            .presented
+            .distinct()
+            .iter()
+            .filter(|&&p| p < base)
+            .count();
+        if rank + 2 >= usize::BITS as usize - 1 || ctx.t >= 1usize << (rank + 2) {
             return Ok(base);
         }
         // Update consistency with the examples presented since last time.
@@ -291,7 +306,8 @@ impl Adversary for Withholding {
         let limit = c.len().map_or(ctx.t, |n| n.min(ctx.t));
         while self.consistent.len() < limit {
             let i = self.consistent.len() + 1;
-            self.consistent.push(shown.iter().all(|&p| c.contains(i, p)));
+            self.consistent
+                .push(shown.iter().all(|&p| c.contains(i, p)));
         }
         let decoy = (1..=limit).rev().find(|&i| {
             i != self.target
@@ -303,8 +319,8 @@ impl Adversary for Withholding {
         if let Some(d) = decoy {
             let horizon = base.saturating_add(1024);
             let z = self.target;
-            if let Some(p) =
-                (base..=horizon).find(|&p| c.contains(z, p) && c.contains(d, p) && !ctx.presented.contains(p))
+            if let Some(p) = (base..=horizon)
+                .find(|&p| c.contains(z, p) && c.contains(d, p) && !ctx.presented.contains(p))
             {
                 return Ok(p);
             }
@@ -343,12 +359,20 @@ impl Adversary for Noisy {
         "noisy".into()
     }
     fn next(&mut self, ctx: &AdversaryCtx<'_>, rng: &mut Rng) -> Result<Pos> {
-        if self.used < self.count && ctx.t % 2 == 0 {
+        if self.used < self.count && ctx.t.is_multiple_of(2) {
             let (c, z) = (&*self.coll, self.target);
-            if let Ok(p) = scan(self.noise_cursor, |p| !c.contains(z, p), "a string outside K") {
-                self.used += 1;
-                self.noise_cursor = p + 1;
-                return Ok(p);
+            match scan(
+                self.noise_cursor,
+                |p| !c.contains(z, p),
+                "a string outside K",
+            ) {
+                Ok(p) => {
+                    self.used += 1;
+                    self.noise_cursor = p + 1;
+                    return Ok(p);
+                }
+                // K misses fewer strings than asked for: no more noise.
+                Err(_) => self.used = self.count,
             }
         }
         self.inner.next(ctx, rng)

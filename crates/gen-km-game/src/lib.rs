@@ -47,6 +47,8 @@ pub mod table;
 pub mod universe;
 
 pub use adversary::{Adversary, AdversaryCtx};
+#[cfg(feature = "ngram")]
+pub use bridge::NGramGenerator;
 pub use bridge::{StringGenerator, WordsPoint, words_experiment, words_table};
 pub use collections::Collection;
 pub use error::{KmError, Result};

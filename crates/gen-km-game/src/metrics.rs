@@ -6,7 +6,7 @@
 //! (Kleinberg & Wei 2025 define lower/upper density as liminf/limsup of
 //! d(N)). Over a finite horizon T we report d(N) for N = 1, …, T and take as
 //! lower (upper) density proxy the minimum (maximum) of d(N) over the tail
-//! window N ∈ [⌈T/4⌉, T].
+//! window N ∈ \[⌈T/4⌉, T\].
 
 use std::collections::HashSet;
 
@@ -112,7 +112,7 @@ pub fn density_curve(
         .collect()
 }
 
-/// (lower, upper) density proxies: min / max of d(N) over N ∈ [⌈n/4⌉, n].
+/// (lower, upper) density proxies: min / max of d(N) over N ∈ \[⌈n/4⌉, n\].
 pub fn density_proxies(curve: &[DensityPoint]) -> (f64, f64) {
     let n = curve.len();
     if n == 0 {
@@ -126,7 +126,12 @@ pub fn density_proxies(curve: &[DensityPoint]) -> (f64, f64) {
 
 /// Counts t̂*, errors, focus changes and queries; fills the identification
 /// fields of a [`Summary`] from `ident`.
-pub fn summarize(ident: SummaryIdent, flags: &[StepFlags], curve: &[DensityPoint], distinct_outputs: usize) -> Summary {
+pub fn summarize(
+    ident: SummaryIdent,
+    flags: &[StepFlags],
+    curve: &[DensityPoint],
+    distinct_outputs: usize,
+) -> Summary {
     let mut last_error = 0;
     let (mut hallucinations, mut non_novel, mut errors, mut focus_changes) = (0, 0, 0, 0);
     let (mut mq, mut sq) = (0, 0);
@@ -205,7 +210,12 @@ mod tests {
             membership_queries: 2,
             structure_queries: 1,
         };
-        let flags = [f(false, true, None), f(true, false, Some(1)), f(true, true, Some(2)), f(true, true, Some(2))];
+        let flags = [
+            f(false, true, None),
+            f(true, false, Some(1)),
+            f(true, true, Some(2)),
+            f(true, true, Some(2)),
+        ];
         let ident = SummaryIdent {
             collection: "c".into(),
             target: 1,
@@ -215,9 +225,17 @@ mod tests {
             horizon: 4,
             seed: 0,
         };
-        let curve: Vec<DensityPoint> = (1..=4).map(|n| DensityPoint { n, density: 1.0 / n as f64 }).collect();
+        let curve: Vec<DensityPoint> = (1..=4)
+            .map(|n| DensityPoint {
+                n,
+                density: 1.0 / n as f64,
+            })
+            .collect();
         let s = summarize(ident, &flags, &curve, 3);
-        assert_eq!((s.last_error, s.hallucinations, s.non_novel, s.errors), (2, 1, 1, 2));
+        assert_eq!(
+            (s.last_error, s.hallucinations, s.non_novel, s.errors),
+            (2, 1, 1, 2)
+        );
         assert_eq!(s.focus_changes, 2);
         assert_eq!(s.queries, 12);
         assert_eq!(s.lower_density, 0.25);

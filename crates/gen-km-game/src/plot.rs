@@ -79,6 +79,19 @@ fn glyph(c: char) -> u16 {
         '(' => [1, 2, 2, 2, 1],
         ')' => [4, 2, 2, 2, 4],
         '_' => [0, 0, 0, 0, 7],
+        '|' => [2, 2, 2, 2, 2],
+        '{' => [3, 2, 6, 2, 3],
+        '}' => [6, 2, 3, 2, 6],
+        '[' => [6, 4, 4, 4, 6],
+        ']' => [3, 1, 1, 1, 3],
+        '<' => [1, 2, 4, 2, 1],
+        '>' => [4, 2, 1, 2, 4],
+        '#' => [5, 7, 5, 7, 5],
+        '&' => [2, 5, 2, 5, 3],
+        '%' => [5, 1, 2, 4, 5],
+        '!' => [2, 2, 2, 0, 2],
+        '?' => [7, 1, 2, 0, 2],
+        '\'' => [2, 2, 0, 0, 0],
         _ => [0, 0, 0, 0, 0],
     };
     rows.iter().fold(0u16, |acc, &r| (acc << 3) | r as u16)
@@ -202,11 +215,18 @@ struct Chart {
     h: i64,
     x_range: (f64, f64),
     y_range: (f64, f64),
+    /// Logarithmic x axis (values below 1 are drawn at 1).
+    log_x: bool,
 }
 
 impl Chart {
+    fn fx(&self, v: f64) -> f64 {
+        if self.log_x { v.max(1.0).ln() } else { v }
+    }
+
     fn px(&self, vx: f64, vy: f64) -> (i64, i64) {
-        let fx = (vx - self.x_range.0) / (self.x_range.1 - self.x_range.0).max(1e-12);
+        let (x0, x1) = (self.fx(self.x_range.0), self.fx(self.x_range.1));
+        let fx = (self.fx(vx) - x0) / (x1 - x0).max(1e-12);
         let fy = (vy - self.y_range.0) / (self.y_range.1 - self.y_range.0).max(1e-12);
         (
             self.x + (fx.clamp(0.0, 1.0) * self.w as f64).round() as i64,
@@ -224,13 +244,29 @@ impl Chart {
             c.text(self.x - 34, py - 5, &format!("{v:.2}"), 2, BLACK);
         }
         c.line((self.x, self.y), (self.x, self.y + self.h), BLACK);
-        c.line((self.x, self.y + self.h), (self.x + self.w, self.y + self.h), BLACK);
+        c.line(
+            (self.x, self.y + self.h),
+            (self.x + self.w, self.y + self.h),
+            BLACK,
+        );
         c.text(self.x, self.y - 16, title, 2, BLACK);
         let lo = format!("{}", self.x_range.0.round() as i64);
         let hi = format!("{}", self.x_range.1.round() as i64);
         c.text(self.x, self.y + self.h + 6, &lo, 2, BLACK);
-        c.text(self.x + self.w - 8 * hi.len() as i64, self.y + self.h + 6, &hi, 2, BLACK);
-        c.text(self.x + self.w / 2 - 4 * x_label.len() as i64, self.y + self.h + 6, x_label, 2, BLACK);
+        c.text(
+            self.x + self.w - 8 * hi.len() as i64,
+            self.y + self.h + 6,
+            &hi,
+            2,
+            BLACK,
+        );
+        c.text(
+            self.x + self.w / 2 - 4 * x_label.len() as i64,
+            self.y + self.h + 6,
+            x_label,
+            2,
+            BLACK,
+        );
     }
 
     fn series(&self, c: &mut Canvas, pts: &[(f64, f64)], color: Rgb) {
@@ -260,7 +296,13 @@ pub fn render_run(report: &RunReport) -> Canvas {
     let s = &report.summary;
     let header = format!(
         "{} k={} {} vs {}  t*={} halluc={} non-novel={}",
-        s.collection, s.target_name, s.learner, s.adversary, s.last_error, s.hallucinations, s.non_novel
+        s.collection,
+        s.target_name,
+        s.learner,
+        s.adversary,
+        s.last_error,
+        s.hallucinations,
+        s.non_novel
     );
     c.text(12, 8, &header, 2, BLACK);
     let t_max = report.steps.len().max(2) as f64;
@@ -271,8 +313,13 @@ pub fn render_run(report: &RunReport) -> Canvas {
         h: 220,
         x_range: (1.0, t_max),
         y_range: (0.0, 1.0),
+        log_x: false,
     };
-    top.frame(&mut c, "validity (green) novelty (blue) valid+novel avg10 (black) t* (red)", "t");
+    top.frame(
+        &mut c,
+        "validity (green) novelty (blue) valid+novel avg10 (black) t* (red)",
+        "t",
+    );
     let (mut v, mut n) = (0.0, 0.0);
     let mut valid_pts = Vec::new();
     let mut novel_pts = Vec::new();
@@ -308,9 +355,18 @@ pub fn render_run(report: &RunReport) -> Canvas {
         h: 200,
         x_range: (1.0, report.density.len().max(2) as f64),
         y_range: (0.0, 1.0),
+        log_x: false,
     };
-    bottom.frame(&mut c, "density of outputs in k: d(n) = |o and first n of k| / n", "n");
-    let pts: Vec<(f64, f64)> = report.density.iter().map(|d| (d.n as f64, d.density)).collect();
+    bottom.frame(
+        &mut c,
+        "density of outputs in k: d(n) = |o and first n of k| / n",
+        "n",
+    );
+    let pts: Vec<(f64, f64)> = report
+        .density
+        .iter()
+        .map(|d| (d.n as f64, d.density))
+        .collect();
     bottom.series(&mut c, &pts, PURPLE);
     c
 }
@@ -321,7 +377,7 @@ pub fn write_run_png(report: &RunReport, path: &Path) -> Result<()> {
 }
 
 /// Renders the words experiment: validity, novelty and valid-and-novel rate
-/// against the number of seen words.
+/// against the number of seen words (log scale; 0 is drawn at 1).
 pub fn render_words(points: &[WordsPoint], title: &str) -> Canvas {
     let mut c = Canvas::new(900, 400);
     c.text(12, 8, title, 2, BLACK);
@@ -332,10 +388,15 @@ pub fn render_words(points: &[WordsPoint], title: &str) -> Canvas {
         y: 60,
         w: 800,
         h: 280,
-        x_range: (x_min, x_max.max(x_min + 1.0)),
+        x_range: (x_min.max(1.0), x_max.max(x_min + 1.0)),
         y_range: (0.0, 1.0),
+        log_x: true,
     };
-    chart.frame(&mut c, "validity (green) novelty (blue) valid+novel (black)", "seen words");
+    chart.frame(
+        &mut c,
+        "validity (green) novelty (blue) valid+novel (black)",
+        "seen words (log scale)",
+    );
     let get = |f: fn(&WordsPoint) -> f64| -> Vec<(f64, f64)> {
         points.iter().map(|p| (p.seen as f64, f(p))).collect()
     };
@@ -343,7 +404,11 @@ pub fn render_words(points: &[WordsPoint], title: &str) -> Canvas {
     chart.series(&mut c, &get(|p| p.novelty), BLUE);
     chart.series(&mut c, &get(|p| p.valid_and_novel), BLACK);
     for p in points {
-        for (val, col) in [(p.validity, GREEN), (p.novelty, BLUE), (p.valid_and_novel, BLACK)] {
+        for (val, col) in [
+            (p.validity, GREEN),
+            (p.novelty, BLUE),
+            (p.valid_and_novel, BLACK),
+        ] {
             let (x, y) = chart.px(p.seen as f64, val);
             c.fill_rect(x - 3, y - 3, 7, 7, col);
         }

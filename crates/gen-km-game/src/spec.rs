@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::adversary::{Adversary, Ascending, Noisy, RandomOrder, Staged, Withholding};
 use crate::collections::{
-    CoFinite, CoSingletons, Collection, Multiples, OneWay, PlusFinite, Progressions, Rays, Regular, TwoWay,
-    Unions, km_worked_example,
+    CoFinite, CoSingletons, Collection, Multiples, OneWay, PlusFinite, Progressions, Rays, Regular,
+    TwoWay, Unions, km_worked_example,
 };
 use crate::error::{KmError, Result};
 use crate::languages::LangId;
 use crate::learners::{
-    CharikarPabbaraju, ClosureGenerator, DensitySeeker, Hallucinator, IdRule, Identification, KmCritical,
-    KmMembership, Learner, Memorizer, StopRule,
+    CharikarPabbaraju, ClosureGenerator, DensitySeeker, Hallucinator, IdRule, Identification,
+    KmCritical, KmMembership, Learner, Memorizer, StopRule,
 };
 use crate::runner::{RunReport, run_game};
 
@@ -24,14 +24,23 @@ pub const COLLECTIONS: &[(&str, &str)] = &[
     ("multiples", "kN over N"),
     ("one-way", "P(a,b) = {a+bi : i>=0} over Z"),
     ("two-way", "Q(a,b) = {a+bi : i in Z} over Z"),
-    ("progressions", "all P(a,b) and Q(a,b) over Z (KM's non-identifiable class)"),
+    (
+        "progressions",
+        "all P(a,b) and Q(a,b) over Z (KM's non-identifiable class)",
+    ),
     ("rays", "{n >= a} over N"),
     ("co-singletons", "Z and Z minus {x} over Z"),
     ("co-finite", "N minus F, F finite"),
-    ("plus-finite", "kN u F, F finite (closure dimension infinite)"),
+    (
+        "plus-finite",
+        "kN u F, F finite (closure dimension infinite)",
+    ),
     ("unions", "jN u kN (finite unions)"),
     ("regular", "8 regular languages over {a,b} (DFAs, shortlex)"),
-    ("km-example", "the 5 languages of KM's worked example (Figures 1-2; reconstructed)"),
+    (
+        "km-example",
+        "the 5 languages of KM's worked example (Figures 1-2; reconstructed)",
+    ),
     (
         "dfa:<dfa>|<dfa>|...",
         "your DFAs, each sigma=ab;start=0;accept=0;next=1,1/0,0 (next: successors per state, states split by /)",
@@ -40,14 +49,38 @@ pub const COLLECTIONS: &[(&str, &str)] = &[
 
 /// Learner names and one-line descriptions.
 pub const LEARNERS: &[(&str, &str)] = &[
-    ("km", "KM section 5: (t,m)-critical languages, membership queries only"),
-    ("km-v1", "KM section 5 with the alternative stop rule (u_m itself must be new)"),
-    ("km-critical", "KM section 4: critical languages with a subset oracle"),
-    ("closure", "Li-Raman-Tewari closure generator (uniform; valid after d+1 distinct examples)"),
-    ("cp", "Charikar-Pabbaraju greedy non-uniform generator (infinite-intersection oracle)"),
-    ("density", "density-seeking heuristic in the spirit of Kleinberg-Wei"),
-    ("identification", "guess the first consistent language (Gold) and output from it"),
-    ("identification-minimal", "guess the first consistent language with no consistent proper subset"),
+    (
+        "km",
+        "KM section 5: (t,m)-critical languages, membership queries only",
+    ),
+    (
+        "km-v1",
+        "KM section 5 with the alternative stop rule (u_m itself must be new)",
+    ),
+    (
+        "km-critical",
+        "KM section 4: critical languages with a subset oracle",
+    ),
+    (
+        "closure",
+        "Li-Raman-Tewari closure generator (uniform; valid after d+1 distinct examples)",
+    ),
+    (
+        "cp",
+        "Charikar-Pabbaraju greedy non-uniform generator (infinite-intersection oracle)",
+    ),
+    (
+        "density",
+        "density-seeking heuristic in the spirit of Kleinberg-Wei",
+    ),
+    (
+        "identification",
+        "guess the first consistent language (Gold) and output from it",
+    ),
+    (
+        "identification-minimal",
+        "guess the first consistent language with no consistent proper subset",
+    ),
     ("memorizer", "repeat the latest example (never novel)"),
     ("hallucinator", "random unseen string (rarely valid)"),
 ];
@@ -56,9 +89,18 @@ pub const LEARNERS: &[(&str, &str)] = &[
 pub const ADVERSARIES: &[(&str, &str)] = &[
     ("ascending", "K in universe order"),
     ("random", "K in seeded shuffled blocks, with repeats"),
-    ("staged", "KM appendix / Gold: decoy sub-languages until the learner guesses them"),
-    ("withholding", "postpones strings that distinguish K from a consistent rival"),
-    ("noisy", "ascending plus 3 strings outside K at steps 2, 4, 6"),
+    (
+        "staged",
+        "KM appendix / Gold: decoy sub-languages until the learner guesses them",
+    ),
+    (
+        "withholding",
+        "postpones strings that distinguish K from a consistent rival",
+    ),
+    (
+        "noisy",
+        "ascending plus 3 strings outside K at steps 2, 4, 6",
+    ),
 ];
 
 fn known(list: &[(&str, &str)]) -> String {
@@ -140,7 +182,11 @@ pub fn learner_from_spec(name: &str, coll: Arc<dyn Collection>) -> Result<Box<dy
 }
 
 /// An adversary from its name (see [`ADVERSARIES`]).
-pub fn adversary_from_spec(name: &str, coll: Arc<dyn Collection>, target: LangId) -> Result<Box<dyn Adversary>> {
+pub fn adversary_from_spec(
+    name: &str,
+    coll: Arc<dyn Collection>,
+    target: LangId,
+) -> Result<Box<dyn Adversary>> {
     let a: Box<dyn Adversary> = match name.trim() {
         "ascending" => Box::new(Ascending::new(coll, target)),
         "random" => Box::new(RandomOrder::new(coll, target)),
@@ -214,7 +260,14 @@ pub fn run_from_spec(spec: &RunSpec) -> Result<RunReport> {
     validate_target(&*coll, spec.target)?;
     let mut learner = learner_from_spec(&spec.learner, coll.clone())?;
     let mut adversary = adversary_from_spec(&spec.adversary, coll.clone(), spec.target)?;
-    run_game(coll, spec.target, &mut *adversary, &mut *learner, spec.horizon, spec.seed)
+    run_game(
+        coll,
+        spec.target,
+        &mut *adversary,
+        &mut *learner,
+        spec.horizon,
+        spec.seed,
+    )
 }
 
 /// Help text: collections (with their first languages), adversaries, learners.
@@ -225,7 +278,11 @@ pub fn list() -> String {
         if let Ok(c) = collection_from_spec(name) {
             let n = c.len().unwrap_or(8).min(8);
             let first: Vec<String> = (1..=n).map(|i| format!("{i}:{}", c.lang_name(i))).collect();
-            let more = if c.len().is_none_or(|len| len > n) { " ..." } else { "" };
+            let more = if c.len().is_none_or(|len| len > n) {
+                " ..."
+            } else {
+                ""
+            };
             s.push_str(&format!(
                 "  {:<16} universe {}, closure dimension {}; L = {}{more}\n",
                 "",

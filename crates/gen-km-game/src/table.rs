@@ -44,10 +44,13 @@ pub fn results_rows(horizon: usize, seed: u64) -> Result<Vec<TableRow>> {
     for (collection, target) in default_targets() {
         for (adversary, _) in ADVERSARIES {
             for (learner, _) in LEARNERS {
-                let spec = RunSpec::new(collection, target, *adversary, *learner, horizon).with_seed(seed);
+                let spec =
+                    RunSpec::new(collection, target, *adversary, *learner, horizon).with_seed(seed);
                 let result = match run_from_spec(&spec) {
                     Ok(r) => Ok(r.summary),
-                    Err(KmError::Unsupported { learner, needs, .. }) => Err(format!("{learner} needs {needs}")),
+                    Err(KmError::Unsupported { learner, needs, .. }) => {
+                        Err(format!("{learner} needs {needs}"))
+                    }
                     Err(e) => return Err(e),
                 };
                 rows.push(TableRow { spec, result });
@@ -107,6 +110,54 @@ pub fn rows_to_markdown(rows: &[TableRow], horizon: usize) -> String {
         for n in notes {
             s.push_str(&format!("- {n}\n"));
         }
+    }
+    s
+}
+
+/// A compact view of the same rows: one line per collection × adversary, one
+/// column per learner, each cell `t* / hallucinations / lower density`.
+pub fn rows_to_pivot(rows: &[TableRow], horizon: usize) -> String {
+    let learners: Vec<&str> = LEARNERS.iter().map(|(n, _)| *n).collect();
+    let mut s = format!(
+        "Horizon T = {horizon}; cell = t* / hallucinations / lower-density proxy (n/a: not applicable).\n\n\
+         | collection (K) | adversary | {} |\n|---|---|{}\n",
+        learners.join(" | "),
+        "---|".repeat(learners.len())
+    );
+    let mut k = 0;
+    while k < rows.len() {
+        let sp = &rows[k].spec;
+        let group: Vec<&TableRow> = rows[k..]
+            .iter()
+            .take_while(|r| r.spec.collection == sp.collection && r.spec.adversary == sp.adversary)
+            .collect();
+        let target = group
+            .iter()
+            .find_map(|r| r.result.as_ref().ok().map(|x| x.target_name.clone()))
+            .unwrap_or_else(|| format!("L{}", sp.target));
+        let cells: Vec<String> = learners
+            .iter()
+            .map(|l| {
+                match group
+                    .iter()
+                    .find(|r| r.spec.learner == *l)
+                    .map(|r| &r.result)
+                {
+                    Some(Ok(x)) => format!(
+                        "{} / {} / {:.2}",
+                        x.last_error, x.hallucinations, x.lower_density
+                    ),
+                    _ => "n/a".into(),
+                }
+            })
+            .collect();
+        s.push_str(&format!(
+            "| {} ({target}) | {} | {} |\n",
+            sp.collection,
+            sp.adversary,
+            cells.join(" | ")
+        ));
+        k += group.len().max(1);
     }
     s
 }

@@ -2,6 +2,7 @@
 
 mod classical;
 mod data;
+mod eval;
 mod output;
 mod run;
 
@@ -39,6 +40,9 @@ enum Command {
     Sample(SampleArgs),
     /// Score data under a trained run: per-row log-densities that say what they are.
     Score(ScoreArgs),
+    /// Compare two samples with a metric (fid, kid, mmd, prdc, energy, wasserstein, swd,
+    /// c2st, authenticity, copying, is); prints one JSON object.
+    Eval(eval::EvalArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -127,6 +131,7 @@ fn dispatch(cmd: Command) -> Result<()> {
         Command::Train(a) => train(a),
         Command::Sample(a) => sample(a),
         Command::Score(a) => score(a),
+        Command::Eval(a) => print_json(&eval::run(&a)?),
     }
 }
 

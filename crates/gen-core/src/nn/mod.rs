@@ -4,6 +4,7 @@
 //! model built with the same seed is identical on ndarray, flex and wgpu.
 
 pub mod activation;
+pub mod conv;
 pub mod embedding;
 pub mod linear;
 pub mod masked_linear;

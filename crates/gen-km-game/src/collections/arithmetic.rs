@@ -4,8 +4,8 @@
 
 use crate::collections::Collection;
 use crate::languages::{
-    Closure, ClosureDim, LangId, cantor, cantor_unpair, congruences_compatible, gcd, triangle_index,
-    triangle_pair,
+    Closure, ClosureDim, LangId, cantor, cantor_unpair, congruences_compatible, gcd,
+    triangle_index, triangle_pair,
 };
 use crate::universe::{Pos, Universe};
 
@@ -54,10 +54,10 @@ impl Collection for Multiples {
         format!("{i}N")
     }
     fn contains(&self, i: LangId, p: Pos) -> bool {
-        Universe::nat(p) % i as u64 == 0
+        Universe::nat(p).is_multiple_of(i as u64)
     }
     fn is_subset(&self, a: LangId, b: LangId) -> Option<bool> {
-        Some(a % b == 0)
+        Some(a.is_multiple_of(b))
     }
     fn intersection_is_infinite(&self, _ids: &[LangId]) -> Option<bool> {
         Some(true)
@@ -68,7 +68,7 @@ impl Collection for Multiples {
             return Some(Closure::new(false, "{0}", |p| p == 1));
         }
         Some(Closure::new(true, format!("{g}N"), move |p| {
-            Universe::nat(p) % g == 0
+            Universe::nat(p).is_multiple_of(g)
         }))
     }
     fn closure_dimension(&self) -> ClosureDim {
@@ -394,7 +394,7 @@ fn divisors(n: u64) -> Vec<u64> {
     let mut out = Vec::new();
     let mut d = 1;
     while d * d <= n {
-        if n % d == 0 {
+        if n.is_multiple_of(d) {
             out.push(d);
             if d * d != n {
                 out.push(n / d);
@@ -429,12 +429,12 @@ impl Collection for Unions {
     fn contains(&self, i: LangId, p: Pos) -> bool {
         let (j, k) = Self::at(i);
         let n = Universe::nat(p);
-        n % j == 0 || n % k == 0
+        n.is_multiple_of(j) || n.is_multiple_of(k)
     }
     fn is_subset(&self, a: LangId, b: LangId) -> Option<bool> {
         let (j, k) = Self::at(a);
         let (j2, k2) = Self::at(b);
-        let covered = |x: u64| x % j2 == 0 || x % k2 == 0;
+        let covered = |x: u64| x.is_multiple_of(j2) || x.is_multiple_of(k2);
         Some(covered(j) && covered(k))
     }
     fn intersection_is_infinite(&self, _ids: &[LangId]) -> Option<bool> {
@@ -458,16 +458,21 @@ impl Collection for Unions {
         // For each divisor j: gcd of the elements j does not divide (0 = none).
         let rests: Vec<(u64, u64)> = ds
             .iter()
-            .map(|&j| (j, s.iter().filter(|&&x| x % j != 0).fold(0, |a, &x| gcd(a, x))))
+            .map(|&j| {
+                (
+                    j,
+                    s.iter().filter(|&&x| x % j != 0).fold(0, |a, &x| gcd(a, x)),
+                )
+            })
             .collect();
         Some(Closure::new(true, format!("<S> within {g}N"), move |p| {
             let x = Universe::nat(p);
-            if x % g != 0 {
+            if !x.is_multiple_of(g) {
                 return false;
             }
             rests
                 .iter()
-                .all(|&(j, r)| x % j == 0 || (r != 0 && x % r == 0))
+                .all(|&(j, r)| x.is_multiple_of(j) || (r != 0 && x.is_multiple_of(r)))
         }))
     }
     fn closure_dimension(&self) -> ClosureDim {
@@ -484,7 +489,7 @@ impl Collection for Unions {
 /// Every sample S lies in kℕ ∪ S for every k, so ⟨S⟩ = S ∪ {0} is always
 /// finite and the closure dimension is infinite (Li, Raman & Tewari: not
 /// uniformly generatable), yet KM generate in the limit. (Indices are
-/// `usize`, so the addressable languages have F ⊆ [0, 63]; the closure is
+/// `usize`, so the addressable languages have F ⊆ \[0, 63\]; the closure is
 /// that of the full class of all finite F.)
 #[derive(Debug, Clone, Default)]
 pub struct PlusFinite;
@@ -538,7 +543,7 @@ impl Collection for PlusFinite {
     fn contains(&self, i: LangId, p: Pos) -> bool {
         let (k, mask) = Self::at(i);
         let n = Universe::nat(p);
-        n % k == 0 || mask_has(mask, n)
+        n.is_multiple_of(k) || mask_has(mask, n)
     }
     fn is_subset(&self, a: LangId, b: LangId) -> Option<bool> {
         let (k, m) = Self::at(a);
@@ -592,8 +597,14 @@ mod tests {
             let (k, m) = PlusFinite::at(i);
             assert_eq!(PlusFinite::index_of(k, m), i);
         }
-        assert_eq!(Progressions::at(Progressions::index_of_q(0, 2)), Prog::Q(0, 2));
-        assert_eq!(Progressions::at(Progressions::index_of_p(-4, 3)), Prog::P(-4, 3));
+        assert_eq!(
+            Progressions::at(Progressions::index_of_q(0, 2)),
+            Prog::Q(0, 2)
+        );
+        assert_eq!(
+            Progressions::at(Progressions::index_of_p(-4, 3)),
+            Prog::P(-4, 3)
+        );
     }
 
     #[test]
@@ -602,9 +613,15 @@ mod tests {
         for a in 1..40 {
             for b in 1..40 {
                 let w = 400;
-                assert_eq!(Multiples.is_subset(a, b), Some(window_subset(&Multiples, a, b, w)));
+                assert_eq!(
+                    Multiples.is_subset(a, b),
+                    Some(window_subset(&Multiples, a, b, w))
+                );
                 assert_eq!(Rays.is_subset(a, b), Some(window_subset(&Rays, a, b, w)));
-                assert_eq!(Unions.is_subset(a, b), Some(window_subset(&Unions, a, b, w)));
+                assert_eq!(
+                    Unions.is_subset(a, b),
+                    Some(window_subset(&Unions, a, b, w))
+                );
                 assert_eq!(
                     Progressions.is_subset(a, b),
                     Some(window_subset(&Progressions, a, b, 2000)),
@@ -625,7 +642,7 @@ mod tests {
 
     /// Brute-force closure on a window: intersection of the consistent
     /// languages among the first `n` (enough for these classes).
-    fn window_closure<C: Collection>(c: &C, s: &[Pos], n: usize, window: Pos) -> Vec<Pos> {
+    fn window_closure<C: Collection + ?Sized>(c: &C, s: &[Pos], n: usize, window: Pos) -> Vec<Pos> {
         (1..=window)
             .filter(|&p| {
                 (1..=n)
@@ -645,16 +662,19 @@ mod tests {
                 .filter(|&&v| v >= 0)
                 .map(|&v| Universe::pos_of_nat(v as u64))
                 .collect();
-            for (name, c) in [("multiples", &Multiples as &dyn Collection), ("unions", &Unions)] {
+            for (name, c) in [
+                ("multiples", &Multiples as &dyn Collection),
+                ("unions", &Unions),
+            ] {
                 let cl = c.closure(&nat).unwrap();
-                let brute = window_closure(&*c, &nat, 2500, 60);
+                let brute = window_closure(c, &nat, 2500, 60);
                 let ours: Vec<Pos> = (1..=60).filter(|&p| cl.contains(p)).collect();
                 assert_eq!(ours, brute, "{name} {s:?}");
             }
             let int: Vec<Pos> = s.iter().map(|&v| Universe::pos_of_int(v)).collect();
             for c in [&Progressions as &dyn Collection, &OneWay, &TwoWay] {
                 let cl = c.closure(&int).unwrap();
-                let brute = window_closure(&*c, &int, 3000, 40);
+                let brute = window_closure(c, &int, 3000, 40);
                 let ours: Vec<Pos> = (1..=40).filter(|&p| cl.contains(p)).collect();
                 assert_eq!(ours, brute, "{} {s:?}", c.name());
             }
@@ -664,7 +684,10 @@ mod tests {
     #[test]
     fn decoys_are_proper_sublanguages_containing_the_sample() {
         let target = Progressions::index_of_q(1, 3);
-        let presented: Vec<Pos> = [1i64, 4, -2, 7].iter().map(|&v| Universe::pos_of_int(v)).collect();
+        let presented: Vec<Pos> = [1i64, 4, -2, 7]
+            .iter()
+            .map(|&v| Universe::pos_of_int(v))
+            .collect();
         let d = Progressions.decoy(target, &presented).unwrap();
         assert_eq!(Progressions::at(d), Prog::P(-5, 3));
         assert_eq!(Progressions.is_subset(d, target), Some(true));

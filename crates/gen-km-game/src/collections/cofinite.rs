@@ -47,7 +47,9 @@ impl Collection for CoSingletons {
         let mut s = sample.to_vec();
         s.sort_unstable();
         s.dedup();
-        Some(Closure::new(false, "S", move |p| s.binary_search(&p).is_ok()))
+        Some(Closure::new(false, "S", move |p| {
+            s.binary_search(&p).is_ok()
+        }))
     }
     fn closure_dimension(&self) -> ClosureDim {
         ClosureDim::Infinite
@@ -111,7 +113,9 @@ impl Collection for CoFinite {
         let mut s = sample.to_vec();
         s.sort_unstable();
         s.dedup();
-        Some(Closure::new(false, "S", move |p| s.binary_search(&p).is_ok()))
+        Some(Closure::new(false, "S", move |p| {
+            s.binary_search(&p).is_ok()
+        }))
     }
     fn closure_dimension(&self) -> ClosureDim {
         ClosureDim::Infinite
@@ -119,7 +123,11 @@ impl Collection for CoFinite {
     fn decoy(&self, target: LangId, presented: &[Pos]) -> Option<LangId> {
         // ℕ ∖ (F ∪ {x}) for the first x ∉ F beyond everything presented.
         let m = Self::mask(target);
-        let start = presented.iter().map(|&p| Universe::nat(p) + 1).max().unwrap_or(0);
+        let start = presented
+            .iter()
+            .map(|&p| Universe::nat(p) + 1)
+            .max()
+            .unwrap_or(0);
         let x = (start..63).find(|&x| (m >> x) & 1 == 0)?;
         usize::try_from((m | (1 << x)) + 1).ok()
     }

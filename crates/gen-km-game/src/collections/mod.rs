@@ -9,7 +9,7 @@
 //! | [`Progressions`] | ℤ | all P and Q (KM's non-identifiable class) | ✓ | ✓ | ✓ | 1 | Q targets |
 //! | [`Rays`] | ℕ | {n ≥ a} | ✓ | ✓ | ✓ | 0 | – |
 //! | [`CoSingletons`] | ℤ | ℤ and ℤ ∖ {uⱼ} | ✓ | ✓ | ✓ | ∞ | target ℤ |
-//! | [`CoFinite`] | ℕ | ℕ ∖ F, F finite | ✓ | ✓ | ✓ | ∞ | ✓ (F ⊆ [0, 62]) |
+//! | [`CoFinite`] | ℕ | ℕ ∖ F, F finite | ✓ | ✓ | ✓ | ∞ | ✓ (F ⊆ \[0, 62\]) |
 //! | [`PlusFinite`] | ℕ | kℕ ∪ F, F finite | ✓ | ✓ | ✓ | ∞ | – |
 //! | [`Unions`] | ℕ | jℕ ∪ kℕ | ✓ | ✓ | ✓ | 1 | – |
 //! | [`Regular`] | Σ* | L(DFA), shortlex | ✓ | ✓ | ✓ (finite C) | unknown | – |

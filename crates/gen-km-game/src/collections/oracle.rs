@@ -63,7 +63,11 @@ impl Collection for OracleCollection {
             .enumerate()
             .map(|(i, (n, _))| format!("L{}={n}", i + 1))
             .collect();
-        format!("user oracles over {}: {}", self.universe.name(), names.join("; "))
+        format!(
+            "user oracles over {}: {}",
+            self.universe.name(),
+            names.join("; ")
+        )
     }
     fn universe(&self) -> &Universe {
         &self.universe
@@ -86,10 +90,10 @@ impl Collection for OracleCollection {
 /// first five strings u2, u5, u8, u10, u12; step 1 outputs an arbitrary
 /// string; step 2 starts at m = 5 and searches L2, finding u7 at m = 7;
 /// step 3 starts at m = 8, searches L3, finds u10 at m = 10; step 4 starts at
-/// m = 10, L4 is consistent but not (4, 10)-critical because L4[10] ⊄ L3[10],
+/// m = 10, L4 is consistent but not (4, 10)-critical because L4\[10\] ⊄ L3\[10\],
 /// so L3 is searched and u12 found at m = 12; step 5 starts at m = 12, L5 is
-/// the highest (5, 12)-critical language (L5[12] ⊆ L3[12], L2[12]), stops
-/// being critical at m = 14 (L5[14] ⊄ L3[14]), and the search falls back to
+/// the highest (5, 12)-critical language (L5\[12\] ⊆ L3\[12\], L2\[12\]), stops
+/// being critical at m = 14 (L5\[14\] ⊄ L3\[14\]), and the search falls back to
 /// L3, finding u15 at m = 15.
 ///
 /// **What is our reconstruction.** The figure's grid of X's (which uⱼ lie in

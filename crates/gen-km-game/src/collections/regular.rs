@@ -31,7 +31,7 @@ pub struct Dfa {
     pub start: usize,
     /// Accepting states.
     pub accept: Vec<bool>,
-    /// `next[q][a]`: successor of state q on the a-th symbol.
+    /// `next\[q\]\[a\]`: successor of state q on the a-th symbol.
     pub next: Vec<Vec<usize>>,
 }
 
@@ -54,7 +54,10 @@ impl Dfa {
                 )
             })?;
             if fields.insert(k.trim(), v.trim()).is_some() {
-                return Err(err(format!("key '{}' given twice", k.trim()), "give each key once"));
+                return Err(err(
+                    format!("key '{}' given twice", k.trim()),
+                    "give each key once",
+                ));
             }
         }
         for k in fields.keys() {
@@ -80,9 +83,16 @@ impl Dfa {
         let mut sorted = alphabet.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        if sorted.len() != alphabet.len() || alphabet.iter().any(|c| c.is_whitespace() || "|;=,/".contains(*c)) {
+        if sorted.len() != alphabet.len()
+            || alphabet
+                .iter()
+                .any(|c| c.is_whitespace() || "|;=,/".contains(*c))
+        {
             return Err(err(
-                format!("alphabet {:?} repeats a symbol or uses a separator", get("sigma")?),
+                format!(
+                    "alphabet {:?} repeats a symbol or uses a separator",
+                    get("sigma")?
+                ),
                 "list distinct symbols other than | ; = , / and spaces",
             ));
         }
@@ -114,7 +124,10 @@ impl Dfa {
             }
             if let Some(&bad) = succ.iter().find(|&&s| s >= n) {
                 return Err(err(
-                    format!("state {q} goes to state {bad}, but there are only {n} states (0..{})", n - 1),
+                    format!(
+                        "state {q} goes to state {bad}, but there are only {n} states (0..{})",
+                        n - 1
+                    ),
                     "every successor must be one of the listed states",
                 ));
             }
@@ -122,14 +135,20 @@ impl Dfa {
         }
         let start = parse_state(get("start")?, "start")?;
         if start >= n {
-            return Err(err(format!("start state {start} does not exist"), "use 0..number of states − 1"));
+            return Err(err(
+                format!("start state {start} does not exist"),
+                "use 0..number of states − 1",
+            ));
         }
         let mut accept = vec![false; n];
         let acc = get("accept")?;
         for s in acc.split(',').filter(|s| !s.trim().is_empty()) {
             let q = parse_state(s, "accepting state")?;
             if q >= n {
-                return Err(err(format!("accepting state {q} does not exist"), "use 0..number of states − 1"));
+                return Err(err(
+                    format!("accepting state {q} does not exist"),
+                    "use 0..number of states − 1",
+                ));
             }
             accept[q] = true;
         }
@@ -142,7 +161,8 @@ impl Dfa {
         };
         if !dfa.is_infinite() {
             return Err(err(
-                "the DFA accepts a finite language, but the KM game needs infinite languages".into(),
+                "the DFA accepts a finite language, but the KM game needs infinite languages"
+                    .into(),
                 "make an accepting state reachable through a cycle",
             ));
         }
@@ -187,7 +207,11 @@ fn explore(dfas: &[&Dfa], accepting: impl Fn(&[usize]) -> bool) -> Option<Produc
     while i < states.len() {
         let mut out = Vec::with_capacity(k);
         for a in 0..k {
-            let succ: Vec<usize> = states[i].iter().zip(dfas).map(|(&q, d)| d.next[q][a]).collect();
+            let succ: Vec<usize> = states[i]
+                .iter()
+                .zip(dfas)
+                .map(|(&q, d)| d.next[q][a])
+                .collect();
             let j = match id.get(&succ) {
                 Some(&j) => j,
                 None => {
@@ -277,7 +301,11 @@ impl Regular {
             });
         };
         let alphabet = first.alphabet.clone();
-        if let Some((i, d)) = dfas.iter().enumerate().find(|(_, d)| d.alphabet != alphabet) {
+        if let Some((i, d)) = dfas
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.alphabet != alphabet)
+        {
             return Err(KmError::MalformedDfa {
                 index: i + 1,
                 spec: d.name.clone(),
@@ -316,7 +344,10 @@ impl Regular {
             Dfa::builtin("even length", "sigma=ab;start=0;accept=0;next=1,1/0,0"),
             Dfa::builtin("ends in b", "sigma=ab;start=0;accept=1;next=0,1/0,1"),
             Dfa::builtin("even #a", "sigma=ab;start=0;accept=0;next=1,0/0,1"),
-            Dfa::builtin("starts with a", "sigma=ab;start=0;accept=1;next=1,2/1,1/2,2"),
+            Dfa::builtin(
+                "starts with a",
+                "sigma=ab;start=0;accept=1;next=1,2/1,1/2,2",
+            ),
             Dfa::builtin("contains ab", "sigma=ab;start=0;accept=2;next=1,0/1,2/2,2"),
             Dfa::builtin(
                 "even length, ends in b",
@@ -346,7 +377,11 @@ impl Collection for Regular {
             .enumerate()
             .map(|(i, d)| format!("L{}={}", i + 1, d.name))
             .collect();
-        format!("regular languages over {} in shortlex order: {}", self.universe.name(), names.join("; "))
+        format!(
+            "regular languages over {} in shortlex order: {}",
+            self.universe.name(),
+            names.join("; ")
+        )
     }
     fn universe(&self) -> &Universe {
         &self.universe
@@ -386,12 +421,12 @@ mod tests {
             let s = Universe::string_at(&ab, p);
             let expect = [
                 true,
-                s.len() % 2 == 0,
+                s.len().is_multiple_of(2),
                 s.ends_with('b'),
                 s.chars().filter(|&c| c == 'a').count() % 2 == 0,
                 s.starts_with('a'),
                 s.contains("ab"),
-                s.len() % 2 == 0 && s.ends_with('b'),
+                s.len().is_multiple_of(2) && s.ends_with('b'),
                 !s.contains("aa"),
             ];
             for (i, &e) in expect.iter().enumerate() {
@@ -425,7 +460,10 @@ mod tests {
             ("sigma=ab;start=0;accept=0;next=1,1", "goes to state 1"),
             ("sigma=ab;start=0;accept=0;next=0", "1 successors"),
             ("sigma=ab;start=2;accept=0;next=0,0", "start state 2"),
-            ("sigma=ab;start=0;accept=1;next=1,1/2,2/2,2", "accepts a finite language"),
+            (
+                "sigma=ab;start=0;accept=1;next=1,1/2,2/2,2",
+                "accepts a finite language",
+            ),
             ("sigma=ab;start=x;accept=0;next=0,0", "not a state number"),
             ("garbage", "not key=value"),
             ("sigma=aa;start=0;accept=0;next=0,0", "repeats a symbol"),
@@ -435,9 +473,11 @@ mod tests {
             assert!(e.contains(needle), "{spec}: {e}");
             assert!(e.contains("Fix:"), "{e}");
         }
-        let e = Regular::parse("sigma=ab;start=0;accept=0;next=0,0|sigma=abc;start=0;accept=0;next=0,0,0")
-            .unwrap_err()
-            .to_string();
+        let e = Regular::parse(
+            "sigma=ab;start=0;accept=0;next=0,0|sigma=abc;start=0;accept=0;next=0,0,0",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("differs"), "{e}");
     }
 }

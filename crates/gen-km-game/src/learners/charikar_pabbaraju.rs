@@ -24,7 +24,9 @@ use gen_core::Rng;
 use crate::collections::Collection;
 use crate::error::{KmError, Result};
 use crate::languages::LangId;
-use crate::learners::{Consistency, DEFAULT_SEARCH_LIMIT, Learner, Memo, Seen, StepOutput, first_fresh};
+use crate::learners::{
+    Consistency, DEFAULT_SEARCH_LIMIT, Learner, Memo, Seen, StepOutput, first_fresh,
+};
 use crate::universe::Pos;
 
 /// Charikar–Pabbaraju-style greedy non-uniform generator.
@@ -63,7 +65,10 @@ impl Learner for CharikarPabbaraju {
     fn step(&mut self, _t: usize, w: Pos, seen: &Seen, _rng: &mut Rng) -> Result<StepOutput> {
         let q0 = self.memo.queries;
         let mut sq = 0;
-        let n = self.coll.len().map_or(seen.len(), |len| len.min(seen.len()));
+        let n = self
+            .coll
+            .len()
+            .map_or(seen.len(), |len| len.min(seen.len()));
         self.consistency.update(&mut self.memo, n, w, seen);
         let mut prefix: Vec<LangId> = Vec::new();
         for i in self.consistency.consistent() {

@@ -50,12 +50,15 @@ impl Learner for ClosureGenerator {
     }
 
     fn step(&mut self, _t: usize, _w: Pos, seen: &Seen, _rng: &mut Rng) -> Result<StepOutput> {
-        let closure = self.coll.closure(seen.distinct()).ok_or_else(|| KmError::Unsupported {
-            learner: "closure".into(),
-            collection: self.coll.name(),
-            needs: "a closure for this sample".into(),
-            fix: "use 'km'".into(),
-        })?;
+        let closure = self
+            .coll
+            .closure(seen.distinct())
+            .ok_or_else(|| KmError::Unsupported {
+                learner: "closure".into(),
+                collection: self.coll.name(),
+                needs: "a closure for this sample".into(),
+                fix: "use 'km'".into(),
+            })?;
         let output = if closure.infinite {
             first_fresh(
                 |p| closure.contains(p),
@@ -66,9 +69,14 @@ impl Learner for ClosureGenerator {
                 || format!("an unseen element of the closure {}", closure.description),
             )?
         } else {
-            first_fresh(|_| true, seen, &self.outputs, 1, DEFAULT_SEARCH_LIMIT, || {
-                "an unseen string".into()
-            })?
+            first_fresh(
+                |_| true,
+                seen,
+                &self.outputs,
+                1,
+                DEFAULT_SEARCH_LIMIT,
+                || "an unseen string".into(),
+            )?
         };
         self.outputs.insert(output);
         Ok(StepOutput {

@@ -11,19 +11,26 @@
 //!
 //! **This heuristic** keeps KM's (t, m)-critical chain and its validity
 //! argument but aims at breadth:
-//! - it outputs from the *shallowest* (t, m)-critical language whose index
-//!   is at least g(t) = ⌊log₂ t⌋ + 1 (the deepest one if none is), instead of
-//!   the deepest; critical languages form a ⊆-chain on [m], so the
-//!   shallowest eligible one is the largest;
-//! - it never repeats an output, filling the chosen language in universe
-//!   order ahead of the adversary.
+//! - KM's deepest critical language is often a *transient* member of the
+//!   chain: a sub-language of K that has just entered C_t and still contains
+//!   every example, until the enumeration contradicts it. The heuristic
+//!   outputs from the deepest (t, m)-critical language that has been
+//!   critical (at m = m_t⁽⁰⁾) for at least τ = 8 consecutive steps, falling
+//!   back to KM's choice when no member is that old. Strict supersets of K
+//!   are also long-lived members of the chain, but they sit *above* K, so
+//!   the deepest long-lived member is K or a sub-language of K that has
+//!   survived τ steps.
+//! - It never repeats an output, filling the chosen language in universe
+//!   order ahead of the adversary (KM may repeat a string that the adversary
+//!   has not yet presented).
 //!
-//! Because g(t) → ∞, once g(t) > z and K = L_z is critical, the chosen
-//! language has index ≥ z and is (t, m)-critical, so its [m]-prefix lies in
-//! K: the generator is valid in the limit, like KM. It has no proven density
-//! guarantee; the density proxies of [`crate::metrics`] measure it.
+//! **Validity in the limit.** After KM's t*, K = L_z is (t, m)-critical at
+//! every step and for every m; τ steps later it is old enough, so the chosen
+//! language has index ≥ z and is (t, m)-critical: its \[m\]-prefix lies in K.
+//! It has no proven density guarantee; the density proxies of
+//! [`crate::metrics`] measure what it achieves.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use gen_core::Rng;
@@ -44,7 +51,11 @@ pub struct DensitySeeker {
     consistency: Consistency,
     m_prev: Pos,
     outputs: HashSet<Pos>,
+    age: HashMap<LangId, usize>,
 }
+
+/// Steps a critical language must survive before it is trusted.
+pub const MIN_AGE: usize = 8;
 
 impl DensitySeeker {
     /// The generator for `coll`.
@@ -55,19 +66,17 @@ impl DensitySeeker {
             consistency: Consistency::default(),
             m_prev: 0,
             outputs: HashSet::new(),
+            age: HashMap::new(),
         }
     }
 
-    /// The safety threshold g(t) = ⌊log₂ t⌋ + 1.
-    pub fn threshold(t: usize) -> LangId {
-        (usize::BITS - t.max(1).leading_zeros()) as LangId
-    }
-
-    fn choose(chain: &[LangId], g: LangId) -> LangId {
+    /// The deepest member of `chain` with age ≥ [`MIN_AGE`], else the deepest.
+    fn choose(&self, chain: &[LangId]) -> LangId {
         chain
             .iter()
+            .rev()
             .copied()
-            .find(|&c| c >= g)
+            .find(|c| self.age.get(c).is_some_and(|&a| a >= MIN_AGE))
             .or_else(|| chain.last().copied())
             .expect("the first consistent language is always critical")
     }
@@ -84,9 +93,14 @@ impl Learner for DensitySeeker {
         self.consistency.update(&mut self.memo, limit, w, seen);
         let cons = self.consistency.consistent();
         if cons.is_empty() {
-            let out = first_fresh(|_| true, seen, &self.outputs, 1, DEFAULT_SEARCH_LIMIT, || {
-                "an unseen string".into()
-            })?;
+            let out = first_fresh(
+                |_| true,
+                seen,
+                &self.outputs,
+                1,
+                DEFAULT_SEARCH_LIMIT,
+                || "an unseen string".into(),
+            )?;
             self.outputs.insert(out);
             self.m_prev = self.m_prev.max(w);
             return Ok(StepOutput {
@@ -96,12 +110,16 @@ impl Learner for DensitySeeker {
                 structure_queries: 0,
             });
         }
-        let g = Self::threshold(t);
         let m_start = self.m_prev.max(w);
         let mut m = m_start;
         let mut scan = CriticalScan::new(cons);
         scan.advance(&mut self.memo, m);
-        let mut c = Self::choose(&scan.chain(), g);
+        let chain = scan.chain();
+        self.age = chain
+            .iter()
+            .map(|&c| (c, self.age.get(&c).copied().unwrap_or(0) + 1))
+            .collect();
+        let mut c = self.choose(&chain);
         let mut scanned_upto: Pos = 0;
         let output = loop {
             let mut found = None;
@@ -125,7 +143,7 @@ impl Learner for DensitySeeker {
             }
             m += 1;
             scan.advance(&mut self.memo, m);
-            let c_new = Self::choose(&scan.chain(), g);
+            let c_new = self.choose(&scan.chain());
             if c_new != c {
                 c = c_new;
                 scanned_upto = 0;
@@ -139,16 +157,5 @@ impl Learner for DensitySeeker {
             membership_queries: self.memo.queries - q0,
             structure_queries: 0,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn threshold_grows_like_log2() {
-        let g: Vec<LangId> = [1, 2, 3, 4, 7, 8, 128].iter().map(|&t| DensitySeeker::threshold(t)).collect();
-        assert_eq!(g, vec![1, 2, 2, 3, 3, 4, 8]);
     }
 }

@@ -101,10 +101,7 @@ impl Learner for Identification {
                 let mut pick = None;
                 'outer: for &i in &cons {
                     for &j in &cons {
-                        if j != i
-                            && self.subset(j, i, &mut sq)
-                            && !self.subset(i, j, &mut sq)
-                        {
+                        if j != i && self.subset(j, i, &mut sq) && !self.subset(i, j, &mut sq) {
                             continue 'outer;
                         }
                     }
@@ -116,12 +113,22 @@ impl Learner for Identification {
         };
         let memo = &mut self.memo;
         let output = match guess {
-            Some(g) => first_fresh(|p| memo.contains(g, p), seen, &self.outputs, 1, DEFAULT_SEARCH_LIMIT, || {
-                format!("an unseen string of the guess L{g}")
-            })?,
-            None => first_fresh(|_| true, seen, &self.outputs, 1, DEFAULT_SEARCH_LIMIT, || {
-                "an unseen string".into()
-            })?,
+            Some(g) => first_fresh(
+                |p| memo.contains(g, p),
+                seen,
+                &self.outputs,
+                1,
+                DEFAULT_SEARCH_LIMIT,
+                || format!("an unseen string of the guess L{g}"),
+            )?,
+            None => first_fresh(
+                |_| true,
+                seen,
+                &self.outputs,
+                1,
+                DEFAULT_SEARCH_LIMIT,
+                || "an unseen string".into(),
+            )?,
         };
         self.outputs.insert(output);
         Ok(StepOutput {

@@ -57,12 +57,15 @@ impl KmCritical {
             return Ok(ans);
         }
         *count += 1;
-        let ans = self.coll.is_subset(a, b).ok_or_else(|| KmError::Unsupported {
-            learner: "km-critical".into(),
-            collection: self.coll.name(),
-            needs: format!("a subset answer for L{a} ⊆ L{b}"),
-            fix: "use the learner 'km'".into(),
-        })?;
+        let ans = self
+            .coll
+            .is_subset(a, b)
+            .ok_or_else(|| KmError::Unsupported {
+                learner: "km-critical".into(),
+                collection: self.coll.name(),
+                needs: format!("a subset answer for L{a} ⊆ L{b}"),
+                fix: "use the learner 'km'".into(),
+            })?;
         self.subset.insert((a, b), ans);
         Ok(ans)
     }
@@ -96,13 +99,23 @@ impl Learner for KmCritical {
         let output = match focus {
             Some(n) => {
                 let memo = &mut self.memo;
-                first_fresh(|p| memo.contains(n, p), seen, &self.outputs, 1, DEFAULT_SEARCH_LIMIT, || {
-                    format!("an unseen string of L{n}")
-                })?
+                first_fresh(
+                    |p| memo.contains(n, p),
+                    seen,
+                    &self.outputs,
+                    1,
+                    DEFAULT_SEARCH_LIMIT,
+                    || format!("an unseen string of L{n}"),
+                )?
             }
-            None => first_fresh(|_| true, seen, &self.outputs, 1, DEFAULT_SEARCH_LIMIT, || {
-                "an unseen string".into()
-            })?,
+            None => first_fresh(
+                |_| true,
+                seen,
+                &self.outputs,
+                1,
+                DEFAULT_SEARCH_LIMIT,
+                || "an unseen string".into(),
+            )?,
         };
         self.outputs.insert(output);
         Ok(StepOutput {

@@ -1,22 +1,22 @@
 //! KM's generation algorithm with membership queries only (Kleinberg &
 //! Mullainathan 2024, §5).
 //!
-//! **Definitions.** L[m] = L ∩ {u₁, …, u_m}. At step t only C_t = (L₁, …, L_t)
-//! is considered. Lₙ ∈ C_t is *(t, m)-critical* if Sₜ ⊆ Lₙ and Lₙ[m] ⊆ Lᵢ[m]
+//! **Definitions.** L\[m\] = L ∩ {u₁, …, u_m}. At step t only C_t = (L₁, …, L_t)
+//! is considered. Lₙ ∈ C_t is *(t, m)-critical* if Sₜ ⊆ Lₙ and Lₙ\[m\] ⊆ Lᵢ\[m\]
 //! for every i < n with Sₜ ⊆ Lᵢ. Write n_t(m) for the largest such n.
 //!
 //! **Algorithm.** Keep a counter m (m₀ = 0). In step t, with wₜ = u_{iₜ}:
 //! 1. m_t⁽⁰⁾ = max(m_{t−1}, iₜ); m ← m_t⁽⁰⁾.
 //! 2. Find n = n_t(m). If the stop rule holds, output a string of
-//!    Lₙ[m] ∖ Sₜ and set m_t = m; otherwise m ← m + 1 and repeat 2.
+//!    Lₙ\[m\] ∖ Sₜ and set m_t = m; otherwise m ← m + 1 and repeat 2.
 //!
 //! The loop ends because n_t(m) is non-increasing in m (KM (5.1)), so it
 //! settles on some language, which is infinite. **Validity:** once t ≥ z and
 //! every Lᵢ (i < z) with K ⊄ Lᵢ has been contradicted by Sₜ, K = L_z is
-//! (t, m)-critical for every m, so n = n_t(m) ≥ z and Lₙ[m] ⊆ L_z[m] = K[m]:
+//! (t, m)-critical for every m, so n = n_t(m) ≥ z and Lₙ\[m\] ⊆ L_z\[m\] = K\[m\]:
 //! the output lies in K. **Novelty:** outputs avoid Sₜ by construction.
 //!
-//! **Stop rules.** [`StopRule::Proceedings`] stops as soon as Lₙ[m] contains
+//! **Stop rules.** [`StopRule::Proceedings`] stops as soon as Lₙ\[m\] contains
 //! some string not in Sₜ (outputting the first such string that is not an
 //! earlier output, if any, else the first such string);
 //! [`StopRule::ArxivV1`] examines one new row at a time and stops when u_m
@@ -48,7 +48,7 @@ use crate::universe::Pos;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StopRule {
-    /// Stop once L_{n_t(m)}[m] ∖ Sₜ ≠ ∅.
+    /// Stop once L_{n_t(m)}\[m\] ∖ Sₜ ≠ ∅.
     Proceedings,
     /// Stop once u_m ∈ L_{n_t(m)} ∖ Sₜ.
     ArxivV1,
@@ -147,15 +147,22 @@ impl Learner for KmMembership {
 
         let (output, focus, m_end) = if consistent.is_empty() {
             let empty = HashSet::new();
-            let out = first_fresh(|_| true, seen, &empty, 1, self.search_limit, || {
-                "an unseen string".into()
-            })?;
+            let out = first_fresh(
+                |_| true,
+                seen,
+                &empty,
+                1,
+                self.search_limit,
+                || "an unseen string".into(),
+            )?;
             (out, None, m_start)
         } else {
             let mut scan = CriticalScan::new(consistent.clone());
             let mut m = m_start;
             scan.advance(&mut self.memo, m);
-            let mut n = scan.deepest().expect("the first consistent language is critical");
+            let mut n = scan
+                .deepest()
+                .expect("the first consistent language is critical");
             critical.push((m, n));
             // Proceedings rule: best candidates in Lₙ[m] ∖ Sₜ so far.
             let mut fresh: Option<Pos> = None;
@@ -188,7 +195,9 @@ impl Learner for KmMembership {
                 }
                 m += 1;
                 scan.advance(&mut self.memo, m);
-                let n_new = scan.deepest().expect("the first consistent language is critical");
+                let n_new = scan
+                    .deepest()
+                    .expect("the first consistent language is critical");
                 if n_new != n {
                     n = n_new;
                     critical.push((m, n));

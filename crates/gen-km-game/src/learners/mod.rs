@@ -194,18 +194,20 @@ impl Consistency {
     }
 
     pub fn consistent(&self) -> Vec<LangId> {
-        (1..=self.status.len()).filter(|&i| self.status[i - 1]).collect()
+        (1..=self.status.len())
+            .filter(|&i| self.status[i - 1])
+            .collect()
     }
 }
 
 /// The (t, m)-critical languages of KM §5 for growing m at a fixed step t.
 ///
-/// Lₙ is (t, m)-critical if it is consistent with Sₜ and Lₙ[m] ⊆ Lᵢ[m] for
-/// every consistent Lᵢ with i < n, where L[m] = L ∩ {u₁, …, u_m}. Raising m
+/// Lₙ is (t, m)-critical if it is consistent with Sₜ and Lₙ\[m\] ⊆ Lᵢ\[m\] for
+/// every consistent Lᵢ with i < n, where L\[m\] = L ∩ {u₁, …, u_m}. Raising m
 /// can only remove languages from this set (KM (5.1)), so a language is
 /// marked dead at the first row uⱼ that it contains and some earlier
 /// consistent language lacks. The first consistent language is always
-/// critical, and the critical languages form a chain under ⊆ on [m].
+/// critical, and the critical languages form a chain under ⊆ on \[m\].
 pub(crate) struct CriticalScan {
     cons: Vec<LangId>,
     dead: Vec<bool>,
@@ -242,7 +244,7 @@ impl CriticalScan {
             .map(|k| self.cons[k])
     }
 
-    /// All (t, m)-critical languages, in increasing index (a ⊆-chain on [m]).
+    /// All (t, m)-critical languages, in increasing index (a ⊆-chain on \[m\]).
     pub fn chain(&self) -> Vec<LangId> {
         (0..self.cons.len())
             .filter(|&k| !self.dead[k])

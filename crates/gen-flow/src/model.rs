@@ -1,0 +1,584 @@
+//! Flow families, their configuration, and [`FlowModel`]: a flow with its
+//! optimiser implementing the gen-core tasks (exact score, sampling with
+//! temperature, exact encoding, learning by maximum likelihood, checkpoints).
+
+use std::path::Path;
+use std::str::FromStr;
+
+use gen_core::burn::module::Module;
+use gen_core::burn::tensor::{Device, Tensor};
+use gen_core::checkpoint::{read_json, write_json_atomic};
+use gen_core::nn::Activation;
+use gen_core::nn::masked_linear::random_order;
+use gen_core::optim::{OptimConfig, Optimized};
+use gen_core::tensor::{to_matrix, to_tensor, to_vec};
+use gen_core::{
+    Capabilities, Checkpoint, GenError, Infer, Learn, Matrix, Model, Result, Rng, Sample,
+    SampleOptions, Score, Scores, StepContext, StepStats, TaskSupport, rng_from_seed,
+};
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::flow::{Flow, FlowLayer};
+use crate::masks::{MaskKind, coupling_mask};
+use crate::transforms::{
+    ActNorm, Coupling, CouplingKind, Logit, LuLinear, MaskedAutoregressive, Permutation,
+    PermutationKind,
+};
+
+/// The flow families `genlab train` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowKind {
+    /// Affine couplings (Dinh et al. 2017).
+    RealNvp,
+    /// Additive couplings + a final scaling (ActNorm) layer (Dinh et al. 2015).
+    Nice,
+    /// Steps of ActNorm → LU linear → affine coupling (Kingma & Dhariwal 2018).
+    Glow,
+    /// Masked autoregressive flow (Papamakarios et al. 2017).
+    Maf,
+    /// Inverse autoregressive flow (Kingma et al. 2016).
+    Iaf,
+    /// Neural spline flow (Durkan et al. 2019): not implemented yet.
+    Nsf,
+    /// Continuous normalizing flow (FFJORD, Grathwohl et al. 2019): not implemented yet.
+    Cnf,
+}
+
+impl FlowKind {
+    /// Every kind, in CLI order.
+    pub const ALL: [FlowKind; 7] = [
+        FlowKind::RealNvp,
+        FlowKind::Nice,
+        FlowKind::Glow,
+        FlowKind::Maf,
+        FlowKind::Iaf,
+        FlowKind::Nsf,
+        FlowKind::Cnf,
+    ];
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowKind::RealNvp => "realnvp",
+            FlowKind::Nice => "nice",
+            FlowKind::Glow => "glow",
+            FlowKind::Maf => "maf",
+            FlowKind::Iaf => "iaf",
+            FlowKind::Nsf => "nsf",
+            FlowKind::Cnf => "cnf",
+        }
+    }
+
+    /// Whether this build implements the kind.
+    pub fn implemented(self) -> bool {
+        !matches!(self, FlowKind::Nsf | FlowKind::Cnf)
+    }
+}
+
+impl FromStr for FlowKind {
+    type Err = GenError;
+    fn from_str(s: &str) -> Result<Self> {
+        let k = s.to_ascii_lowercase().replace(['-', '_'], "");
+        FlowKind::ALL
+            .into_iter()
+            .find(|f| f.name() == k)
+            .ok_or_else(|| {
+                GenError::config(
+                    "flow",
+                    s,
+                    "unknown flow type",
+                    "use one of: realnvp, nice, glow, maf, iaf (nsf and cnf are planned)",
+                )
+            })
+    }
+}
+
+/// Everything needed to rebuild a flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowConfig {
+    /// Family.
+    pub kind: FlowKind,
+    /// Data dimension D.
+    pub dim: usize,
+    /// Context width C (0: unconditional).
+    pub context_dim: usize,
+    /// Coupling layers / MADE blocks / Glow steps.
+    pub layers: usize,
+    /// Conditioner hidden widths.
+    pub hidden: Vec<usize>,
+    /// Conditioner non-linearity.
+    pub activation: Activation,
+    /// Coupling mask.
+    pub mask: MaskKind,
+    /// Permutation between layers.
+    pub permutation: PermutationKind,
+    /// Add an ActNorm (data-initialised) after every block.
+    pub actnorm: bool,
+    /// Logit pre-processing with this α, for data in [0, 1] (images).
+    pub logit: Option<f64>,
+    /// Seed of the initial weights.
+    pub seed: u64,
+    /// Optimiser.
+    pub optim: OptimConfig,
+}
+
+impl FlowConfig {
+    /// Defaults for `kind` on `dim`-dimensional data: 8 blocks, MLP 64-64
+    /// (ReLU), half masks with reversal between layers.
+    pub fn new(kind: FlowKind, dim: usize) -> Self {
+        let (layers, actnorm) = match kind {
+            FlowKind::Glow => (8, true),
+            FlowKind::Maf | FlowKind::Iaf => (5, false),
+            _ => (8, false),
+        };
+        Self {
+            kind,
+            dim,
+            context_dim: 0,
+            layers,
+            hidden: vec![64, 64],
+            activation: Activation::Relu,
+            mask: MaskKind::Half,
+            permutation: PermutationKind::Reverse,
+            actnorm,
+            logit: None,
+            seed: 0,
+            optim: OptimConfig::default(),
+        }
+    }
+
+    /// The normflows RealNVP reference: 8 affine couplings with an MLP
+    /// 64-64 conditioner (zero last layer), the two coordinates swapped after
+    /// every coupling, N(0, I) base, Adam with PyTorch defaults.
+    pub fn normflows_realnvp() -> Self {
+        Self::new(FlowKind::RealNvp, 2)
+    }
+
+    /// Checks the configuration before anything is built.
+    pub fn validate(&self) -> Result<()> {
+        if !self.kind.implemented() {
+            return Err(GenError::config(
+                "flow",
+                self.kind.name(),
+                "is not implemented in this version of gen-flow",
+                "use realnvp, nice, glow, maf or iaf",
+            ));
+        }
+        if self.dim == 0 {
+            return Err(GenError::config("dim", 0, "a flow needs D ≥ 1", "pass data with at least one column"));
+        }
+        if self.layers == 0 {
+            return Err(GenError::config("layers", 0, "a flow needs at least one layer", "use e.g. 8"));
+        }
+        if matches!(self.kind, FlowKind::RealNvp | FlowKind::Nice | FlowKind::Glow) && self.dim < 2 {
+            return Err(GenError::config(
+                "dim",
+                self.dim,
+                "coupling flows split the coordinates in two and need D ≥ 2",
+                "use maf for one-dimensional data",
+            ));
+        }
+        if let Some(a) = self.logit
+            && !(a >= 0.0 && a < 0.5)
+        {
+            return Err(GenError::config("logit alpha", a, "must lie in [0, 0.5)", "use 1e-6 or 0.05"));
+        }
+        Ok(())
+    }
+}
+
+/// Builds the flow of `config` on `device` with weights from `rng`.
+pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result<Flow> {
+    config.validate()?;
+    let d = config.dim;
+    let c = config.context_dim;
+    let mut layers = Vec::new();
+    let perm = |rng: &mut Rng| -> Result<Option<FlowLayer>> {
+        Ok(match config.permutation {
+            PermutationKind::Reverse => Some(FlowLayer::Permutation(Permutation::reverse(d, device)?)),
+            PermutationKind::Random => Some(FlowLayer::Permutation(Permutation::random(d, rng, device)?)),
+            PermutationKind::None => None,
+        })
+    };
+    for k in 0..config.layers {
+        match config.kind {
+            FlowKind::RealNvp | FlowKind::Nice => {
+                let kind = if config.kind == FlowKind::Nice {
+                    CouplingKind::Additive
+                } else {
+                    CouplingKind::Affine
+                };
+                let mask = coupling_mask(config.mask, d, k)?;
+                layers.push(FlowLayer::Coupling(Coupling::new(
+                    kind,
+                    &mask,
+                    &config.hidden,
+                    config.activation,
+                    c,
+                    rng,
+                    device,
+                )?));
+                if config.actnorm {
+                    layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
+                }
+                layers.extend(perm(rng)?);
+            }
+            FlowKind::Glow => {
+                // Generative order of one Glow step: coupling, then LU linear, then ActNorm
+                // (so the normalizing direction is ActNorm → 1x1 → coupling, as in Glow).
+                let mask = coupling_mask(config.mask, d, k)?;
+                layers.push(FlowLayer::Coupling(Coupling::new(
+                    CouplingKind::Affine,
+                    &mask,
+                    &config.hidden,
+                    config.activation,
+                    c,
+                    rng,
+                    device,
+                )?));
+                layers.push(FlowLayer::LuLinear(LuLinear::new(d, 0.0, rng, device)));
+                layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
+            }
+            FlowKind::Maf | FlowKind::Iaf => {
+                let order: Vec<usize> = match config.permutation {
+                    PermutationKind::Random => random_order(d, rng),
+                    _ => (1..=d).collect(),
+                };
+                let l = MaskedAutoregressive::new(order, &config.hidden, config.activation, c, true, rng, device)?;
+                let l = if config.kind == FlowKind::Iaf { l.inverted() } else { l };
+                layers.push(FlowLayer::Autoregressive(l));
+                if config.actnorm {
+                    layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
+                }
+                if config.permutation == PermutationKind::Reverse {
+                    layers.push(FlowLayer::Permutation(Permutation::reverse(d, device)?));
+                }
+            }
+            FlowKind::Nsf | FlowKind::Cnf => unreachable!("rejected by validate"),
+        }
+    }
+    if config.kind == FlowKind::Nice {
+        layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
+    }
+    if let Some(alpha) = config.logit {
+        layers.push(FlowLayer::Logit(Logit { alpha, dim: d }));
+    }
+    Ok(Flow {
+        layers,
+        dim: d,
+        context_dim: c,
+    })
+}
+
+/// One training batch: rows and, for conditional flows, their context.
+#[derive(Debug, Clone)]
+pub struct FlowBatch {
+    /// Data rows `[batch, D]`.
+    pub x: Matrix,
+    /// Context rows `[batch, C]`.
+    pub context: Option<Matrix>,
+}
+
+impl From<Matrix> for FlowBatch {
+    fn from(x: Matrix) -> Self {
+        Self { x, context: None }
+    }
+}
+
+/// Rows per device call when scoring or sampling many rows.
+const CHUNK: usize = 8192;
+
+/// A flow with its optimiser: the gen-core model.
+#[derive(Debug)]
+pub struct FlowModel {
+    config: FlowConfig,
+    device: Device,
+    /// The flow (on the autodiff device) and its Adam state.
+    pub train: Optimized<Flow>,
+    data_initialized: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FlowMeta {
+    config: FlowConfig,
+    data_initialized: bool,
+}
+
+impl FlowModel {
+    /// A fresh model on `device` (training uses `device` with autodiff).
+    pub fn new(config: FlowConfig, device: &Device) -> Result<Self> {
+        let device = device.clone().without_autodiff();
+        let mut rng = rng_from_seed(config.seed);
+        let flow = build_flow(&config, &mut rng, &device.clone().autodiff())?;
+        let train = Optimized::new(flow, &config.optim);
+        Ok(Self {
+            config,
+            device,
+            train,
+            data_initialized: false,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FlowConfig {
+        &self.config
+    }
+
+    /// The flow without autodiff (for evaluation).
+    pub fn flow(&self) -> Flow {
+        self.train.model.valid()
+    }
+
+    fn check_rows(&self, x: &Matrix, context: &str) -> Result<()> {
+        x.ensure_cols(self.config.dim, context)?;
+        x.ensure_finite(context)?;
+        if self.config.logit.is_some()
+            && let Some(p) = x.as_slice().iter().position(|v| !(0.0..=1.0).contains(v))
+        {
+            return Err(GenError::input(
+                context,
+                format!(
+                    "value {} at row {}, column {} lies outside [0, 1], the domain of the logit pre-processing",
+                    x.as_slice()[p],
+                    p / x.cols(),
+                    p % x.cols()
+                ),
+                "dequantize and scale the data to [0, 1] (gen_data::transforms::dequantize)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn context_tensor(&self, ctx: Option<&Matrix>, n: usize, device: &Device, what: &str) -> Result<Option<Tensor<2>>> {
+        let c = self.config.context_dim;
+        match (ctx, c) {
+            (None, 0) => Ok(None),
+            (Some(_), 0) => Err(GenError::config(
+                "context",
+                "given",
+                "this flow is unconditional",
+                "drop the context, or build the flow with context_dim > 0",
+            )),
+            (None, _) => Err(GenError::input(
+                what,
+                format!("this conditional flow needs a context of {c} columns"),
+                "pass one context row per example (or one row for all)",
+            )),
+            (Some(m), _) => {
+                m.ensure_cols(c, what)?;
+                m.ensure_finite(what)?;
+                let m = if m.rows() == 1 && n != 1 {
+                    let row = m.row(0).to_vec();
+                    Matrix::new(n, c, row.iter().cycle().take(n * c).copied().collect())?
+                } else if m.rows() == n {
+                    m.clone()
+                } else {
+                    return Err(GenError::shape(what, format!("{n} context rows (or 1)"), format!("{} rows", m.rows()), "give one context row per example"));
+                };
+                Ok(Some(to_tensor(&m, device)))
+            }
+        }
+    }
+
+    fn chunks(n: usize) -> impl Iterator<Item = (usize, usize)> {
+        (0..n.div_ceil(CHUNK)).map(move |k| (k * CHUNK, ((k + 1) * CHUNK).min(n)))
+    }
+
+    fn rows(m: &Matrix, lo: usize, hi: usize) -> Result<Matrix> {
+        Matrix::new(hi - lo, m.cols(), m.as_slice()[lo * m.cols()..hi * m.cols()].to_vec())
+    }
+
+    fn slice_ctx(ctx: Option<&Matrix>, lo: usize, hi: usize) -> Result<Option<Matrix>> {
+        match ctx {
+            Some(m) if m.rows() > 1 => Ok(Some(Self::rows(m, lo, hi)?)),
+            other => Ok(other.cloned()),
+        }
+    }
+
+    /// Exact log p(x | context) per row, in nats.
+    pub fn log_prob(&self, x: &Matrix, context: Option<&Matrix>) -> Result<Vec<f64>> {
+        self.check_rows(x, "flow log_prob")?;
+        let flow = self.flow();
+        let mut out = Vec::with_capacity(x.rows());
+        for (lo, hi) in Self::chunks(x.rows()) {
+            let xc = to_tensor(&Self::rows(x, lo, hi)?, &self.device);
+            let cc = Self::slice_ctx(context, lo, hi)?;
+            let ct = self.context_tensor(cc.as_ref(), hi - lo, &self.device, "flow log_prob context")?;
+            let lp = flow.log_prob(xc, ct.as_ref())?;
+            out.extend(to_vec(lp)?.into_iter().map(|v| v as f64));
+        }
+        if let Some(i) = out.iter().position(|v| v.is_nan()) {
+            return Err(GenError::input(
+                "flow log_prob",
+                format!("the flow produced NaN for row {i}"),
+                "the model diverged: retrain with a lower learning rate",
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Exact encoding z = f⁻¹(x).
+    pub fn encode(&self, x: &Matrix, context: Option<&Matrix>) -> Result<Matrix> {
+        self.check_rows(x, "flow encode")?;
+        let flow = self.flow();
+        let mut data = Vec::with_capacity(x.rows() * x.cols());
+        for (lo, hi) in Self::chunks(x.rows()) {
+            let xc = to_tensor(&Self::rows(x, lo, hi)?, &self.device);
+            let cc = Self::slice_ctx(context, lo, hi)?;
+            let ct = self.context_tensor(cc.as_ref(), hi - lo, &self.device, "flow encode context")?;
+            data.extend(to_matrix(flow.inverse(xc, ct.as_ref())?.0)?.into_vec());
+        }
+        Matrix::new(x.rows(), x.cols(), data)
+    }
+
+    /// Exact decoding x = f(z).
+    pub fn decode(&self, z: &Matrix, context: Option<&Matrix>) -> Result<Matrix> {
+        z.ensure_cols(self.config.dim, "flow decode")?;
+        z.ensure_finite("flow decode")?;
+        let ct = self.context_tensor(context, z.rows(), &self.device, "flow decode context")?;
+        to_matrix(self.flow().forward(to_tensor(z, &self.device), ct.as_ref())?.0)
+    }
+
+    /// `n` samples x = f(τ ε), ε ~ N(0, I) drawn on the host, with their exact log p(x).
+    pub fn sample_and_log_prob(&self, n: usize, options: &SampleOptions, rng: &mut Rng) -> Result<(Matrix, Vec<f64>)> {
+        options.validate()?;
+        let d = self.config.dim;
+        let eps: Vec<f64> = (0..n * d).map(|_| StandardNormal.sample(rng)).collect();
+        let eps = Matrix::new(n, d, eps)?;
+        let ct = self.context_tensor(options.condition.as_ref(), n, &self.device, "flow sample condition")?;
+        let (x, lp) = self.flow().sample_and_log_prob(to_tensor(&eps, &self.device), options.temperature, ct.as_ref())?;
+        Ok((to_matrix(x)?, to_vec(lp)?.into_iter().map(|v| v as f64).collect()))
+    }
+
+    /// Data-dependent ActNorm initialisation from a batch (done automatically
+    /// on the first learning step otherwise).
+    pub fn initialize(&mut self, batch: &FlowBatch) -> Result<()> {
+        self.check_rows(&batch.x, "flow initialisation")?;
+        let dev = self.device.clone().autodiff();
+        let x = to_tensor(&batch.x, &dev);
+        let ct = self.context_tensor(batch.context.as_ref(), batch.x.rows(), &dev, "flow context")?;
+        self.train.model.initialize(x, ct.as_ref())?;
+        self.data_initialized = true;
+        Ok(())
+    }
+
+    /// The training loss −(1/B) Σ log p(x_b) on the autodiff device.
+    pub fn loss(&self, batch: &FlowBatch) -> Result<Tensor<1>> {
+        self.check_rows(&batch.x, "flow training batch")?;
+        let dev = self.device.clone().autodiff();
+        let x = to_tensor(&batch.x, &dev);
+        let ct = self.context_tensor(batch.context.as_ref(), batch.x.rows(), &dev, "flow context")?;
+        Ok(self.train.model.log_prob(x, ct.as_ref())?.mean().neg())
+    }
+}
+
+impl Model for FlowModel {
+    fn capabilities(&self) -> Capabilities {
+        capabilities(self.config.kind)
+    }
+}
+
+/// The capability row of a flow kind.
+pub fn capabilities(kind: FlowKind) -> Capabilities {
+    let (sample, score) = match kind {
+        FlowKind::Maf => (
+            TaskSupport::exact("exact; sequential inverse, D passes"),
+            TaskSupport::exact("exact change of variables, one pass"),
+        ),
+        FlowKind::Iaf => (
+            TaskSupport::exact("exact; one pass"),
+            TaskSupport::exact("exact change of variables, D sequential passes"),
+        ),
+        _ => (
+            TaskSupport::exact("exact, one pass; temperature scales the base"),
+            TaskSupport::exact("exact change of variables"),
+        ),
+    };
+    Capabilities {
+        model: kind.name(),
+        family: "flow",
+        learn: TaskSupport::exact("maximum likelihood (exact NLL), Adam"),
+        score,
+        sample,
+        infer: TaskSupport::exact("exact encoding z = f⁻¹(x)"),
+    }
+}
+
+impl Sample for FlowModel {
+    type Output = Matrix;
+    fn sample(&self, n: usize, options: &SampleOptions, rng: &mut Rng) -> Result<Matrix> {
+        Ok(self.sample_and_log_prob(n, options, rng)?.0)
+    }
+}
+
+impl Score for FlowModel {
+    type Input = Matrix;
+    fn score(&self, x: &Matrix) -> Result<Scores> {
+        Ok(Scores::exact(self.log_prob(x, None)?))
+    }
+}
+
+impl Infer for FlowModel {
+    type Input = Matrix;
+    type Posterior = Matrix;
+    fn infer(&self, x: &Matrix) -> Result<Matrix> {
+        self.encode(x, None)
+    }
+}
+
+impl Learn for FlowModel {
+    type Batch = FlowBatch;
+    fn learn_step(&mut self, batch: &FlowBatch, ctx: &mut StepContext<'_>) -> Result<StepStats> {
+        if !self.data_initialized && self.config.actnorm_used() {
+            self.initialize(batch)?;
+        }
+        let loss = self.loss(batch)?;
+        let value = self.train.step(loss, ctx.lr)?;
+        Ok(StepStats::loss(value).with("nll", value))
+    }
+}
+
+impl FlowConfig {
+    fn actnorm_used(&self) -> bool {
+        self.actnorm || matches!(self.kind, FlowKind::Nice | FlowKind::Glow)
+    }
+}
+
+impl Checkpoint for FlowModel {
+    fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+        write_json_atomic(
+            &dir.join("flow.json"),
+            &FlowMeta {
+                config: self.config.clone(),
+                data_initialized: self.data_initialized,
+            },
+        )?;
+        self.train.save(dir, "flow")
+    }
+
+    fn load_checkpoint(&mut self, dir: &Path) -> Result<()> {
+        let meta: FlowMeta = read_json(&dir.join("flow.json"))?;
+        if meta.config.kind != self.config.kind || meta.config.dim != self.config.dim || meta.config.layers != self.config.layers || meta.config.hidden != self.config.hidden {
+            return Err(GenError::Format {
+                path: dir.join("flow.json"),
+                problem: "the checkpoint was written for a different flow architecture".into(),
+                fix: "load it with the configuration it was trained with (FlowModel::load)".into(),
+            });
+        }
+        self.train.load(dir, "flow")?;
+        self.data_initialized = meta.data_initialized;
+        Ok(())
+    }
+}
+
+impl FlowModel {
+    /// Rebuilds a model from a checkpoint folder written by [`Checkpoint::save_checkpoint`].
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let meta: FlowMeta = read_json(&dir.join("flow.json"))?;
+        let mut m = Self::new(meta.config, device)?;
+        m.load_checkpoint(dir)?;
+        Ok(m)
+    }
+}

@@ -1,0 +1,182 @@
+//! Masked affine autoregressive transforms: MAF and IAF built on MADE.
+//!
+//! MADE (Germain et al. 2015) outputs (μ_i, α_i) depending only on the
+//! coordinates with a smaller degree in the ordering, x_{<i}. MAF
+//! (Papamakarios et al. 2017) is the flow
+//!
+//! ```text
+//! generative:  x_i = z_i · exp(α_i(x_{<i})) + μ_i(x_{<i})    (sequential, D passes)
+//! normalizing: z_i = (x_i − μ_i(x_{<i})) · exp(−α_i(x_{<i}))  (one parallel pass)
+//! log|det ∂x/∂z| = Σ_i α_i
+//! ```
+//!
+//! IAF (Kingma et al. 2016) is MAF with the two directions swapped
+//! (Papamakarios et al. 2017, section 3.3): its generative direction is the
+//! one-pass map above (fast sampling) and its density evaluation the
+//! sequential one. [`MaskedAutoregressive::inverted`] builds IAF from the
+//! same MADE, so an IAF layer and a MAF layer sharing weights are exact
+//! inverses of each other.
+
+use gen_core::burn::module::Module;
+use gen_core::burn::nn::Linear;
+use gen_core::burn::tensor::{Device, Tensor};
+use gen_core::nn::masked_linear::{hidden_mask, made_degrees, output_mask};
+use gen_core::nn::{Activation, Init, MaskedLinear, linear};
+use gen_core::{GenError, Result, Rng};
+
+use crate::bijection::{Bijection, row_sum};
+
+/// A MADE-conditioned affine autoregressive layer (MAF, or IAF when inverted).
+#[derive(Module, Debug)]
+pub struct MaskedAutoregressive {
+    /// Masked layers input → hidden → … → [μ, α] (`2D` outputs).
+    pub layers: Vec<MaskedLinear>,
+    /// Context → first hidden layer (unmasked), for conditional flows.
+    pub context: Option<Linear>,
+    /// Hidden non-linearity.
+    #[module(skip)]
+    pub activation: Activation,
+    /// D.
+    #[module(skip)]
+    pub dim: usize,
+    /// Input degrees (a permutation of 1..=D).
+    #[module(skip)]
+    pub order: Vec<usize>,
+    /// `false`: MAF; `true`: IAF (directions swapped).
+    #[module(skip)]
+    pub inverted: bool,
+}
+
+impl MaskedAutoregressive {
+    /// A MAF layer on `order.len()` coordinates with autoregressive `order`
+    /// (degrees 1..=D), hidden widths `hidden` (each ≥ 1) and a zero output
+    /// layer (identity start) unless `zero_last` is false.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        order: Vec<usize>,
+        hidden: &[usize],
+        activation: Activation,
+        context_dim: usize,
+        zero_last: bool,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Result<Self> {
+        let d = order.len();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        if d == 0 || sorted != (1..=d).collect::<Vec<_>>() {
+            return Err(GenError::config(
+                "MADE order",
+                format!("{order:?}"),
+                "must be a permutation of 1..=D",
+                "use gen_core::nn::masked_linear::random_order or 1..=D",
+            ));
+        }
+        if hidden.is_empty() || hidden.contains(&0) {
+            return Err(GenError::config(
+                "MADE hidden widths",
+                format!("{hidden:?}"),
+                "MADE needs at least one hidden layer of positive width",
+                "e.g. hidden = [64, 64]",
+            ));
+        }
+        let degrees = made_degrees(d, hidden, &order);
+        let mut layers = Vec::new();
+        for k in 0..hidden.len() {
+            let mask = hidden_mask(&degrees[k], &degrees[k + 1]);
+            layers.push(MaskedLinear::new(
+                degrees[k].len(),
+                degrees[k + 1].len(),
+                mask,
+                false,
+                rng,
+                device,
+            ));
+        }
+        let last = &degrees[hidden.len()];
+        layers.push(MaskedLinear::new(
+            last.len(),
+            2 * d,
+            output_mask(last, &order, 2),
+            zero_last,
+            rng,
+            device,
+        ));
+        let context = (context_dim > 0).then(|| linear(context_dim, hidden[0], Init::Default, rng, device));
+        Ok(Self {
+            layers,
+            context,
+            activation,
+            dim: d,
+            order,
+            inverted: false,
+        })
+    }
+
+    /// The same layer with forward and inverse swapped (MAF ↔ IAF).
+    pub fn inverted(mut self) -> Self {
+        self.inverted = !self.inverted;
+        self
+    }
+
+    /// (μ, α) from MADE: `[batch, D]` each.
+    pub fn made(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
+        let n = self.layers.len();
+        let mut h = x;
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(h);
+            if i == 0
+                && let (Some(lin), Some(c)) = (&self.context, context)
+            {
+                h = h + lin.forward(c.clone());
+            }
+            if i + 1 < n {
+                h = self.activation.forward(h);
+            }
+        }
+        let mu = h.clone().narrow(1, 0, self.dim);
+        let alpha = h.narrow(1, self.dim, self.dim);
+        (mu, alpha)
+    }
+
+    /// MAF's one-pass map z = (x − μ(x)) ⊙ exp(−α(x)), log|det ∂z/∂x| = −Σ α.
+    fn parallel(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<1>) {
+        let (mu, alpha) = self.made(x.clone(), context);
+        ((x - mu) * alpha.clone().neg().exp(), row_sum(alpha).neg())
+    }
+
+    /// MAF's sequential map x = z ⊙ exp(α(x)) + μ(x), D passes (after pass k
+    /// every coordinate of degree ≤ k is final); log|det ∂x/∂z| = Σ α.
+    fn sequential(&self, z: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<1>) {
+        let mut x = z.zeros_like();
+        let mut alpha = z.zeros_like();
+        for _ in 0..self.dim {
+            let (mu, a) = self.made(x, context);
+            x = z.clone() * a.clone().exp() + mu;
+            alpha = a;
+        }
+        (x, row_sum(alpha))
+    }
+}
+
+impl Bijection for MaskedAutoregressive {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn forward(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+        Ok(if self.inverted {
+            self.parallel(x, context)
+        } else {
+            self.sequential(x, context)
+        })
+    }
+
+    fn inverse(&self, y: Tensor<2>, context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+        Ok(if self.inverted {
+            self.sequential(y, context)
+        } else {
+            self.parallel(y, context)
+        })
+    }
+}

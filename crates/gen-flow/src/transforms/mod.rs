@@ -1,0 +1,15 @@
+//! The invertible layers a [`crate::Flow`] composes.
+
+pub mod actnorm;
+pub mod autoregressive;
+pub mod coupling;
+pub mod logit;
+pub mod lu;
+pub mod permutation;
+
+pub use actnorm::ActNorm;
+pub use autoregressive::MaskedAutoregressive;
+pub use coupling::{Coupling, CouplingKind};
+pub use logit::Logit;
+pub use lu::LuLinear;
+pub use permutation::{Permutation, PermutationKind};

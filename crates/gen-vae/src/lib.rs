@@ -1,0 +1,31 @@
+//! # gen-vae: variational autoencoders and their exact linear-Gaussian baseline
+//!
+//! - [`Vae`]: MLP VAE (Kingma & Welling 2014; Rezende, Mohamed & Wierstra
+//!   2014) with an N(0, I) prior, a diagonal-Gaussian encoder q_φ(z | x) and a
+//!   Bernoulli or Gaussian (fixed or learned variance) decoder; β-VAE (Higgins
+//!   et al. 2017), linear KL annealing (Bowman et al. 2016), free bits (Kingma
+//!   et al. 2016), and the IWAE objective (Burda, Grosse & Salakhutdinov 2016).
+//! - Scoring: the ELBO (a bound) and the importance-weighted estimate IWAE_K
+//!   (K up to [`vae::MAX_IWAE_K`], batched): see [`vae`] for the equations.
+//! - Inference: encode, reconstruct, interpolate, traverse; [`Diagnostics`]
+//!   (KL per dimension, active units, posterior-collapse flag).
+//! - [`Ppca`]: probabilistic PCA (Tipping & Bishop 1999) with the exact
+//!   log-likelihood, posterior and a VAE embedding ([`Ppca::to_vae`]) used to
+//!   check the estimators against the exact marginal.
+//!
+//! Every random draw (weights, ε, prior samples) comes from the host RNG, so
+//! one seed gives the same model and numbers on ndarray, flex and wgpu.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod diagnostics;
+pub mod linalg;
+pub mod net;
+pub mod ppca;
+pub mod vae;
+
+pub use config::{Likelihood, Objective, VaeConfig};
+pub use diagnostics::{ACTIVE_UNIT_THRESHOLD, Diagnostics};
+pub use net::VaeNet;
+pub use ppca::Ppca;
+pub use vae::{Estimator, Posterior, Vae, capabilities};

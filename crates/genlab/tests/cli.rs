@@ -1,0 +1,150 @@
+//! End-to-end tests of the `genlab` binary: write small `.npy` files, run a
+//! subcommand, check its JSON against values computed here by hand.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gen_core::Matrix;
+use serde_json::Value;
+
+fn workdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("genlab-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn npy(dir: &Path, name: &str, rows: usize, cols: usize, data: &[f64]) -> String {
+    let p = dir.join(name);
+    let m = Matrix::new(rows, cols, data.to_vec()).unwrap();
+    gen_data::io::npy::write_npy_f64(&p, &m).unwrap();
+    p.display().to_string()
+}
+
+/// Runs `genlab eval ARGS` and parses its stdout as JSON.
+fn eval(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_genlab"))
+        .arg("eval")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "genlab eval {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no number `{key}` in {v}"))
+}
+
+#[test]
+fn prdc_reference_values() {
+    let d = workdir("prdc");
+    let r = npy(&d, "r.npy", 5, 1, &[0.0, 1.0, 2.0, 3.0, 10.0]);
+    let f = npy(&d, "f.npy", 4, 1, &[0.5, 2.6, 4.0, 20.0]);
+    let v = eval(&["prdc", "--real", &r, "--fake", &f, "--k", "1"]);
+    // Real 1-NN radii: 1, 1, 1, 1, 7 (strict `<` balls, as clovaai). Fake 0.5, 2.6, 4 lie in
+    // a real ball, 20 in none → P = 3/4. Fake radii 2.1, 1.4, 1.4, 16 cover every real
+    // point → R = 1. Density = (1/(k·m)) Σ_j #{i : f_j ∈ B(r_i)} = (2 + 2 + 1 + 0)/4 = 1.25
+    // (4 is at distance exactly 1 from 3: outside). Every real ball holds a fake → C = 1.
+    assert!((num(&v, "precision") - 0.75).abs() < 1e-12, "{v}");
+    assert!((num(&v, "recall") - 1.0).abs() < 1e-12, "{v}");
+    assert!((num(&v, "density") - 1.25).abs() < 1e-12, "{v}");
+    assert!((num(&v, "coverage") - 1.0).abs() < 1e-12, "{v}");
+    assert_eq!(v["metric"], "prdc");
+}
+
+#[test]
+fn fid_of_one_dimensional_gaussians() {
+    let d = workdir("fid");
+    let r = npy(&d, "r.npy", 4, 1, &[0.0, 1.0, 2.0, 3.0]);
+    let f = npy(&d, "f.npy", 4, 1, &[1.0, 3.0, 5.0, 7.0]);
+    let v = eval(&["fid", "--real", &r, "--fake", &f]);
+    // 1-D: FID = (μ₁ − μ₂)² + (σ₁ − σ₂)², sample variances (ddof 1) 5/3 and 20/3.
+    let expected = (1.5f64 - 4.0).powi(2) + ((5.0f64 / 3.0).sqrt() - (20.0f64 / 3.0).sqrt()).powi(2);
+    assert!((num(&v, "value") - expected).abs() < 1e-9, "{v} vs {expected}");
+}
+
+#[test]
+fn kid_with_one_full_subset_is_the_unbiased_mmd() {
+    let d = workdir("kid");
+    let x = [0.0, 1.0, -1.0, 0.5];
+    let y = [2.0, 0.0, 1.5, 3.0];
+    let r = npy(&d, "r.npy", 4, 1, &x);
+    let f = npy(&d, "f.npy", 4, 1, &y);
+    let v = eval(&[
+        "kid", "--real", &r, "--fake", &f, "--subsets", "1", "--subset-size", "4",
+    ]);
+    // k(a, b) = (a·b/d + 1)³ with d = 1; unbiased MMD²: within-set means without the diagonal.
+    let k = |a: f64, b: f64| (a * b + 1.0).powi(3);
+    let within = |s: &[f64]| {
+        let mut t = 0.0;
+        for i in 0..4 {
+            for j in 0..4 {
+                if i != j {
+                    t += k(s[i], s[j]);
+                }
+            }
+        }
+        t / 12.0
+    };
+    let cross: f64 = x.iter().flat_map(|a| y.iter().map(move |b| k(*a, *b))).sum::<f64>() / 16.0;
+    let expected = within(&x) + within(&y) - 2.0 * cross;
+    assert!((num(&v, "mean") - expected).abs() < 1e-9, "{v} vs {expected}");
+    assert_eq!(num(&v, "std"), 0.0);
+}
+
+#[test]
+fn inception_score_of_given_probabilities() {
+    let d = workdir("is");
+    let p = npy(&d, "p.npy", 2, 2, &[0.9, 0.1, 0.1, 0.9]);
+    let v = eval(&["is", "--probs", &p, "--splits", "1"]);
+    // p(y) = (½, ½); KL(p(y|x) ‖ p(y)) = 0.9 ln 1.8 + 0.1 ln 0.2 for both rows.
+    let kl = 0.9 * (1.8f64).ln() + 0.1 * (0.2f64).ln();
+    assert!((num(&v, "mean") - kl.exp()).abs() < 1e-9, "{v}");
+    assert_eq!(num(&v, "std"), 0.0);
+}
+
+#[test]
+fn scalar_metrics_and_errors() {
+    let d = workdir("scalar");
+    let r = npy(&d, "r.npy", 3, 1, &[0.0, 1.0, 3.0]);
+    let f = npy(&d, "f.npy", 3, 1, &[5.0, 6.0, 8.0]);
+    // A shift by 5 of a 1-D sample: W₁ = 5.
+    let v = eval(&["wasserstein", "--real", &r, "--fake", &f]);
+    assert!((num(&v, "value") - 5.0).abs() < 1e-12, "{v}");
+    let v = eval(&["energy", "--real", &r, "--fake", &f]);
+    assert!(num(&v, "value") > 0.0);
+    let out = Command::new(env!("CARGO_BIN_EXE_genlab"))
+        .args(["eval", "nope", "--real", &r, "--fake", &f])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown metric"));
+}
+
+#[test]
+fn fid_on_raw_digit_images_uses_the_extractor() {
+    let d = workdir("digits");
+    let test = gen_data::digits8x8(gen_data::Split::Test).unwrap();
+    let n = test.len();
+    let half = n / 2;
+    let a = test.images.select_rows(&(0..half).collect::<Vec<_>>()).unwrap();
+    let b = test.images.select_rows(&(half..n).collect::<Vec<_>>()).unwrap();
+    let r = npy(&d, "r.npy", a.rows(), 64, a.as_slice());
+    let f = npy(&d, "f.npy", b.rows(), 64, b.as_slice());
+    let v = eval(&["fid", "--real", &r, "--fake", &f, "--features", "digits"]);
+    assert_eq!(v["dim"], 64);
+    assert_eq!(v["pixel_scale"]["real"], "levels");
+    assert!(num(&v, "value").is_finite());
+    // The same images scaled to [0, 1] give the same value.
+    let scaled: Vec<f64> = b.as_slice().iter().map(|x| x / 16.0).collect();
+    let f2 = npy(&d, "f2.npy", b.rows(), 64, &scaled);
+    let v2 = eval(&["fid", "--real", &r, "--fake", &f2, "--features", "digits"]);
+    assert_eq!(v2["pixel_scale"]["fake"], "unit");
+    assert!((num(&v, "value") - num(&v2, "value")).abs() < 1e-6 * num(&v, "value").max(1.0));
+}
