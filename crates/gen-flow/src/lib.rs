@@ -32,3 +32,6 @@ pub use flow::{Flow, FlowLayer};
 pub use masks::MaskKind;
 pub use model::{FlowBatch, FlowConfig, FlowKind, FlowModel, build_flow, capabilities};
 pub use transforms::PermutationKind;
+
+#[cfg(test)]
+mod tests;

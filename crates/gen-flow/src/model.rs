@@ -217,6 +217,7 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                     &config.hidden,
                     config.activation,
                     c,
+                    true,
                     rng,
                     device,
                 )?));
@@ -235,6 +236,7 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                     &config.hidden,
                     config.activation,
                     c,
+                    true,
                     rng,
                     device,
                 )?));

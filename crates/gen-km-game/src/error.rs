@@ -126,6 +126,22 @@ impl KmError {
     }
 }
 
+impl KmError {
+    /// Wraps an error from a shared crate (e.g. writing a PNG with gen-viz).
+    pub fn from_gen(e: GenError) -> Self {
+        match e {
+            GenError::Io { path, source } => KmError::Io {
+                path: path.display().to_string(),
+                source,
+            },
+            other => KmError::Io {
+                path: "<output>".into(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
+}
+
 impl From<KmError> for GenError {
     fn from(e: KmError) -> Self {
         match e {

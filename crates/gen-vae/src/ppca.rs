@@ -265,9 +265,10 @@ impl Ppca {
             enc_b[i] = (-a * um) as f32;
             enc_b[q + i] = (var_scale * self.sigma2 / l).ln() as f32;
         }
+        let train = device.clone().autodiff();
         let lin = |w: Vec<f32>, b: Vec<f32>, i: usize, o: usize| Linear {
-            weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [i, o]), device)),
-            bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [o]), device))),
+            weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [i, o]), &train)),
+            bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [o]), &train))),
         };
         let net = VaeNet {
             encoder: Mlp {

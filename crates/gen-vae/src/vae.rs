@@ -106,10 +106,11 @@ impl Vae {
     }
 
     /// Wraps given networks (e.g. built by hand, see [`crate::Ppca::to_vae`]).
+    /// `net` must live on `device.autodiff()` (moving it there would make its
+    /// parameters non-leaf tensors of the autodiff graph).
     pub fn from_net(config: VaeConfig, net: VaeNet, device: &Device) -> Result<Self> {
         config.validate()?;
         let train = device.clone().autodiff();
-        let net = net.to_device(&train);
         Ok(Self {
             state: Optimized::new(net, &config.optim),
             config,
@@ -415,8 +416,9 @@ impl Vae {
                 };
                 let beta = self.config.beta_at(step);
                 let loss = kl_term * beta - rec.clone();
-                let extra = to_vec(Tensor::cat(vec![rec.detach(), kl_mean.detach()], 0))?;
+                let extra = Tensor::cat(vec![rec.detach(), kl_mean.detach()], 0);
                 let loss = self.state.step(loss, lr)?;
+                let extra = to_vec(extra)?;
                 let (rec, kl) = (extra[0] as f64, extra[1] as f64);
                 Ok(StepStats::loss(loss)
                     .with("elbo", rec - kl)
@@ -434,8 +436,9 @@ impl Vae {
                 let lw = lw.reshape([k, b]);
                 let elbo = lw.clone().mean();
                 let bound = gen_core::nn::ops::logsumexp(lw, 0).mean() - (k as f64).ln();
-                let extra = to_vec(elbo.detach())?;
+                let extra = elbo.detach();
                 let loss = self.state.step(bound.neg(), lr)?;
+                let extra = to_vec(extra)?;
                 Ok(StepStats::loss(loss)
                     .with("iwae_bound", -loss)
                     .with("elbo", extra[0] as f64))

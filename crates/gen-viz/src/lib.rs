@@ -96,6 +96,31 @@ impl Canvas {
         }
     }
 
+    /// A filled rectangle with top-left (x, y).
+    pub fn fill_rect(&mut self, x: i64, y: i64, w: i64, h: i64, c: Rgb) {
+        for yy in y..y + h {
+            for xx in x..x + w {
+                self.set(xx, yy, c);
+            }
+        }
+    }
+
+    /// Text in a 3×5 pixel font (digits, letters, common symbols), scaled by
+    /// `scale`, top-left at (x, y).
+    pub fn text(&mut self, x: i64, y: i64, s: &str, scale: i64, c: Rgb) {
+        for (k, ch) in s.chars().enumerate() {
+            let g = glyph(ch);
+            let x0 = x + k as i64 * 4 * scale;
+            for row in 0..5 {
+                for col in 0..3 {
+                    if (g >> (14 - (row * 3 + col))) & 1 == 1 {
+                        self.fill_rect(x0 + col * scale, y + row * scale, scale, scale, c);
+                    }
+                }
+            }
+        }
+    }
+
     /// Places `other` to the right of `self` with a `gap`-pixel white margin.
     pub fn beside(&self, other: &Canvas, gap: usize) -> Canvas {
         let w = self.width + gap + other.width;
@@ -134,6 +159,74 @@ impl Canvas {
     pub fn save_png(&self, path: &Path) -> Result<()> {
         write_atomic(path, &self.to_png()?)
     }
+}
+
+/// A 3×5 glyph: 15 bits, rows top to bottom, 3 bits per row (MSB = left).
+fn glyph(c: char) -> u16 {
+    let rows: [u8; 5] = match c.to_ascii_lowercase() {
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [7, 1, 7, 4, 7],
+        '3' => [7, 1, 7, 1, 7],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 7, 1, 7],
+        '6' => [7, 4, 7, 5, 7],
+        '7' => [7, 1, 1, 1, 1],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 7],
+        'a' => [2, 5, 7, 5, 5],
+        'b' => [6, 5, 6, 5, 6],
+        'c' => [3, 4, 4, 4, 3],
+        'd' => [6, 5, 5, 5, 6],
+        'e' => [7, 4, 6, 4, 7],
+        'f' => [7, 4, 6, 4, 4],
+        'g' => [3, 4, 5, 5, 3],
+        'h' => [5, 5, 7, 5, 5],
+        'i' => [7, 2, 2, 2, 7],
+        'j' => [1, 1, 1, 5, 2],
+        'k' => [5, 5, 6, 5, 5],
+        'l' => [4, 4, 4, 4, 7],
+        'm' => [5, 7, 7, 5, 5],
+        'n' => [6, 5, 5, 5, 5],
+        'o' => [2, 5, 5, 5, 2],
+        'p' => [6, 5, 6, 4, 4],
+        'q' => [2, 5, 5, 6, 3],
+        'r' => [6, 5, 6, 5, 5],
+        's' => [3, 4, 2, 1, 6],
+        't' => [7, 2, 2, 2, 2],
+        'u' => [5, 5, 5, 5, 7],
+        'v' => [5, 5, 5, 5, 2],
+        'w' => [5, 5, 7, 7, 5],
+        'x' => [5, 5, 2, 5, 5],
+        'y' => [5, 5, 2, 2, 2],
+        'z' => [7, 1, 2, 4, 7],
+        '.' => [0, 0, 0, 0, 2],
+        ',' => [0, 0, 0, 2, 4],
+        ':' => [0, 2, 0, 2, 0],
+        '-' => [0, 0, 7, 0, 0],
+        '+' => [0, 2, 7, 2, 0],
+        '*' => [0, 5, 2, 5, 0],
+        '/' => [1, 1, 2, 4, 4],
+        '=' => [0, 7, 0, 7, 0],
+        '(' => [1, 2, 2, 2, 1],
+        ')' => [4, 2, 2, 2, 4],
+        '_' => [0, 0, 0, 0, 7],
+        '|' => [2, 2, 2, 2, 2],
+        '{' => [3, 2, 6, 2, 3],
+        '}' => [6, 2, 3, 2, 6],
+        '[' => [6, 4, 4, 4, 6],
+        ']' => [3, 1, 1, 1, 3],
+        '<' => [1, 2, 4, 2, 1],
+        '>' => [4, 2, 1, 2, 4],
+        '#' => [5, 7, 5, 7, 5],
+        '&' => [2, 5, 2, 5, 3],
+        '%' => [5, 1, 2, 4, 5],
+        '!' => [2, 2, 2, 0, 2],
+        '?' => [7, 1, 2, 0, 2],
+        '\'' => [2, 2, 0, 0, 0],
+        _ => [0, 0, 0, 0, 0],
+    };
+    rows.iter().fold(0u16, |acc, &r| (acc << 3) | r as u16)
 }
 
 /// A rectangle of data coordinates `[x0, x1] × [y0, y1]`.

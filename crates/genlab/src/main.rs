@@ -3,6 +3,7 @@
 mod classical;
 mod data;
 mod eval;
+mod km;
 mod output;
 mod run;
 
@@ -43,6 +44,9 @@ enum Command {
     /// Compare two samples with a metric (fid, kid, mmd, prdc, energy, wasserstein, swd,
     /// c2st, authenticity, copying, is); prints one JSON object.
     Eval(eval::EvalArgs),
+    /// The Kleinberg–Mullainathan generation game.
+    #[command(subcommand)]
+    Km(km::KmCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -132,6 +136,7 @@ fn dispatch(cmd: Command) -> Result<()> {
         Command::Sample(a) => sample(a),
         Command::Score(a) => score(a),
         Command::Eval(a) => print_json(&eval::run(&a)?),
+        Command::Km(c) => km::run(&c),
     }
 }
 

@@ -99,8 +99,23 @@ struct TrainerState {
     step: u64,
     /// The run RNG after `step` steps.
     rng: Rng,
-    /// Loss of every completed step.
+    /// Loss of every completed step, stored as IEEE-754 bit patterns so a
+    /// resumed run reports exactly the values the interrupted one computed
+    /// (decimal JSON floats need not round-trip).
+    #[serde(with = "f64_bits")]
     losses: Vec<f64>,
+}
+
+mod f64_bits {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<u64>::deserialize(d)?.into_iter().map(f64::from_bits).collect())
+    }
 }
 
 /// The outcome of [`Trainer::fit`].
@@ -229,7 +244,7 @@ impl Trainer {
             state.losses.push(stats.loss);
             state.step += 1;
 
-            if state.step % cfg.log_every == 0 || state.step == cfg.steps {
+            if state.step.is_multiple_of(cfg.log_every) || state.step == cfg.steps {
                 let line = MetricsLine {
                     step: state.step,
                     lr,
@@ -246,7 +261,7 @@ impl Trainer {
             bar.set_message(format!("loss {:.4}  {:.0} samples/s", stats.loss, rate));
 
             if cfg.checkpoint_every > 0
-                && state.step % cfg.checkpoint_every == 0
+                && state.step.is_multiple_of(cfg.checkpoint_every)
                 && state.step < cfg.steps
             {
                 log.flush().map_err(|e| GenError::io(&metrics_path, e))?;

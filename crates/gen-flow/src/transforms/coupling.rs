@@ -53,13 +53,16 @@ pub struct Coupling {
 
 impl Coupling {
     /// A coupling layer on `mask.len()` coordinates; the conditioner has the
-    /// given hidden widths and a zero-initialised last layer (identity start).
+    /// given hidden widths and, with `zero_last`, a zero-initialised last
+    /// layer (identity start).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         kind: CouplingKind,
         mask: &[f32],
         hidden: &[usize],
         activation: Activation,
         context_dim: usize,
+        zero_last: bool,
         rng: &mut Rng,
         device: &Device,
     ) -> Result<Self> {
@@ -73,7 +76,7 @@ impl Coupling {
             hidden: hidden.to_vec(),
             d_out,
             activation,
-            zero_last: true,
+            zero_last,
         }
         .init(rng, device)?;
         Ok(Self {

@@ -1,0 +1,121 @@
+//! `genlab km ...`: the Kleinberg–Mullainathan generation game.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use gen_core::{GenError, Result};
+use gen_km_game::{NGramGenerator, RunSpec, run_from_spec, words_experiment, words_table};
+
+/// The KM game subcommands.
+#[derive(Subcommand, Debug)]
+pub enum KmCommand {
+    /// List collections (and how to name targets), adversaries and learners.
+    List,
+    /// Play one game and print its summary as JSON; writes a PNG of validity,
+    /// novelty and density over time.
+    Run(KmRunArgs),
+    /// The bridge to neural generation: validity and novelty of a string
+    /// generator trained on a growing subset of the English word list.
+    Words(KmWordsArgs),
+    /// Run every learner against every collection and adversary; print a Markdown table.
+    Table {
+        /// Horizon T.
+        #[arg(long, default_value_t = 200)]
+        horizon: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+/// Options of `genlab km run`.
+#[derive(Args, Debug)]
+pub struct KmRunArgs {
+    /// Collection name (see `genlab km list`), or `dfa:...`.
+    #[arg(long)]
+    collection: String,
+    /// Target language index z (1-based): K = L_z.
+    #[arg(long)]
+    target: usize,
+    /// Adversary: ascending, random, staged, withholding, noisy.
+    #[arg(long, default_value = "ascending")]
+    adversary: String,
+    /// Learner: km, km-v1, km-critical, closure, cp, density, identification, identification-minimal, memorizer, hallucinator.
+    #[arg(long, default_value = "km")]
+    learner: String,
+    /// Horizon T (number of steps).
+    #[arg(long, default_value_t = 200)]
+    horizon: usize,
+    /// Seed (random adversary).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to write the PNG.
+    #[arg(long, default_value = "km_run.png")]
+    png: PathBuf,
+    /// Also print every step.
+    #[arg(long)]
+    steps: bool,
+}
+
+/// Options of `genlab km words`.
+#[derive(Args, Debug)]
+pub struct KmWordsArgs {
+    /// Numbers of seen words at which to measure.
+    #[arg(long, value_delimiter = ',', default_value = "10,100,1000,3000,10000,30000,63875")]
+    seen: Vec<usize>,
+    /// n-gram order of the generator.
+    #[arg(long, default_value_t = 4)]
+    order: usize,
+    /// Samples per point.
+    #[arg(long, default_value_t = 2000)]
+    samples: usize,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f64,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to write the PNG of the curves.
+    #[arg(long, default_value = "km_words.png")]
+    png: PathBuf,
+}
+
+/// Runs a `genlab km` subcommand.
+pub fn run(cmd: &KmCommand) -> Result<()> {
+    match cmd {
+        KmCommand::List => {
+            print!("{}", gen_km_game::list());
+            Ok(())
+        }
+        KmCommand::Run(a) => {
+            let spec = RunSpec::new(&a.collection, a.target, &a.adversary, &a.learner, a.horizon)
+                .with_seed(a.seed);
+            let report = run_from_spec(&spec)?;
+            gen_km_game::plot::write_run_png(&report, &a.png)?;
+            println!("{}", if a.steps { report.to_json() } else { report.summary_json() });
+            eprintln!("wrote {}", a.png.display());
+            Ok(())
+        }
+        KmCommand::Words(a) => {
+            let words = gen_data::english_words(gen_data::Split::All)?;
+            if a.seen.iter().any(|&s| s == 0 || s > words.len()) {
+                return Err(GenError::config(
+                    "--seen",
+                    format!("{:?}", a.seen),
+                    format!("each size must be between 1 and {}", words.len()),
+                    "pass sizes like 10,100,1000",
+                ));
+            }
+            let mut generator = NGramGenerator::new(a.order, 0.01, a.temperature, 40);
+            let points = words_experiment(&words, &a.seen, &mut generator, a.samples, a.seed)?;
+            gen_km_game::plot::write_words_png(&points, "english words: n-gram", &a.png)?;
+            print!("{}", words_table(&points));
+            eprintln!("wrote {}", a.png.display());
+            Ok(())
+        }
+        KmCommand::Table { horizon, seed } => {
+            print!("{}", gen_km_game::results_table(*horizon, *seed)?);
+            Ok(())
+        }
+    }
+}
