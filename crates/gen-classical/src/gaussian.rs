@@ -194,7 +194,9 @@ mod tests {
     fn mle_recovers_parameters_and_density_integrates() {
         let truth = Gaussian::new(vec![1.0, -2.0], vec![2.0, 0.8, 0.8, 1.0]).unwrap();
         let mut rng = rng_from_seed(3);
-        let x = truth.sample(20_000, &SampleOptions::default(), &mut rng).unwrap();
+        let x = truth
+            .sample(20_000, &SampleOptions::default(), &mut rng)
+            .unwrap();
         let fit = Gaussian::fit(&x, 0.0).unwrap();
         for (a, b) in fit.mean().iter().zip(truth.mean()) {
             assert!((a - b).abs() < 0.05, "{a} vs {b}");
@@ -207,11 +209,19 @@ mod tests {
         let mut pts = Vec::new();
         for i in 0..280 {
             for j in 0..200 {
-                pts.push([-6.0 + 1.0 * (i as f64 + 0.5) * h, -7.0 + (j as f64 + 0.5) * h]);
+                pts.push([
+                    -6.0 + 1.0 * (i as f64 + 0.5) * h,
+                    -7.0 + (j as f64 + 0.5) * h,
+                ]);
             }
         }
         let grid = Matrix::from_rows(&pts).unwrap();
-        let mass: f64 = truth.log_prob(&grid).unwrap().iter().map(|l| l.exp() * h * h).sum();
+        let mass: f64 = truth
+            .log_prob(&grid)
+            .unwrap()
+            .iter()
+            .map(|l| l.exp() * h * h)
+            .sum();
         assert!((mass - 1.0).abs() < 1e-3, "mass {mass}");
     }
 

@@ -134,7 +134,7 @@ impl Gmm {
     pub fn new(weights: Vec<f64>, means: Vec<Vec<f64>>, covs: Vec<Vec<f64>>) -> Result<Self> {
         let total: f64 = weights.iter().sum();
         if weights.is_empty()
-            || weights.iter().any(|w| !(*w >= 0.0))
+            || weights.iter().any(|w| !w.is_finite() || *w < 0.0)
             || (total - 1.0).abs() > 1e-6
             || means.len() != weights.len()
             || covs.len() != weights.len()
@@ -275,7 +275,9 @@ impl Gmm {
         let mut trace = Vec::new();
         for _ in 0..max_iter {
             let ll = g.em_step(data)?;
-            let stop = trace.last().is_some_and(|prev: &f64| (ll - prev).abs() < tol);
+            let stop = trace
+                .last()
+                .is_some_and(|prev: &f64| (ll - prev).abs() < tol);
             trace.push(ll);
             if stop {
                 break;
@@ -412,7 +414,10 @@ mod tests {
         };
         let (fit, trace) = Gmm::fit(&x, cfg, 200, 1e-9, &mut rng).unwrap();
         for w in trace.windows(2) {
-            assert!(w[1] >= w[0] - 1e-9, "EM decreased the log-likelihood: {w:?}");
+            assert!(
+                w[1] >= w[0] - 1e-9,
+                "EM decreased the log-likelihood: {w:?}"
+            );
         }
         // Match fitted components to true ones by nearest mean.
         for (tw, tm) in t.weights().iter().zip(t.means()) {
@@ -453,7 +458,12 @@ mod tests {
             }
         }
         let grid = Matrix::from_rows(&pts).unwrap();
-        let mass: f64 = t.log_prob(&grid).unwrap().iter().map(|l| l.exp() * h * h).sum();
+        let mass: f64 = t
+            .log_prob(&grid)
+            .unwrap()
+            .iter()
+            .map(|l| l.exp() * h * h)
+            .sum();
         assert!((mass - 1.0).abs() < 1e-3, "mass {mass}");
     }
 

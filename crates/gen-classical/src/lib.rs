@@ -10,6 +10,8 @@
 //! - [`CharNGram`]: character n-gram with add-k smoothing; exact
 //!   log-likelihood by the chain rule, sampling with temperature.
 #![warn(missing_docs)]
+// Dense linear algebra over covariance indices reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
 
 pub mod gaussian;
 pub mod gmm;

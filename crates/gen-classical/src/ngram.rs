@@ -85,11 +85,18 @@ impl CharNGram {
         if vocab.len() > 256 {
             return Err(GenError::input(
                 "CharNGram::fit",
-                format!("{} distinct characters; at most 254 are supported", vocab.len() - 2),
+                format!(
+                    "{} distinct characters; at most 254 are supported",
+                    vocab.len() - 2
+                ),
                 "lower-case or filter the text",
             ));
         }
-        let index = vocab.iter().enumerate().map(|(i, c)| (*c, i as u16)).collect();
+        let index = vocab
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (*c, i as u16))
+            .collect();
         Ok(Self {
             header: Header {
                 order,
@@ -269,12 +276,14 @@ impl CharNGram {
         };
         let mut r = bytes;
         let mut magic = [0u8; 8];
-        r.read_exact(&mut magic).map_err(|_| bad("truncated magic"))?;
+        r.read_exact(&mut magic)
+            .map_err(|_| bad("truncated magic"))?;
         if &magic != b"GLNGRAM1" {
             return Err(bad("not an n-gram checkpoint (bad magic)"));
         }
         let mut len8 = [0u8; 8];
-        r.read_exact(&mut len8).map_err(|_| bad("truncated header length"))?;
+        r.read_exact(&mut len8)
+            .map_err(|_| bad("truncated header length"))?;
         let hlen = u64::from_le_bytes(len8) as usize;
         if hlen > r.len() {
             return Err(bad("header length beyond end of file"));
@@ -282,7 +291,8 @@ impl CharNGram {
         let header: Header =
             serde_json::from_slice(&r[..hlen]).map_err(|_| bad("header is not valid JSON"))?;
         r = &r[hlen..];
-        r.read_exact(&mut len8).map_err(|_| bad("truncated entry count"))?;
+        r.read_exact(&mut len8)
+            .map_err(|_| bad("truncated entry count"))?;
         let n = u64::from_le_bytes(len8) as usize;
         if r.len() != n.saturating_mul(14) {
             return Err(bad("count table size does not match its entry count"));
@@ -304,7 +314,10 @@ impl CharNGram {
 }
 
 fn sorted_chars(it: impl Iterator<Item = char>) -> Vec<char> {
-    let mut v: Vec<char> = it.collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let mut v: Vec<char> = it
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     v.retain(|c| *c != '\u{2402}' && *c != '\u{fffd}');
     v
 }
@@ -395,7 +408,6 @@ impl Checkpoint for CharNGram {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,7 +417,9 @@ mod tests {
     fn conditionals_sum_to_one() {
         let m = CharNGram::fit_lines(&["abba", "abc", "cab"], 3, 0.5).unwrap();
         for ctx in [0u64, 0x0203, 0x0304, 0x0505] {
-            let total: f64 = (0..m.vocab_size() as u16).map(|s| m.log_p(ctx, s).exp()).sum();
+            let total: f64 = (0..m.vocab_size() as u16)
+                .map(|s| m.log_p(ctx, s).exp())
+                .sum();
             assert!((total - 1.0).abs() < 1e-12);
         }
     }
@@ -435,7 +449,10 @@ mod tests {
                 lp[..lp.len() - 1].iter().sum::<f64>().exp()
             })
             .sum();
-        assert!((mass + unfinished - 1.0).abs() < 1e-12, "{mass} + {unfinished}");
+        assert!(
+            (mass + unfinished - 1.0).abs() < 1e-12,
+            "{mass} + {unfinished}"
+        );
         assert!(mass > 0.5);
     }
 
@@ -457,14 +474,20 @@ mod tests {
 
     #[test]
     fn sampling_respects_temperature_and_vocabulary() {
-        let words: Vec<String> = ["cat", "car", "cart", "care"].iter().map(|s| s.to_string()).collect();
+        let words: Vec<String> = ["cat", "car", "cart", "care"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let m = CharNGram::fit_lines(&words, 3, 0.01).unwrap();
         let mut rng = rng_from_seed(5);
         let cold = m
             .sample(200, &SampleOptions::with_temperature(0.2), &mut rng)
             .unwrap();
         assert!(cold.iter().all(|w| w.starts_with("ca")), "{cold:?}");
-        assert!(m.sample(1, &SampleOptions::with_temperature(0.0), &mut rng).is_err());
+        assert!(
+            m.sample(1, &SampleOptions::with_temperature(0.0), &mut rng)
+                .is_err()
+        );
         assert!(CharNGram::fit_lines(&words, 0, 1.0).is_err());
         assert!(CharNGram::fit_lines(&words, 3, 0.0).is_err());
     }

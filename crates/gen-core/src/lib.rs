@@ -22,8 +22,8 @@ pub mod score;
 pub mod task;
 pub mod train;
 
-pub use checkpoint::Checkpoint;
 pub use capability::{Capabilities, Support, TaskSupport, capability_table};
+pub use checkpoint::Checkpoint;
 pub use error::{GenError, Result, Task};
 pub use matrix::Matrix;
 pub use score::{ScoreKind, Scores};

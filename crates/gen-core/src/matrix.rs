@@ -139,14 +139,14 @@ impl Matrix {
     /// Errors with the first non-finite value's position, if any.
     pub fn ensure_finite(&self, context: &str) -> Result<()> {
         if let Some(pos) = self.data.iter().position(|v| !v.is_finite()) {
-            let (i, j) = if self.cols == 0 {
-                (0, 0)
-            } else {
-                (pos / self.cols, pos % self.cols)
-            };
+            let i = pos.checked_div(self.cols).unwrap_or(0);
+            let j = pos.checked_rem(self.cols).unwrap_or(0);
             return Err(GenError::input(
                 context,
-                format!("value {} at row {i}, column {j} is not finite", self.data[pos]),
+                format!(
+                    "value {} at row {i}, column {j} is not finite",
+                    self.data[pos]
+                ),
                 "remove or impute NaN/Inf values before passing the data",
             ));
         }

@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
+use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::grad_clipping::GradientClippingConfig;
 use burn::tensor::{Bytes, Tensor};
 
 use crate::checkpoint::write_atomic;
@@ -87,7 +87,9 @@ pub struct Optimized<M: Module> {
 
 impl<M: Module> std::fmt::Debug for Optimized<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Optimized").field("model", &self.model).finish()
+        f.debug_struct("Optimized")
+            .field("model", &self.model)
+            .finish()
     }
 }
 
@@ -158,5 +160,7 @@ pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
     let bytes = std::fs::read(path).map_err(|e| GenError::io(path, e))?;
     let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| record_err(path, e))?;
-    module.try_load_record(record).map_err(|e| record_err(path, e))
+    module
+        .try_load_record(record)
+        .map_err(|e| record_err(path, e))
 }

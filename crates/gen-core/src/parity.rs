@@ -16,7 +16,8 @@ use crate::error::{GenError, Result};
 /// there is a bug); on a developer machine without Vulkan it is skipped with a
 /// warning on stderr.
 pub fn parity_devices() -> Result<Vec<(Backend, Device)>> {
-    let strict = std::env::var_os("CI").is_some() || std::env::var_os("GENLAB_REQUIRE_WGPU").is_some();
+    let strict =
+        std::env::var_os("CI").is_some() || std::env::var_os("GENLAB_REQUIRE_WGPU").is_some();
     let mut out = Vec::new();
     for b in Backend::enabled() {
         match b.device() {
@@ -41,7 +42,13 @@ pub struct ParityReport {
 
 /// Runs `body` on every enabled device (`autodiff` adds gradient tracking)
 /// and checks all results agree with the first within tolerance.
-pub fn check_parity<F>(name: &str, autodiff: bool, atol: f64, rtol: f64, body: F) -> Result<ParityReport>
+pub fn check_parity<F>(
+    name: &str,
+    autodiff: bool,
+    atol: f64,
+    rtol: f64,
+    body: F,
+) -> Result<ParityReport>
 where
     F: Fn(&Device) -> Result<Vec<f32>>,
 {

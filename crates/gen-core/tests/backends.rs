@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use gen_core::burn::tensor::{Device, Tensor, TensorData, activation};
-use gen_core::nn::{Activation, MlpConfig, Mlp};
+use gen_core::nn::{Activation, Mlp, MlpConfig};
 use gen_core::optim::{OptimConfig, Optimized};
 use gen_core::parity::check_parity;
 use gen_core::tensor::{to_tensor, to_vec};
@@ -35,7 +35,11 @@ fn parity_matmul() {
         to_vec(a.matmul(b))
     })
     .unwrap();
-    assert!(r.backends.len() >= 2, "parity needs two backends: {:?}", r.backends);
+    assert!(
+        r.backends.len() >= 2,
+        "parity needs two backends: {:?}",
+        r.backends
+    );
 }
 
 #[test]
@@ -83,7 +87,9 @@ fn parity_adam_step_of_an_mlp() {
         let y = t2(host(32 * 2, 9), [32, 2], d);
         let mut out = Vec::new();
         for _ in 0..3 {
-            let loss = (state.model.forward(x.clone()) - y.clone()).powf_scalar(2.0).mean();
+            let loss = (state.model.forward(x.clone()) - y.clone())
+                .powf_scalar(2.0)
+                .mean();
             out.push(state.step(loss, 1e-2)? as f32);
         }
         for layer in &state.model.layers {
@@ -122,7 +128,17 @@ impl Learn for Regressor {
         let noise: Vec<f64> = (0..batch.0.rows() * 4)
             .map(|_| ctx.rng.random_range(-0.01..0.01))
             .collect();
-        let noisy = Matrix::new(batch.0.rows(), 4, batch.0.as_slice().iter().zip(&noise).map(|(a, b)| a + b).collect())?;
+        let noisy = Matrix::new(
+            batch.0.rows(),
+            4,
+            batch
+                .0
+                .as_slice()
+                .iter()
+                .zip(&noise)
+                .map(|(a, b)| a + b)
+                .collect(),
+        )?;
         let x = to_tensor(&noisy, &self.device);
         let y = to_tensor(&batch.1, &self.device);
         let loss = (self.state.model.forward(x) - y).powf_scalar(2.0).mean();
@@ -149,7 +165,14 @@ fn run(dir: &Path, steps: u64, resume: bool) -> Vec<f64> {
     let n = 64;
     let x: Vec<f64> = host(n * 4, 10).into_iter().map(f64::from).collect();
     let x = Matrix::new(n, 4, x).unwrap();
-    let y = Matrix::new(n, 2, x.iter_rows().flat_map(|r| [r[0] * r[1], r[2] - r[3]]).collect()).unwrap();
+    let y = Matrix::new(
+        n,
+        2,
+        x.iter_rows()
+            .flat_map(|r| [r[0] * r[1], r[2] - r[3]])
+            .collect(),
+    )
+    .unwrap();
     let batcher = EpochBatcher::new(n, 16, 5).unwrap();
     let cfg = TrainConfig {
         steps,
@@ -181,12 +204,19 @@ fn resume_reproduces_an_uninterrupted_run_exactly_on_ndarray() {
     assert_eq!(part.len(), 25);
     let resumed = run(&root.join("split"), 40, true);
     assert_eq!(resumed.len(), 40);
-    assert_eq!(full, resumed, "resumed loss sequence differs from the uninterrupted one");
+    assert_eq!(
+        full, resumed,
+        "resumed loss sequence differs from the uninterrupted one"
+    );
     assert!(full[39] < full[0], "training did not reduce the loss");
     let log = std::fs::read_to_string(root.join("split/metrics.jsonl")).unwrap();
     let steps: Vec<u64> = log
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     // Strictly increasing (nothing logged twice), every logging point present;
     // 25 is the interrupted run's final step.
@@ -244,7 +274,10 @@ fn divergence_stops_with_a_clear_error_and_keeps_the_last_checkpoint() {
         .to_string();
     assert!(err.contains("diverged at step 12"), "{err}");
     assert!(err.contains("step-0000000010"), "{err}");
-    assert!(dir.join("checkpoints/step-0000000010/model/regressor.model.bpk").exists());
+    assert!(
+        dir.join("checkpoints/step-0000000010/model/regressor.model.bpk")
+            .exists()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

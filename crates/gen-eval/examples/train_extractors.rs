@@ -21,7 +21,10 @@ fn main() -> gen_core::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     for kind in kinds {
         let (train, test) = match kind {
-            ExtractorKind::Mnist => (gen_data::mnist5k(Split::Train)?, gen_data::mnist5k(Split::Test)?),
+            ExtractorKind::Mnist => (
+                gen_data::mnist5k(Split::Train)?,
+                gen_data::mnist5k(Split::Test)?,
+            ),
             ExtractorKind::Digits => (
                 gen_data::digits8x8(Split::Train)?,
                 gen_data::digits8x8(Split::Test)?,
@@ -29,8 +32,14 @@ fn main() -> gen_core::Result<()> {
         };
         let settings = ExtractorTraining::for_kind(kind);
         let run_dir = std::env::temp_dir().join(format!("genlab-extractor-{}", kind.name()));
-        let (ex, report) =
-            train_extractor(kind, &train.images, &train.labels, &settings, &run_dir, true)?;
+        let (ex, report) = train_extractor(
+            kind,
+            &train.images,
+            &train.labels,
+            &settings,
+            &run_dir,
+            true,
+        )?;
         let train_acc = ex.accuracy(&train.images, &train.labels)?;
         let test_acc = ex.accuracy(&test.images, &test.labels)?;
         let path = root.join("extractors").join(format!("{}.bpk", kind.name()));

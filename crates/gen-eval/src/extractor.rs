@@ -207,7 +207,10 @@ pub fn to_unit_range(images: &Matrix, kind: ExtractorKind) -> Result<(Matrix, Pi
         Ok((images.clone(), PixelScale::Unit))
     } else {
         let data = images.as_slice().iter().map(|v| v / top).collect();
-        Ok((Matrix::new(images.rows(), images.cols(), data)?, PixelScale::Levels))
+        Ok((
+            Matrix::new(images.rows(), images.cols(), data)?,
+            PixelScale::Levels,
+        ))
     }
 }
 
@@ -232,7 +235,12 @@ impl ConvNet {
         let mut side = kind.side();
         let mut convs = Vec::new();
         for &c in kind.channels() {
-            convs.push(conv2d(ConvShape::same(c_in, c, 3), Init::Default, rng, device));
+            convs.push(conv2d(
+                ConvShape::same(c_in, c, 3),
+                Init::Default,
+                rng,
+                device,
+            ));
             c_in = c;
             side /= 2;
         }
@@ -288,11 +296,13 @@ impl Extractor {
 
     /// Weights from burnpack bytes written by [`Extractor::save`].
     pub fn from_bytes(kind: ExtractorKind, bytes: &[u8], device: &Device) -> Result<Self> {
-        let err = |e: &dyn std::fmt::Debug| GenError::input(
-            format!("{} feature extractor", kind.name()),
-            format!("the weights are not a valid burnpack record for this architecture: {e:?}"),
-            "retrain with `cargo run -p gen-eval --example train_extractors`",
-        );
+        let err = |e: &dyn std::fmt::Debug| {
+            GenError::input(
+                format!("{} feature extractor", kind.name()),
+                format!("the weights are not a valid burnpack record for this architecture: {e:?}"),
+                "retrain with `cargo run -p gen-eval --example train_extractors`",
+            )
+        };
         let record =
             gen_core::burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
                 .map_err(|e| err(&e))?;
@@ -338,7 +348,9 @@ impl Extractor {
         let mut logits = Vec::with_capacity(x.rows() * CLASSES);
         for start in (0..x.rows()).step_by(CHUNK) {
             let idx: Vec<usize> = (start..(start + CHUNK).min(x.rows())).collect();
-            let (phi, lg) = self.net.forward(to_tensor(&x.select_rows(&idx)?, &self.device));
+            let (phi, lg) = self
+                .net
+                .forward(to_tensor(&x.select_rows(&idx)?, &self.device));
             feats.extend_from_slice(to_matrix(phi)?.as_slice());
             logits.extend_from_slice(to_matrix(lg)?.as_slice());
         }
@@ -520,8 +532,7 @@ pub fn train_extractor(
         opt: Optimized::new(net, &OptimConfig::default()),
         device: device.clone(),
     };
-    let batcher =
-        gen_core::train::EpochBatcher::new(x.rows(), settings.batch_size, settings.seed)?;
+    let batcher = gen_core::train::EpochBatcher::new(x.rows(), settings.batch_size, settings.seed)?;
     let trainer = Trainer::new(
         TrainConfig {
             steps: settings.steps,
@@ -678,7 +689,11 @@ mod tests {
         let f_train = ex.features(&train).unwrap();
         let f_test = ex.features(&test).unwrap();
         let base = frechet_distance(&f_train, &f_test).unwrap().value;
-        let fid = |m: &Matrix| frechet_distance(&f_test, &ex.features(m).unwrap()).unwrap().value;
+        let fid = |m: &Matrix| {
+            frechet_distance(&f_test, &ex.features(m).unwrap())
+                .unwrap()
+                .value
+        };
         let blur: Vec<f64> = [0.7, 1.2, 2.0]
             .iter()
             .map(|&s| fid(&corrupt::blur(&test, 28, s).unwrap()))
@@ -690,8 +705,14 @@ mod tests {
             .collect();
         eprintln!("FID train/test {base:.3}; blur {blur:?}; noise {noise:?}");
         for series in [&blur, &noise] {
-            assert!(series.windows(2).all(|w| w[0] < w[1]), "not increasing: {series:?}");
-            assert!(series[0] > 3.0 * base, "mildest corruption {series:?} vs base {base}");
+            assert!(
+                series.windows(2).all(|w| w[0] < w[1]),
+                "not increasing: {series:?}"
+            );
+            assert!(
+                series[0] > 3.0 * base,
+                "mildest corruption {series:?} vs base {base}"
+            );
         }
     }
 }

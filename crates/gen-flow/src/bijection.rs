@@ -35,8 +35,7 @@ pub trait Bijection {
     ///
     /// # Shapes
     /// - `y`: `[batch, D]`, `context`: `[batch, C]` → (`[batch, D]`, `[batch]`)
-    fn inverse(&self, y: Tensor<2>, context: Option<&Tensor<2>>)
-    -> Result<(Tensor<2>, Tensor<1>)>;
+    fn inverse(&self, y: Tensor<2>, context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)>;
 }
 
 /// A `[batch]` vector of zeros: the log-determinant of a volume-preserving map.

@@ -8,10 +8,10 @@
 //!
 //! Layers are stored in generative order (`layers[0]` acts on z).
 
+use gen_core::Result;
 use gen_core::burn::module::Module;
 use gen_core::burn::tensor::Tensor;
 use gen_core::nn::ops::standard_normal_log_prob;
-use gen_core::Result;
 
 use crate::bijection::{Bijection, zero_logdet};
 use crate::transforms::{ActNorm, Coupling, Logit, LuLinear, MaskedAutoregressive, Permutation};
@@ -73,7 +73,11 @@ pub struct Flow {
 
 impl Flow {
     /// x = f(z) with log|det ∂f/∂z| per row.
-    pub fn forward(&self, z: Tensor<2>, context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+    pub fn forward(
+        &self,
+        z: Tensor<2>,
+        context: Option<&Tensor<2>>,
+    ) -> Result<(Tensor<2>, Tensor<1>)> {
         let [n, _] = z.dims();
         let mut ld = zero_logdet(n, &z.device());
         let mut h = z;
@@ -86,7 +90,11 @@ impl Flow {
     }
 
     /// z = f⁻¹(x) with log|det ∂f⁻¹/∂x| per row (exact inference: the encoding).
-    pub fn inverse(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+    pub fn inverse(
+        &self,
+        x: Tensor<2>,
+        context: Option<&Tensor<2>>,
+    ) -> Result<(Tensor<2>, Tensor<1>)> {
         let [n, _] = x.dims();
         let mut ld = zero_logdet(n, &x.device());
         let mut h = x;

@@ -43,7 +43,10 @@ pub fn coupling_mask(kind: MaskKind, d: usize, layer: usize) -> Result<Vec<f32>>
                 return Err(GenError::config(
                     "mask",
                     format!("checkerboard {h}x{w}"),
-                    format!("the data dimension {d} is not a multiple of h·w = {}", h * w),
+                    format!(
+                        "the data dimension {d} is not a multiple of h·w = {}",
+                        h * w
+                    ),
                     "give the image height and width of the data (e.g. 8x8 for digits)",
                 ));
             }
@@ -86,8 +89,14 @@ mod tests {
 
     #[test]
     fn masks_split_both_ways() {
-        assert_eq!(coupling_mask(MaskKind::Half, 3, 0).unwrap(), vec![1.0, 1.0, 0.0]);
-        assert_eq!(coupling_mask(MaskKind::Alternating, 4, 1).unwrap(), vec![0.0, 1.0, 0.0, 1.0]);
+        assert_eq!(
+            coupling_mask(MaskKind::Half, 3, 0).unwrap(),
+            vec![1.0, 1.0, 0.0]
+        );
+        assert_eq!(
+            coupling_mask(MaskKind::Alternating, 4, 1).unwrap(),
+            vec![0.0, 1.0, 0.0, 1.0]
+        );
         let cb = coupling_mask(MaskKind::Checkerboard { h: 2, w: 2 }, 4, 0).unwrap();
         assert_eq!(cb, vec![1.0, 0.0, 0.0, 1.0]);
         let ch = coupling_mask(MaskKind::Channel { channels: 2 }, 4, 1).unwrap();

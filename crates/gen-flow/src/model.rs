@@ -116,6 +116,8 @@ pub struct FlowConfig {
     pub permutation: PermutationKind,
     /// Add an ActNorm (data-initialised) after every block.
     pub actnorm: bool,
+    /// Soft clamp c of affine coupling log-scales, s = c·tanh(s̃/c) (None: unclamped).
+    pub scale_clamp: Option<f64>,
     /// Logit pre-processing with this α, for data in [0, 1] (images).
     pub logit: Option<f64>,
     /// Seed of the initial weights.
@@ -143,6 +145,7 @@ impl FlowConfig {
             mask: MaskKind::Half,
             permutation: PermutationKind::Reverse,
             actnorm,
+            scale_clamp: Some(3.0),
             logit: None,
             seed: 0,
             optim: OptimConfig::default(),
@@ -152,8 +155,12 @@ impl FlowConfig {
     /// The normflows RealNVP reference: 8 affine couplings with an MLP
     /// 64-64 conditioner (zero last layer), the two coordinates swapped after
     /// every coupling, N(0, I) base, Adam with PyTorch defaults.
+    /// The log-scale is unclamped, as in normflows' `AffineCouplingBlock`.
     pub fn normflows_realnvp() -> Self {
-        Self::new(FlowKind::RealNvp, 2)
+        Self {
+            scale_clamp: None,
+            ..Self::new(FlowKind::RealNvp, 2)
+        }
     }
 
     /// Checks the configuration before anything is built.
@@ -167,12 +174,26 @@ impl FlowConfig {
             ));
         }
         if self.dim == 0 {
-            return Err(GenError::config("dim", 0, "a flow needs D ≥ 1", "pass data with at least one column"));
+            return Err(GenError::config(
+                "dim",
+                0,
+                "a flow needs D ≥ 1",
+                "pass data with at least one column",
+            ));
         }
         if self.layers == 0 {
-            return Err(GenError::config("layers", 0, "a flow needs at least one layer", "use e.g. 8"));
+            return Err(GenError::config(
+                "layers",
+                0,
+                "a flow needs at least one layer",
+                "use e.g. 8",
+            ));
         }
-        if matches!(self.kind, FlowKind::RealNvp | FlowKind::Nice | FlowKind::Glow) && self.dim < 2 {
+        if matches!(
+            self.kind,
+            FlowKind::RealNvp | FlowKind::Nice | FlowKind::Glow
+        ) && self.dim < 2
+        {
             return Err(GenError::config(
                 "dim",
                 self.dim,
@@ -180,10 +201,25 @@ impl FlowConfig {
                 "use maf for one-dimensional data",
             ));
         }
+        if let Some(c) = self.scale_clamp
+            && !(c.is_finite() && c > 0.0)
+        {
+            return Err(GenError::config(
+                "scale_clamp",
+                c,
+                "must be finite and > 0",
+                "use e.g. 3.0, or None for no clamp",
+            ));
+        }
         if let Some(a) = self.logit
             && !(a >= 0.0 && a < 0.5)
         {
-            return Err(GenError::config("logit alpha", a, "must lie in [0, 0.5)", "use 1e-6 or 0.05"));
+            return Err(GenError::config(
+                "logit alpha",
+                a,
+                "must lie in [0, 0.5)",
+                "use 1e-6 or 0.05",
+            ));
         }
         Ok(())
     }
@@ -197,8 +233,12 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
     let mut layers = Vec::new();
     let perm = |rng: &mut Rng| -> Result<Option<FlowLayer>> {
         Ok(match config.permutation {
-            PermutationKind::Reverse => Some(FlowLayer::Permutation(Permutation::reverse(d, device)?)),
-            PermutationKind::Random => Some(FlowLayer::Permutation(Permutation::random(d, rng, device)?)),
+            PermutationKind::Reverse => {
+                Some(FlowLayer::Permutation(Permutation::reverse(d, device)?))
+            }
+            PermutationKind::Random => {
+                Some(FlowLayer::Permutation(Permutation::random(d, rng, device)?))
+            }
             PermutationKind::None => None,
         })
     };
@@ -211,16 +251,19 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                     CouplingKind::Affine
                 };
                 let mask = coupling_mask(config.mask, d, k)?;
-                layers.push(FlowLayer::Coupling(Coupling::new(
-                    kind,
-                    &mask,
-                    &config.hidden,
-                    config.activation,
-                    c,
-                    true,
-                    rng,
-                    device,
-                )?));
+                layers.push(FlowLayer::Coupling(
+                    Coupling::new(
+                        kind,
+                        &mask,
+                        &config.hidden,
+                        config.activation,
+                        c,
+                        true,
+                        rng,
+                        device,
+                    )?
+                    .with_scale_clamp(config.scale_clamp),
+                ));
                 if config.actnorm {
                     layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
                 }
@@ -230,16 +273,19 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                 // Generative order of one Glow step: coupling, then LU linear, then ActNorm
                 // (so the normalizing direction is ActNorm → 1x1 → coupling, as in Glow).
                 let mask = coupling_mask(config.mask, d, k)?;
-                layers.push(FlowLayer::Coupling(Coupling::new(
-                    CouplingKind::Affine,
-                    &mask,
-                    &config.hidden,
-                    config.activation,
-                    c,
-                    true,
-                    rng,
-                    device,
-                )?));
+                layers.push(FlowLayer::Coupling(
+                    Coupling::new(
+                        CouplingKind::Affine,
+                        &mask,
+                        &config.hidden,
+                        config.activation,
+                        c,
+                        true,
+                        rng,
+                        device,
+                    )?
+                    .with_scale_clamp(config.scale_clamp),
+                ));
                 layers.push(FlowLayer::LuLinear(LuLinear::new(d, 0.0, rng, device)));
                 layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
             }
@@ -248,8 +294,20 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                     PermutationKind::Random => random_order(d, rng),
                     _ => (1..=d).collect(),
                 };
-                let l = MaskedAutoregressive::new(order, &config.hidden, config.activation, c, true, rng, device)?;
-                let l = if config.kind == FlowKind::Iaf { l.inverted() } else { l };
+                let l = MaskedAutoregressive::new(
+                    order,
+                    &config.hidden,
+                    config.activation,
+                    c,
+                    true,
+                    rng,
+                    device,
+                )?;
+                let l = if config.kind == FlowKind::Iaf {
+                    l.inverted()
+                } else {
+                    l
+                };
                 layers.push(FlowLayer::Autoregressive(l));
                 if config.actnorm {
                     layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
@@ -353,7 +411,13 @@ impl FlowModel {
         Ok(())
     }
 
-    fn context_tensor(&self, ctx: Option<&Matrix>, n: usize, device: &Device, what: &str) -> Result<Option<Tensor<2>>> {
+    fn context_tensor(
+        &self,
+        ctx: Option<&Matrix>,
+        n: usize,
+        device: &Device,
+        what: &str,
+    ) -> Result<Option<Tensor<2>>> {
         let c = self.config.context_dim;
         match (ctx, c) {
             (None, 0) => Ok(None),
@@ -377,7 +441,12 @@ impl FlowModel {
                 } else if m.rows() == n {
                     m.clone()
                 } else {
-                    return Err(GenError::shape(what, format!("{n} context rows (or 1)"), format!("{} rows", m.rows()), "give one context row per example"));
+                    return Err(GenError::shape(
+                        what,
+                        format!("{n} context rows (or 1)"),
+                        format!("{} rows", m.rows()),
+                        "give one context row per example",
+                    ));
                 };
                 Ok(Some(to_tensor(&m, device)))
             }
@@ -389,7 +458,11 @@ impl FlowModel {
     }
 
     fn rows(m: &Matrix, lo: usize, hi: usize) -> Result<Matrix> {
-        Matrix::new(hi - lo, m.cols(), m.as_slice()[lo * m.cols()..hi * m.cols()].to_vec())
+        Matrix::new(
+            hi - lo,
+            m.cols(),
+            m.as_slice()[lo * m.cols()..hi * m.cols()].to_vec(),
+        )
     }
 
     fn slice_ctx(ctx: Option<&Matrix>, lo: usize, hi: usize) -> Result<Option<Matrix>> {
@@ -407,7 +480,8 @@ impl FlowModel {
         for (lo, hi) in Self::chunks(x.rows()) {
             let xc = to_tensor(&Self::rows(x, lo, hi)?, &self.device);
             let cc = Self::slice_ctx(context, lo, hi)?;
-            let ct = self.context_tensor(cc.as_ref(), hi - lo, &self.device, "flow log_prob context")?;
+            let ct =
+                self.context_tensor(cc.as_ref(), hi - lo, &self.device, "flow log_prob context")?;
             let lp = flow.log_prob(xc, ct.as_ref())?;
             out.extend(to_vec(lp)?.into_iter().map(|v| v as f64));
         }
@@ -429,7 +503,8 @@ impl FlowModel {
         for (lo, hi) in Self::chunks(x.rows()) {
             let xc = to_tensor(&Self::rows(x, lo, hi)?, &self.device);
             let cc = Self::slice_ctx(context, lo, hi)?;
-            let ct = self.context_tensor(cc.as_ref(), hi - lo, &self.device, "flow encode context")?;
+            let ct =
+                self.context_tensor(cc.as_ref(), hi - lo, &self.device, "flow encode context")?;
             data.extend(to_matrix(flow.inverse(xc, ct.as_ref())?.0)?.into_vec());
         }
         Matrix::new(x.rows(), x.cols(), data)
@@ -440,18 +515,39 @@ impl FlowModel {
         z.ensure_cols(self.config.dim, "flow decode")?;
         z.ensure_finite("flow decode")?;
         let ct = self.context_tensor(context, z.rows(), &self.device, "flow decode context")?;
-        to_matrix(self.flow().forward(to_tensor(z, &self.device), ct.as_ref())?.0)
+        to_matrix(
+            self.flow()
+                .forward(to_tensor(z, &self.device), ct.as_ref())?
+                .0,
+        )
     }
 
     /// `n` samples x = f(τ ε), ε ~ N(0, I) drawn on the host, with their exact log p(x).
-    pub fn sample_and_log_prob(&self, n: usize, options: &SampleOptions, rng: &mut Rng) -> Result<(Matrix, Vec<f64>)> {
+    pub fn sample_and_log_prob(
+        &self,
+        n: usize,
+        options: &SampleOptions,
+        rng: &mut Rng,
+    ) -> Result<(Matrix, Vec<f64>)> {
         options.validate()?;
         let d = self.config.dim;
         let eps: Vec<f64> = (0..n * d).map(|_| StandardNormal.sample(rng)).collect();
         let eps = Matrix::new(n, d, eps)?;
-        let ct = self.context_tensor(options.condition.as_ref(), n, &self.device, "flow sample condition")?;
-        let (x, lp) = self.flow().sample_and_log_prob(to_tensor(&eps, &self.device), options.temperature, ct.as_ref())?;
-        Ok((to_matrix(x)?, to_vec(lp)?.into_iter().map(|v| v as f64).collect()))
+        let ct = self.context_tensor(
+            options.condition.as_ref(),
+            n,
+            &self.device,
+            "flow sample condition",
+        )?;
+        let (x, lp) = self.flow().sample_and_log_prob(
+            to_tensor(&eps, &self.device),
+            options.temperature,
+            ct.as_ref(),
+        )?;
+        Ok((
+            to_matrix(x)?,
+            to_vec(lp)?.into_iter().map(|v| v as f64).collect(),
+        ))
     }
 
     /// Data-dependent ActNorm initialisation from a batch (done automatically
@@ -460,7 +556,8 @@ impl FlowModel {
         self.check_rows(&batch.x, "flow initialisation")?;
         let dev = self.device.clone().autodiff();
         let x = to_tensor(&batch.x, &dev);
-        let ct = self.context_tensor(batch.context.as_ref(), batch.x.rows(), &dev, "flow context")?;
+        let ct =
+            self.context_tensor(batch.context.as_ref(), batch.x.rows(), &dev, "flow context")?;
         self.train.model.initialize(x, ct.as_ref())?;
         self.data_initialized = true;
         Ok(())
@@ -471,7 +568,8 @@ impl FlowModel {
         self.check_rows(&batch.x, "flow training batch")?;
         let dev = self.device.clone().autodiff();
         let x = to_tensor(&batch.x, &dev);
-        let ct = self.context_tensor(batch.context.as_ref(), batch.x.rows(), &dev, "flow context")?;
+        let ct =
+            self.context_tensor(batch.context.as_ref(), batch.x.rows(), &dev, "flow context")?;
         Ok(self.train.model.log_prob(x, ct.as_ref())?.mean().neg())
     }
 }
@@ -562,7 +660,11 @@ impl Checkpoint for FlowModel {
 
     fn load_checkpoint(&mut self, dir: &Path) -> Result<()> {
         let meta: FlowMeta = read_json(&dir.join("flow.json"))?;
-        if meta.config.kind != self.config.kind || meta.config.dim != self.config.dim || meta.config.layers != self.config.layers || meta.config.hidden != self.config.hidden {
+        if meta.config.kind != self.config.kind
+            || meta.config.dim != self.config.dim
+            || meta.config.layers != self.config.layers
+            || meta.config.hidden != self.config.hidden
+        {
             return Err(GenError::Format {
                 path: dir.join("flow.json"),
                 problem: "the checkpoint was written for a different flow architecture".into(),

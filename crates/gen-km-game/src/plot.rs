@@ -229,7 +229,9 @@ pub fn render_words(points: &[WordsPoint], title: &str) -> Canvas {
 
 /// Writes [`render_words`] to `path`.
 pub fn write_words_png(points: &[WordsPoint], title: &str, path: &Path) -> Result<()> {
-    render_words(points, title).save_png(path).map_err(KmError::from_gen)
+    render_words(points, title)
+        .save_png(path)
+        .map_err(KmError::from_gen)
 }
 
 #[cfg(test)]

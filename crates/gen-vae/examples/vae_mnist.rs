@@ -38,7 +38,9 @@ fn parse() -> Result<Args> {
         seed: 0,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let bad = |f: &str, v: &str| GenError::config(f, v, "could not parse", "see the example's doc comment");
+    let bad = |f: &str, v: &str| {
+        GenError::config(f, v, "could not parse", "see the example's doc comment")
+    };
     let mut i = 0;
     while i < argv.len() {
         let v = argv.get(i + 1).cloned().unwrap_or_default();
@@ -68,7 +70,10 @@ fn main() -> Result<()> {
         args.epochs,
         train.len()
     );
-    println!("| backend | ms/step | train s | test ELBO | test IWAE-{} | eval s |", args.k);
+    println!(
+        "| backend | ms/step | train s | test ELBO | test IWAE-{} | eval s |",
+        args.k
+    );
     println!("|---|---|---|---|---|---|");
     for &backend in &args.backends {
         let device = backend.device()?;
@@ -135,7 +140,7 @@ fn pictures(vae: &Vae, test: &Matrix, dir: &std::path::Path) -> Result<()> {
         .save_png(&dir.join("reconstructions.png"))?;
     let mut rows = Vec::new();
     for p in 0..6 {
-        let m = vae.interpolate(test.row(p * 50), test.row(p * 50 + 275), 10)?;
+        let m = vae.interpolate(test.row(p * 40), test.row(p * 40 + 250), 10)?;
         rows.extend(m.iter_rows().map(<[f64]>::to_vec));
     }
     gen_viz::image_grid(&Matrix::from_rows(&rows)?, 28, 28, 10, 2)?

@@ -63,7 +63,10 @@ impl Diagnostics {
         // Unbiased sample variance (as numpy.cov); a single row has no spread.
         let denom = (n.max(2) - 1) as f64;
         activity.iter_mut().for_each(|a| *a /= denom);
-        let active_units = activity.iter().filter(|&&a| a > ACTIVE_UNIT_THRESHOLD).count();
+        let active_units = activity
+            .iter()
+            .filter(|&&a| a > ACTIVE_UNIT_THRESHOLD)
+            .count();
         Ok(Self {
             kl_total: kl.iter().sum(),
             kl_per_dim: kl,

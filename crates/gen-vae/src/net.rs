@@ -125,10 +125,17 @@ impl VaeNet {
 
     /// log w = log p_θ(x | z) + log p(z) − log q_φ(z | x) per row, for
     /// `x`, `mu`, `logvar`, `eps` already repeated to the same number of rows.
-    pub fn log_weight(&self, x: Tensor<2>, mu: Tensor<2>, logvar: Tensor<2>, eps: Tensor<2>) -> Tensor<1> {
+    pub fn log_weight(
+        &self,
+        x: Tensor<2>,
+        mu: Tensor<2>,
+        logvar: Tensor<2>,
+        eps: Tensor<2>,
+    ) -> Tensor<1> {
         let z = Self::reparameterize(mu.clone(), logvar.clone(), eps);
         let out = self.decode(z.clone());
-        self.log_px(x, out) + standard_normal_log_prob(z.clone()) - diag_normal_log_prob(z, mu, logvar)
+        self.log_px(x, out) + standard_normal_log_prob(z.clone())
+            - diag_normal_log_prob(z, mu, logvar)
     }
 }
 

@@ -37,8 +37,8 @@ use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, TensorData};
 use gen_core::burn;
 use gen_core::checkpoint::{read_json, write_json_atomic};
-use gen_core::nn::{Activation, Mlp};
 use gen_core::nn::ops::LN_2PI;
+use gen_core::nn::{Activation, Mlp};
 use gen_core::optim::OptimConfig;
 use gen_core::{
     Capabilities, Checkpoint, GenError, Infer, Learn, Matrix, Model, Result, Rng, Sample,
@@ -178,7 +178,13 @@ impl Ppca {
                 let mut quad = 0.0;
                 let mut proj2 = 0.0;
                 for i in 0..q {
-                    let c: f64 = self.components.row(i).iter().zip(&r).map(|(u, v)| u * v).sum();
+                    let c: f64 = self
+                        .components
+                        .row(i)
+                        .iter()
+                        .zip(&r)
+                        .map(|(u, v)| u * v)
+                        .sum();
                     quad += c * c / self.eigenvalues[i];
                     proj2 += c * c;
                 }
@@ -268,7 +274,10 @@ impl Ppca {
         let train = device.clone().autodiff();
         let lin = |w: Vec<f32>, b: Vec<f32>, i: usize, o: usize| Linear {
             weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [i, o]), &train)),
-            bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [o]), &train))),
+            bias: Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(b, [o]),
+                &train,
+            ))),
         };
         let net = VaeNet {
             encoder: Mlp {
@@ -334,7 +343,10 @@ impl Sample for Ppca {
         let sigma = self.sigma2.sqrt();
         let mut out = Vec::with_capacity(n * d);
         for _ in 0..n {
-            let z: Vec<f64> = standard_normal(q, rng).iter().map(|v| v * options.temperature).collect();
+            let z: Vec<f64> = standard_normal(q, rng)
+                .iter()
+                .map(|v| v * options.temperature)
+                .collect();
             let e = standard_normal(d, rng);
             for j in 0..d {
                 let wz: f64 = (0..q).map(|i| w.get(j, i) * z[i]).sum();
@@ -383,7 +395,14 @@ pub(crate) mod tests {
     pub(crate) fn synthetic(n: usize, seed: u64) -> Matrix {
         let mut rng = rng_from_seed(seed);
         let (d, q) = (6, 2);
-        let w = [[2.0, 0.5], [1.0, -1.0], [0.0, 1.5], [0.5, 0.5], [-1.0, 0.0], [0.3, 2.0]];
+        let w = [
+            [2.0, 0.5],
+            [1.0, -1.0],
+            [0.0, 1.5],
+            [0.5, 0.5],
+            [-1.0, 0.0],
+            [0.3, 2.0],
+        ];
         let mu = [1.0, -2.0, 0.5, 0.0, 3.0, -1.0];
         let mut out = Vec::new();
         for _ in 0..n {
@@ -404,7 +423,9 @@ pub(crate) mod tests {
         let mut c = vec![0.0; d * d];
         for i in 0..d {
             for j in 0..d {
-                c[i * d + j] = (0..p.latent()).map(|k| w.get(i, k) * w.get(j, k)).sum::<f64>()
+                c[i * d + j] = (0..p.latent())
+                    .map(|k| w.get(i, k) * w.get(j, k))
+                    .sum::<f64>()
                     + if i == j { p.sigma2 } else { 0.0 };
             }
         }
@@ -467,7 +488,11 @@ pub(crate) mod tests {
             })
             .sum();
         let lp = p.log_prob(&x).unwrap()[3];
-        assert!((lxz + lz - lq - lp).abs() < 1e-9, "{} vs {lp}", lxz + lz - lq);
+        assert!(
+            (lxz + lz - lq - lp).abs() < 1e-9,
+            "{} vs {lp}",
+            lxz + lz - lq
+        );
     }
 
     #[test]

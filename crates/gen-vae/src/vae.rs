@@ -88,7 +88,10 @@ pub struct Vae {
 
 /// Standard normal draws as f32, from the host RNG.
 pub fn host_normal(n: usize, rng: &mut Rng) -> Vec<f32> {
-    crate::linalg::standard_normal(n, rng).into_iter().map(|v| v as f32).collect()
+    crate::linalg::standard_normal(n, rng)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect()
 }
 
 fn t2(v: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
@@ -175,13 +178,20 @@ impl Vae {
             };
             return Err(GenError::shape(
                 context,
-                format!("{} values per row (the model's input dimension)", self.config.d_in),
+                format!(
+                    "{} values per row (the model's input dimension)",
+                    self.config.d_in
+                ),
                 format!("{} values per row{img}", x.cols()),
                 "pass images of the size the model was trained on, flattened row-major",
             ));
         }
         if x.rows() == 0 {
-            return Err(GenError::input(context, "no rows", "pass at least one example"));
+            return Err(GenError::input(
+                context,
+                "no rows",
+                "pass at least one example",
+            ));
         }
         x.ensure_finite(context)?;
         if self.config.likelihood == Likelihood::Bernoulli
@@ -255,7 +265,12 @@ impl Vae {
         let mut rows = Vec::with_capacity(steps);
         for s in 0..steps {
             let t = s as f64 / (steps - 1) as f64;
-            rows.push(za.iter().zip(zb).map(|(p, q)| (1.0 - t) * p + t * q).collect::<Vec<_>>());
+            rows.push(
+                za.iter()
+                    .zip(zb)
+                    .map(|(p, q)| (1.0 - t) * p + t * q)
+                    .collect::<Vec<_>>(),
+            );
         }
         self.decode(&Matrix::from_rows(&rows)?)
     }
@@ -302,10 +317,17 @@ impl Vae {
             while k0 < k {
                 let kc = k_chunk.min(k - k0);
                 let rep = |t: Tensor<2>, w: usize| {
-                    t.unsqueeze_dim::<3>(0).repeat_dim(0, kc).reshape([kc * r, w])
+                    t.unsqueeze_dim::<3>(0)
+                        .repeat_dim(0, kc)
+                        .reshape([kc * r, w])
                 };
                 let eps = t2(host_normal(kc * r * l, rng), kc * r, l, &dev);
-                let lw = net.log_weight(rep(xs.clone(), d), rep(mu.clone(), l), rep(lv.clone(), l), eps);
+                let lw = net.log_weight(
+                    rep(xs.clone(), d),
+                    rep(mu.clone(), l),
+                    rep(lv.clone(), l),
+                    eps,
+                );
                 let lw = to_vec(lw)?;
                 // Row index within the chunk is i, sample index k0 + j: flat j * r + i.
                 let slice = out.as_mut_slice();
@@ -330,16 +352,26 @@ impl Vae {
     /// IWAE_K per row: logsumexp_k log w_k − log K (an estimate of log p(x)).
     pub fn iwae(&self, x: &Matrix, k: usize, rng: &mut Rng) -> Result<Scores> {
         let lw = self.log_weights(x, k, rng)?;
-        Ok(Scores::estimate("iwae", k, lw.iter_rows().map(iwae_from_log_weights).collect()))
+        Ok(Scores::estimate(
+            "iwae",
+            k,
+            lw.iter_rows().map(iwae_from_log_weights).collect(),
+        ))
     }
 
     /// The ELBO and IWAE_K per row from the same K draws: ELBO = mean_k log w_k,
     /// IWAE = logmeanexp_k log w_k, so ELBO ≤ IWAE row by row.
     pub fn elbo_and_iwae(&self, x: &Matrix, k: usize, rng: &mut Rng) -> Result<(Scores, Scores)> {
         let lw = self.log_weights(x, k, rng)?;
-        let elbo = lw.iter_rows().map(|r| r.iter().sum::<f64>() / k as f64).collect();
+        let elbo = lw
+            .iter_rows()
+            .map(|r| r.iter().sum::<f64>() / k as f64)
+            .collect();
         let iwae = lw.iter_rows().map(iwae_from_log_weights).collect();
-        Ok((Scores::bound("elbo", elbo), Scores::estimate("iwae", k, iwae)))
+        Ok((
+            Scores::bound("elbo", elbo),
+            Scores::estimate("iwae", k, iwae),
+        ))
     }
 
     /// The ELBO per row with the closed-form KL and `samples` draws of the
@@ -361,15 +393,22 @@ impl Vae {
             let r = rows.len();
             let xs = to_tensor(&x.select_rows(&rows)?, &dev);
             let (mu, lv) = net.encode(xs.clone());
-            let kl = to_vec(kl_per_dim(mu.clone(), lv.clone()).sum_dim(1).squeeze_dim::<1>(1))?;
+            let kl = to_vec(
+                kl_per_dim(mu.clone(), lv.clone())
+                    .sum_dim(1)
+                    .squeeze_dim::<1>(1),
+            )?;
             let rep = |t: Tensor<2>, w: usize| {
-                t.unsqueeze_dim::<3>(0).repeat_dim(0, samples).reshape([samples * r, w])
+                t.unsqueeze_dim::<3>(0)
+                    .repeat_dim(0, samples)
+                    .reshape([samples * r, w])
             };
             let eps = t2(host_normal(samples * r * l, rng), samples * r, l, &dev);
             let z = VaeNet::reparameterize(rep(mu, l), rep(lv, l), eps);
             let rec = to_vec(net.log_px(rep(xs, self.config.d_in), net.decode(z)))?;
             for (i, &row) in rows.iter().enumerate() {
-                let mean_rec = (0..samples).map(|s| rec[s * r + i] as f64).sum::<f64>() / samples as f64;
+                let mean_rec =
+                    (0..samples).map(|s| rec[s * r + i] as f64).sum::<f64>() / samples as f64;
                 values[row] = mean_rec - kl[i] as f64;
             }
         }
@@ -395,7 +434,13 @@ impl Vae {
 
     /// One step of the configured objective on `batch`; returns
     /// (loss, −reconstruction term, KL) as host values.
-    fn objective_step(&mut self, batch: &Matrix, step: u64, lr: f64, rng: &mut Rng) -> Result<StepStats> {
+    fn objective_step(
+        &mut self,
+        batch: &Matrix,
+        step: u64,
+        lr: f64,
+        rng: &mut Rng,
+    ) -> Result<StepStats> {
         self.check_input(batch, "VAE training batch")?;
         let (b, d, l) = (batch.rows(), self.config.d_in, self.config.latent);
         let dev = self.device.clone();
@@ -471,7 +516,10 @@ fn check_k(k: usize) -> Result<()> {
 /// Consecutive row indices in chunks of at most `size`.
 fn row_chunks(n: usize, size: usize) -> Vec<Vec<usize>> {
     let size = size.max(1);
-    (0..n).step_by(size).map(|s| (s..(s + size).min(n)).collect()).collect()
+    (0..n)
+        .step_by(size)
+        .map(|s| (s..(s + size).min(n)).collect())
+        .collect()
 }
 
 impl Model for Vae {
@@ -488,7 +536,9 @@ pub fn capabilities() -> Vec<Capabilities> {
         model: "vae",
         family: "vae",
         learn: TaskSupport::approximate("Adam on the reparameterised ELBO"),
-        score: TaskSupport::approximate("ELBO lower bound; IWAE-K estimate (K up to 100k, batched)"),
+        score: TaskSupport::approximate(
+            "ELBO lower bound; IWAE-K estimate (K up to 100k, batched)",
+        ),
         sample: TaskSupport::exact("z ~ N(0, I), decoder mean"),
         infer: TaskSupport::approximate("amortised q(z|x) = N(mu, diag sigma^2)"),
     };
@@ -528,7 +578,10 @@ impl Sample for Vae {
     fn sample(&self, n: usize, options: &SampleOptions, rng: &mut Rng) -> Result<Matrix> {
         options.validate()?;
         let l = self.config.latent;
-        let z: Vec<f64> = host_normal(n * l, rng).into_iter().map(|e| e as f64 * options.temperature).collect();
+        let z: Vec<f64> = host_normal(n * l, rng)
+            .into_iter()
+            .map(|e| e as f64 * options.temperature)
+            .collect();
         self.decode(&Matrix::new(n, l, z)?)
     }
 }
@@ -614,7 +667,8 @@ mod tests {
         let v = t2(lv.repeat(n), n, 3, &d);
         let z = VaeNet::reparameterize(m.clone(), v.clone(), eps);
         // KL = E_q[log q(z) − log p(z)].
-        let diff = to_vec(diag_normal_log_prob(z.clone(), m, v) - standard_normal_log_prob(z)).unwrap();
+        let diff =
+            to_vec(diag_normal_log_prob(z.clone(), m, v) - standard_normal_log_prob(z)).unwrap();
         let mc = diff.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         let var = diff.iter().map(|&x| (x as f64 - mc).powi(2)).sum::<f64>() / (n - 1) as f64;
         let se = (var / n as f64).sqrt();
@@ -623,17 +677,29 @@ mod tests {
             .zip(&lv)
             .map(|(&m, &l)| 0.5 * ((m * m) as f64 + (l as f64).exp() - l as f64 - 1.0))
             .sum();
-        let from_tensor = to_vec(kl_per_dim(t2(mu.to_vec(), 1, 3, &d), t2(lv.to_vec(), 1, 3, &d))).unwrap();
+        let from_tensor = to_vec(kl_per_dim(
+            t2(mu.to_vec(), 1, 3, &d),
+            t2(lv.to_vec(), 1, 3, &d),
+        ))
+        .unwrap();
         let from_tensor: f64 = from_tensor.iter().map(|&x| x as f64).sum();
-        assert!((from_tensor - closed).abs() < 1e-5, "{from_tensor} vs {closed}");
-        assert!((mc - closed).abs() < 4.0 * se, "MC {mc} ± {se} vs closed form {closed}");
+        assert!(
+            (from_tensor - closed).abs() < 1e-5,
+            "{from_tensor} vs {closed}"
+        );
+        assert!(
+            (mc - closed).abs() < 4.0 * se,
+            "MC {mc} ± {se} vs closed form {closed}"
+        );
     }
 
     #[test]
     fn gradients_flow_through_the_reparameterised_sample() {
         let d = dev().autodiff();
-        let mu = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0], [1, 2]), &d).require_grad();
-        let lv = Tensor::<2>::from_data(TensorData::new(vec![0.2f32, -0.6], [1, 2]), &d).require_grad();
+        let mu =
+            Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0], [1, 2]), &d).require_grad();
+        let lv =
+            Tensor::<2>::from_data(TensorData::new(vec![0.2f32, -0.6], [1, 2]), &d).require_grad();
         let e = [1.3f32, -0.4];
         let eps = t2(e.to_vec(), 1, 2, &d);
         let z = VaeNet::reparameterize(mu.clone(), lv.clone(), eps);
@@ -645,8 +711,18 @@ mod tests {
             let (m, v) = ([0.5f32, -1.0][i], [0.2f32, -0.6][i]);
             let s = (v / 2.0).exp();
             let z = m + s * e[i];
-            assert!((gm[i] - 2.0 * z).abs() < 1e-5, "dμ {} vs {}", gm[i], 2.0 * z);
-            assert!((gl[i] - z * s * e[i]).abs() < 1e-5, "dv {} vs {}", gl[i], z * s * e[i]);
+            assert!(
+                (gm[i] - 2.0 * z).abs() < 1e-5,
+                "dμ {} vs {}",
+                gm[i],
+                2.0 * z
+            );
+            assert!(
+                (gl[i] - z * s * e[i]).abs() < 1e-5,
+                "dv {} vs {}",
+                gl[i],
+                z * s * e[i]
+            );
         }
         // And through a whole VAE: every encoder weight gets a finite gradient, not all zero.
         let cfg = VaeConfig::mlp_bernoulli(16, 3);
@@ -659,7 +735,10 @@ mod tests {
         let grads = loss.backward();
         let g = to_vec(net.encoder.layers[0].weight.val().grad(&grads).unwrap()).unwrap();
         assert!(g.iter().all(|v| v.is_finite()));
-        assert!(g.iter().any(|v| v.abs() > 1e-8), "encoder gradient is all zero");
+        assert!(
+            g.iter().any(|v| v.abs() > 1e-8),
+            "encoder gradient is all zero"
+        );
     }
 
     #[test]
@@ -675,7 +754,12 @@ mod tests {
         let vae = p.to_vae(1.0, 1.0, &dev()).unwrap();
         let (elbo, iwae) = vae.elbo_and_iwae(&test, 10, &mut rng).unwrap();
         for i in 0..test.rows() {
-            assert!((elbo.values[i] - exact[i]).abs() < 2e-3, "{} vs {}", elbo.values[i], exact[i]);
+            assert!(
+                (elbo.values[i] - exact[i]).abs() < 2e-3,
+                "{} vs {}",
+                elbo.values[i],
+                exact[i]
+            );
             assert!((iwae.values[i] - exact[i]).abs() < 2e-3);
         }
         // A deliberately poor posterior: ELBO < IWAE-1000 ≤ exact (on average), gap < 0.5 nats.
@@ -689,12 +773,28 @@ mod tests {
             "exact {exact_mean:.4}  elbo {e:.4} (closed-KL {:.4}, K=1 {e1:.4})  iwae10 {i10:.4}  iwae1000 {i1000:.4}",
             closed_elbo.mean()
         );
-        assert!(e < exact_mean - 0.3, "the perturbed posterior should leave an ELBO gap");
-        assert!((closed_elbo.mean() - e).abs() < 0.05, "two ELBO estimators disagree");
+        assert!(
+            e < exact_mean - 0.3,
+            "the perturbed posterior should leave an ELBO gap"
+        );
+        assert!(
+            (closed_elbo.mean() - e).abs() < 0.05,
+            "two ELBO estimators disagree"
+        );
         assert!((elbo.mean() - e).abs() < 0.3);
-        assert!(e < i10 && i10 < i1000, "IWAE must increase with K: {e} {i10} {i1000}");
-        assert!(i1000 <= exact_mean + 0.02, "IWAE-1000 above the exact log-likelihood");
-        assert!(exact_mean - i1000 < 0.5, "IWAE-1000 gap {} ≥ 0.5 nats", exact_mean - i1000);
+        assert!(
+            e < i10 && i10 < i1000,
+            "IWAE must increase with K: {e} {i10} {i1000}"
+        );
+        assert!(
+            i1000 <= exact_mean + 0.02,
+            "IWAE-1000 above the exact log-likelihood"
+        );
+        assert!(
+            exact_mean - i1000 < 0.5,
+            "IWAE-1000 gap {} ≥ 0.5 nats",
+            exact_mean - i1000
+        );
     }
 
     fn train_digits(cfg: VaeConfig, steps: u64, tag: &str) -> (Vae, gen_core::train::TrainReport) {
@@ -762,20 +862,51 @@ mod tests {
         let mut rng = rng_from_seed(4);
         let before = untrained.elbo(&test, 1, &mut rng).unwrap().mean();
         let (elbo, iwae) = vae.elbo_and_iwae(&test, 50, &mut rng).unwrap();
-        assert!(elbo.mean() > before + 20.0, "ELBO {before} -> {}", elbo.mean());
+        assert!(
+            elbo.mean() > before + 20.0,
+            "ELBO {before} -> {}",
+            elbo.mean()
+        );
         // Jensen on the same draws: ELBO ≤ IWAE for every row.
-        assert!(elbo.values.iter().zip(&iwae.values).all(|(e, i)| e <= &(i + 1e-9)));
-        assert_eq!(iwae.kind, gen_core::ScoreKind::Estimate { estimator: "iwae".into(), samples: 50 });
+        assert!(
+            elbo.values
+                .iter()
+                .zip(&iwae.values)
+                .all(|(e, i)| e <= &(i + 1e-9))
+        );
+        assert_eq!(
+            iwae.kind,
+            gen_core::ScoreKind::Estimate {
+                estimator: "iwae".into(),
+                samples: 50
+            }
+        );
         // Chunking K (K > budget / rows) gives a valid estimate too.
-        let big = vae.iwae(&test.select_rows(&[0, 1]).unwrap(), SCORE_BUDGET + 7, &mut rng).unwrap();
+        let big = vae
+            .iwae(
+                &test.select_rows(&[0, 1]).unwrap(),
+                SCORE_BUDGET + 7,
+                &mut rng,
+            )
+            .unwrap();
         assert!(big.values.iter().all(|v| v.is_finite()));
         // Score is reproducible; sample / reconstruct / interpolate / traverse have the right shapes.
         assert_eq!(vae.score(&test).unwrap(), vae.score(&test).unwrap());
         let s = vae.sample(5, &SampleOptions::default(), &mut rng).unwrap();
         assert_eq!(s.shape(), (5, 64));
         assert_eq!(vae.reconstruct(&test).unwrap().shape(), test.shape());
-        assert_eq!(vae.interpolate(test.row(0), test.row(1), 7).unwrap().shape(), (7, 64));
-        assert_eq!(vae.traverse(test.row(0), &[0, 1], &[-2.0, 0.0, 2.0]).unwrap().shape(), (6, 64));
+        assert_eq!(
+            vae.interpolate(test.row(0), test.row(1), 7)
+                .unwrap()
+                .shape(),
+            (7, 64)
+        );
+        assert_eq!(
+            vae.traverse(test.row(0), &[0, 1], &[-2.0, 0.0, 2.0])
+                .unwrap()
+                .shape(),
+            (6, 64)
+        );
         // Checkpoint round trip reproduces the scores.
         let dir = std::env::temp_dir().join(format!("gen-vae-ckpt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -795,7 +926,10 @@ mod tests {
         assert_eq!(vae.name(), "iwae");
         let first = report.losses[..10].iter().sum::<f64>();
         let last = report.losses[90..].iter().sum::<f64>();
-        assert!(last < first, "IWAE loss did not decrease: {first} -> {last}");
+        assert!(
+            last < first,
+            "IWAE loss did not decrease: {first} -> {last}"
+        );
     }
 
     #[test]
@@ -803,15 +937,29 @@ mod tests {
         let vae = Vae::new(VaeConfig::mlp_bernoulli(784, 20), &dev(), 0).unwrap();
         let digits = Matrix::zeros(3, 64);
         let e = vae.score(&digits).unwrap_err().to_string();
-        assert!(e.contains("784") && e.contains("8x8") && e.contains("Fix"), "{e}");
-        let e = Vae::new(VaeConfig::mlp_bernoulli(784, 0), &dev(), 0).unwrap_err().to_string();
+        assert!(
+            e.contains("784") && e.contains("8x8") && e.contains("Fix"),
+            "{e}"
+        );
+        let e = Vae::new(VaeConfig::mlp_bernoulli(784, 0), &dev(), 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("latent") && e.contains("Fix"), "{e}");
         let x = Matrix::zeros(2, 784);
-        let e = vae.iwae(&x, 0, &mut rng_from_seed(0)).unwrap_err().to_string();
+        let e = vae
+            .iwae(&x, 0, &mut rng_from_seed(0))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("importance samples") && e.contains("Fix"), "{e}");
-        let e = vae.score(&Matrix::new(1, 784, vec![2.0; 784]).unwrap()).unwrap_err().to_string();
+        let e = vae
+            .score(&Matrix::new(1, 784, vec![2.0; 784]).unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("outside [0, 1]"), "{e}");
-        let e = vae.score(&Matrix::new(1, 784, vec![f64::NAN; 784]).unwrap()).unwrap_err().to_string();
+        let e = vae
+            .score(&Matrix::new(1, 784, vec![f64::NAN; 784]).unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not finite"), "{e}");
         let mut cfg = VaeConfig::mlp_bernoulli(784, 20);
         cfg.objective = Objective::Iwae { k: 5 };

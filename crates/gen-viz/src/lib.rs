@@ -268,7 +268,7 @@ impl Bounds {
         }
     }
 
-    fn to_pixel(&self, x: f64, y: f64, w: usize, h: usize) -> (i64, i64) {
+    fn pixel_of(self, x: f64, y: f64, w: usize, h: usize) -> (i64, i64) {
         let px = (x - self.x0) / (self.x1 - self.x0) * (w as f64 - 1.0);
         let py = (self.y1 - y) / (self.y1 - self.y0) * (h as f64 - 1.0);
         (px.round() as i64, py.round() as i64)
@@ -290,7 +290,7 @@ pub fn scatter(sets: &[&Matrix], bounds: Bounds, size: usize) -> Result<Canvas> 
         let col = PALETTE[k % PALETTE.len()];
         for r in m.iter_rows() {
             if r[0].is_finite() && r[1].is_finite() {
-                let (x, y) = bounds.to_pixel(r[0], r[1], size, size);
+                let (x, y) = bounds.pixel_of(r[0], r[1], size, size);
                 c.dot(x, y, 1, col);
             }
         }
@@ -307,7 +307,11 @@ pub fn colormap(t: f64) -> Rgb {
         [94.0, 201.0, 98.0],
         [253.0, 231.0, 37.0],
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let s = t * 4.0;
     let i = (s.floor() as usize).min(3);
     let f = s - i as f64;
@@ -352,7 +356,13 @@ pub fn heatmap(values: &[f64], nx: usize, ny: usize, cell: usize) -> Result<Canv
 
 /// A grid of grey images: each row of `images` is one `h × w` image with values
 /// in [0, 1] (clamped), laid out `cols` per row, each pixel `scale × scale`.
-pub fn image_grid(images: &Matrix, h: usize, w: usize, cols: usize, scale: usize) -> Result<Canvas> {
+pub fn image_grid(
+    images: &Matrix,
+    h: usize,
+    w: usize,
+    cols: usize,
+    scale: usize,
+) -> Result<Canvas> {
     if images.cols() != h * w {
         return Err(GenError::shape(
             "image grid",
@@ -377,10 +387,18 @@ pub fn image_grid(images: &Matrix, h: usize, w: usize, cols: usize, scale: usize
         for y in 0..h {
             for x in 0..w {
                 let v = img[y * w + x];
-                let g = if v.is_finite() { (v.clamp(0.0, 1.0) * 255.0).round() as u8 } else { 0 };
+                let g = if v.is_finite() {
+                    (v.clamp(0.0, 1.0) * 255.0).round() as u8
+                } else {
+                    0
+                };
                 for dy in 0..scale {
                     for dx in 0..scale {
-                        c.set((ox + x * scale + dx) as i64, (oy + y * scale + dy) as i64, [g, g, g]);
+                        c.set(
+                            (ox + x * scale + dx) as i64,
+                            (oy + y * scale + dy) as i64,
+                            [g, g, g],
+                        );
                     }
                 }
             }
@@ -392,18 +410,26 @@ pub fn image_grid(images: &Matrix, h: usize, w: usize, cols: usize, scale: usize
 /// Line plot of several series `(x, y)` on shared axes (auto-scaled), with axis lines.
 pub fn line_plot(series: &[Vec<(f64, f64)>], width: usize, height: usize) -> Canvas {
     let mut c = Canvas::new(width, height, [255, 255, 255]);
-    let pts = series.iter().flatten().filter(|(x, y)| x.is_finite() && y.is_finite());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let pts = series
+        .iter()
+        .flatten()
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for (x, y) in pts {
         x0 = x0.min(*x);
         x1 = x1.max(*x);
         y0 = y0.min(*y);
         y1 = y1.max(*y);
     }
-    if !(x1 > x0) {
+    if x1.partial_cmp(&x0) != Some(std::cmp::Ordering::Greater) {
         (x0, x1) = (x0.min(0.0), x0.max(0.0) + 1.0);
     }
-    if !(y1 > y0) {
+    if y1.partial_cmp(&y0) != Some(std::cmp::Ordering::Greater) {
         (y0, y1) = (y0.min(0.0) - 0.5, y0.max(0.0) + 0.5);
     }
     let margin = 20i64;

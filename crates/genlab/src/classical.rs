@@ -4,7 +4,9 @@ use std::path::Path;
 
 use gen_classical::{CharNGram, Corpus, Gaussian, Gmm, GmmConfig};
 use gen_core::train::{TrainConfig, Trainer};
-use gen_core::{Checkpoint, GenError, Matrix, Result, Rng, Sample, SampleOptions, Score, Scores, rng_from_seed};
+use gen_core::{
+    Checkpoint, GenError, Matrix, Result, Rng, Sample, SampleOptions, Score, Scores, rng_from_seed,
+};
 use serde_json::json;
 
 use crate::data::{self, Data};
@@ -55,7 +57,12 @@ fn trainer(steps: u64, seed: u64, out: &Path, batch: usize) -> Result<Trainer> {
 }
 
 /// Trains a classical model and writes the run directory.
-pub fn train(model: &str, data_name: &str, o: &ClassicalOpts, out: &Path) -> Result<serde_json::Value> {
+pub fn train(
+    model: &str,
+    data_name: &str,
+    o: &ClassicalOpts,
+    out: &Path,
+) -> Result<serde_json::Value> {
     let train = data::load(data_name, gen_data::Split::Train)?;
     let test = data::load(data_name, gen_data::Split::Test)?;
     RunMeta {
@@ -71,10 +78,15 @@ pub fn train(model: &str, data_name: &str, o: &ClassicalOpts, out: &Path) -> Res
         "gaussian" | "gmm" => {
             let x = points(&train, model)?;
             let xt = points(&test, model)?;
-            let (report, scorer): (_, Box<dyn Fn(&Matrix) -> Result<Vec<f64>>>) = if model == "gmm" {
-                let cfg = GmmConfig { components: o.components, reg_covar: o.reg_covar };
+            let (report, scorer): (_, Box<dyn Fn(&Matrix) -> Result<Vec<f64>>>) = if model == "gmm"
+            {
+                let cfg = GmmConfig {
+                    components: o.components,
+                    reg_covar: o.reg_covar,
+                };
                 let mut g = Gmm::init(&x, cfg, &mut rng)?;
-                let r = trainer(o.steps, o.seed, out, x.rows())?.fit(&mut g, |_, _| Ok(x.clone()))?;
+                let r =
+                    trainer(o.steps, o.seed, out, x.rows())?.fit(&mut g, |_, _| Ok(x.clone()))?;
                 write_samples(&g, &train, out, &mut rng)?;
                 (r, Box::new(move |m: &Matrix| g.log_prob(m)))
             } else {
@@ -117,18 +129,31 @@ pub fn train(model: &str, data_name: &str, o: &ClassicalOpts, out: &Path) -> Res
             let mut m = CharNGram::unfitted(o.order, o.add_k)?;
             let r = trainer(1, o.seed, out, 1)?.fit(&mut m, |_, _| Ok(corpus.clone()))?;
             let nll = per_symbol_nll(&m, &test_text);
-            let unigram = match &corpus {
-                Corpus::Text(t) => CharNGram::fit_text(t, 1, o.add_k)?,
-                Corpus::Lines(l) => CharNGram::fit_lines(l, 1, o.add_k)?,
-            };
-            let uni = per_symbol_nll(&unigram, &test_text);
+            // Held-out NLL per character for every order 1..=n: the picture of
+            // what longer contexts buy (order 1 is the unigram baseline).
+            let mut by_order = Vec::new();
+            for n in 1..o.order {
+                let m_n = match &corpus {
+                    Corpus::Text(t) => CharNGram::fit_text(t, n, o.add_k)?,
+                    Corpus::Lines(l) => CharNGram::fit_lines(l, n, o.add_k)?,
+                };
+                by_order.push((n as f64, per_symbol_nll(&m_n, &test_text)));
+            }
+            by_order.push((o.order as f64, nll));
+            let uni = by_order[0].1;
+            output::curve_png(&by_order, &out.join("nll_by_order.png"))?;
+            summary["test_nll_per_char_by_order"] =
+                json!(by_order.iter().map(|p| p.1).collect::<Vec<_>>());
             summary["order"] = json!(o.order);
             summary["train_nll_per_char"] = json!(r.final_loss);
             summary["test_nll_per_char"] = json!(nll);
             summary["test_perplexity"] = json!(nll.exp());
             summary["unigram_test_perplexity"] = json!(uni.exp());
             let samples = m.sample(20, &SampleOptions::default(), &mut rng)?;
-            gen_core::checkpoint::write_atomic(&out.join("samples.txt"), samples.join("\n").as_bytes())?;
+            gen_core::checkpoint::write_atomic(
+                &out.join("samples.txt"),
+                samples.join("\n").as_bytes(),
+            )?;
             summary["samples"] = json!(samples.iter().take(5).collect::<Vec<_>>());
         }
         other => return Err(unknown_model(other)),
@@ -147,7 +172,12 @@ fn per_symbol_nll(m: &CharNGram, texts: &[String]) -> f64 {
     s / n.max(1) as f64
 }
 
-fn write_samples<M: Sample<Output = Matrix>>(m: &M, train: &Data, out: &Path, rng: &mut Rng) -> Result<()> {
+fn write_samples<M: Sample<Output = Matrix>>(
+    m: &M,
+    train: &Data,
+    out: &Path,
+    rng: &mut Rng,
+) -> Result<()> {
     match train {
         Data::Points { x, .. } => {
             let s = m.sample(x.rows().min(5000), &SampleOptions::default(), rng)?;
@@ -162,7 +192,12 @@ fn write_samples<M: Sample<Output = Matrix>>(m: &M, train: &Data, out: &Path, rn
 }
 
 pub(crate) fn unknown_model(name: &str) -> GenError {
-    GenError::config("model", name, "unknown model", "see `genlab models` for the list")
+    GenError::config(
+        "model",
+        name,
+        "unknown model",
+        "see `genlab models` for the list",
+    )
 }
 
 /// A loaded classical model.

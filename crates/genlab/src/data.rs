@@ -73,7 +73,10 @@ pub fn load(name: &str, split: Split) -> Result<Data> {
         "surnames" => Data::Lines(gen_data::census_surnames(split)?),
         "first-names" | "names" => Data::Lines(gen_data::census_first_names(split)?),
         other => {
-            let names: Vec<String> = gen_data::catalog().iter().map(|d| d.name.to_string()).collect();
+            let names: Vec<String> = gen_data::catalog()
+                .iter()
+                .map(|d| d.name.to_string())
+                .collect();
             return Err(GenError::config(
                 "--data",
                 other,

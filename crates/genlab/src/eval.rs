@@ -39,9 +39,7 @@ use std::path::{Path, PathBuf};
 
 use gen_core::{Backend, GenError, Matrix, Result};
 use gen_eval::extractor::{Extractor, ExtractorKind, PixelScale, to_unit_range};
-use gen_eval::{
-    C2stOptions, DataCopyingOptions, Kernel, KidOptions, MmdEstimator, SlicedOptions,
-};
+use gen_eval::{C2stOptions, DataCopyingOptions, Kernel, KidOptions, MmdEstimator, SlicedOptions};
 use serde_json::{Value, json};
 
 /// Arguments of `genlab eval`.

@@ -61,7 +61,11 @@ pub struct KmRunArgs {
 #[derive(Args, Debug)]
 pub struct KmWordsArgs {
     /// Numbers of seen words at which to measure.
-    #[arg(long, value_delimiter = ',', default_value = "10,100,1000,3000,10000,30000,63875")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "10,100,1000,3000,10000,30000,63875"
+    )]
     seen: Vec<usize>,
     /// n-gram order of the generator.
     #[arg(long, default_value_t = 4)]
@@ -92,7 +96,14 @@ pub fn run(cmd: &KmCommand) -> Result<()> {
                 .with_seed(a.seed);
             let report = run_from_spec(&spec)?;
             gen_km_game::plot::write_run_png(&report, &a.png)?;
-            println!("{}", if a.steps { report.to_json() } else { report.summary_json() });
+            println!(
+                "{}",
+                if a.steps {
+                    report.to_json()
+                } else {
+                    report.summary_json()
+                }
+            );
             eprintln!("wrote {}", a.png.display());
             Ok(())
         }

@@ -6,6 +6,7 @@ mod eval;
 mod km;
 mod output;
 mod run;
+mod vae;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,12 @@ enum Command {
     /// The Kleinberg–Mullainathan generation game.
     #[command(subcommand)]
     Km(km::KmCommand),
+    /// VAE runs: write the posterior means (and log-variances) of q(z|x).
+    Encode(vae::InferArgs),
+    /// VAE runs: reconstruct rows through the posterior mean (.npy or .png grid).
+    Reconstruct(vae::InferArgs),
+    /// VAE runs: decode the latent segment between two rows (.png grid).
+    Interpolate(vae::InferArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -115,6 +122,12 @@ struct ScoreArgs {
     /// Which split of --data.
     #[arg(long, default_value = "test")]
     split: String,
+    /// VAE runs: elbo (a lower bound) or iwae (an importance-weighted estimate).
+    #[arg(long, default_value = "elbo")]
+    estimator: String,
+    /// VAE runs: importance samples K of the iwae estimator.
+    #[arg(long, default_value_t = 1000)]
+    k: usize,
 }
 
 fn main() -> ExitCode {
@@ -137,6 +150,9 @@ fn dispatch(cmd: Command) -> Result<()> {
         Command::Score(a) => score(a),
         Command::Eval(a) => print_json(&eval::run(&a)?),
         Command::Km(c) => km::run(&c),
+        Command::Encode(a) => vae::encode(&a),
+        Command::Reconstruct(a) => vae::reconstruct(&a),
+        Command::Interpolate(a) => vae::interpolate(&a),
     }
 }
 
@@ -165,7 +181,9 @@ fn all_capabilities() -> Vec<gen_core::Capabilities> {
 fn models(as_json: bool) -> Result<()> {
     let rows = all_capabilities();
     if as_json {
-        return print_json(&serde_json::to_value(&rows).map_err(|e| GenError::Other(e.to_string()))?);
+        return print_json(
+            &serde_json::to_value(&rows).map_err(|e| GenError::Other(e.to_string()))?,
+        );
     }
     print!("{}", capability_table(&rows));
     Ok(())
@@ -197,6 +215,7 @@ fn train(a: TrainArgs) -> Result<()> {
             },
             &a.out,
         )?,
+        m if vae::is_vae(m) => vae::train(m, &a.data, backend, a.steps, a.seed, &a.vae, &a.out)?,
         other => return Err(classical::unknown_model(other)),
     };
     print_json(&summary)
@@ -204,6 +223,16 @@ fn train(a: TrainArgs) -> Result<()> {
 
 fn sample(a: SampleArgs) -> Result<()> {
     let meta = RunMeta::load(&a.checkpoint)?;
+    if vae::is_vae(&meta.model) {
+        return vae::sample(
+            &meta,
+            &a.checkpoint,
+            a.n,
+            a.temperature,
+            a.seed,
+            a.out.as_deref(),
+        );
+    }
     let model = classical::load(&meta, &a.checkpoint)?;
     let opts = SampleOptions::with_temperature(a.temperature);
     let mut rng = rng_from_seed(a.seed);
@@ -214,7 +243,9 @@ fn sample(a: SampleArgs) -> Result<()> {
                 eprintln!("wrote {} samples to {}", m.rows(), p.display());
                 Ok(())
             }
-            None => print_json(&json!({"samples": m.iter_rows().map(|r| r.to_vec()).collect::<Vec<_>>()})),
+            None => print_json(
+                &json!({"samples": m.iter_rows().map(|r| r.to_vec()).collect::<Vec<_>>()}),
+            ),
         },
         Samples::Strings(s) => match &a.out {
             Some(p) => gen_core::checkpoint::write_atomic(p, s.join("\n").as_bytes()),

@@ -15,7 +15,11 @@ pub fn scatter_png(data: &Matrix, samples: &Matrix, path: &Path) -> Result<()> {
 }
 
 /// Heat map of exp(log p) over the data's bounding box (200 × 200 cells).
-pub fn density_png(log_prob: &dyn Fn(&Matrix) -> Result<Vec<f64>>, data: &Matrix, path: &Path) -> Result<()> {
+pub fn density_png(
+    log_prob: &dyn Fn(&Matrix) -> Result<Vec<f64>>,
+    data: &Matrix,
+    path: &Path,
+) -> Result<()> {
     let b = Bounds::of_points(&[data]);
     let n = 200;
     let mut pts = Vec::with_capacity(n * n * 2);
@@ -39,6 +43,15 @@ pub fn grid_png(images: &Matrix, h: usize, w: usize, path: &Path) -> Result<()> 
 
 /// Loss curve over steps.
 pub fn loss_png(losses: &[f64], path: &Path) -> Result<()> {
-    let s: Vec<(f64, f64)> = losses.iter().enumerate().map(|(i, l)| (i as f64, *l)).collect();
+    let s: Vec<(f64, f64)> = losses
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i as f64, *l))
+        .collect();
     line_plot(&[s], 600, 300).save_png(path)
+}
+
+/// A single (x, y) curve.
+pub fn curve_png(points: &[(f64, f64)], path: &Path) -> Result<()> {
+    line_plot(&[points.to_vec()], 600, 300).save_png(path)
 }

@@ -47,11 +47,17 @@ impl RunMeta {
 
     /// An option as u64 / f64 / str with a default.
     pub fn u64(&self, key: &str, default: u64) -> u64 {
-        self.options.get(key).and_then(|v| v.as_u64()).unwrap_or(default)
+        self.options
+            .get(key)
+            .and_then(|v| v.as_u64())
+            .unwrap_or(default)
     }
     /// See [`RunMeta::u64`].
     pub fn f64(&self, key: &str, default: f64) -> f64 {
-        self.options.get(key).and_then(|v| v.as_f64()).unwrap_or(default)
+        self.options
+            .get(key)
+            .and_then(|v| v.as_f64())
+            .unwrap_or(default)
     }
 }
 

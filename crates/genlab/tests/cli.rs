@@ -65,8 +65,12 @@ fn fid_of_one_dimensional_gaussians() {
     let f = npy(&d, "f.npy", 4, 1, &[1.0, 3.0, 5.0, 7.0]);
     let v = eval(&["fid", "--real", &r, "--fake", &f]);
     // 1-D: FID = (μ₁ − μ₂)² + (σ₁ − σ₂)², sample variances (ddof 1) 5/3 and 20/3.
-    let expected = (1.5f64 - 4.0).powi(2) + ((5.0f64 / 3.0).sqrt() - (20.0f64 / 3.0).sqrt()).powi(2);
-    assert!((num(&v, "value") - expected).abs() < 1e-9, "{v} vs {expected}");
+    let expected =
+        (1.5f64 - 4.0).powi(2) + ((5.0f64 / 3.0).sqrt() - (20.0f64 / 3.0).sqrt()).powi(2);
+    assert!(
+        (num(&v, "value") - expected).abs() < 1e-9,
+        "{v} vs {expected}"
+    );
 }
 
 #[test]
@@ -77,7 +81,15 @@ fn kid_with_one_full_subset_is_the_unbiased_mmd() {
     let r = npy(&d, "r.npy", 4, 1, &x);
     let f = npy(&d, "f.npy", 4, 1, &y);
     let v = eval(&[
-        "kid", "--real", &r, "--fake", &f, "--subsets", "1", "--subset-size", "4",
+        "kid",
+        "--real",
+        &r,
+        "--fake",
+        &f,
+        "--subsets",
+        "1",
+        "--subset-size",
+        "4",
     ]);
     // k(a, b) = (a·b/d + 1)³ with d = 1; unbiased MMD²: within-set means without the diagonal.
     let k = |a: f64, b: f64| (a * b + 1.0).powi(3);
@@ -92,9 +104,16 @@ fn kid_with_one_full_subset_is_the_unbiased_mmd() {
         }
         t / 12.0
     };
-    let cross: f64 = x.iter().flat_map(|a| y.iter().map(move |b| k(*a, *b))).sum::<f64>() / 16.0;
+    let cross: f64 = x
+        .iter()
+        .flat_map(|a| y.iter().map(move |b| k(*a, *b)))
+        .sum::<f64>()
+        / 16.0;
     let expected = within(&x) + within(&y) - 2.0 * cross;
-    assert!((num(&v, "mean") - expected).abs() < 1e-9, "{v} vs {expected}");
+    assert!(
+        (num(&v, "mean") - expected).abs() < 1e-9,
+        "{v} vs {expected}"
+    );
     assert_eq!(num(&v, "std"), 0.0);
 }
 
@@ -133,8 +152,14 @@ fn fid_on_raw_digit_images_uses_the_extractor() {
     let test = gen_data::digits8x8(gen_data::Split::Test).unwrap();
     let n = test.len();
     let half = n / 2;
-    let a = test.images.select_rows(&(0..half).collect::<Vec<_>>()).unwrap();
-    let b = test.images.select_rows(&(half..n).collect::<Vec<_>>()).unwrap();
+    let a = test
+        .images
+        .select_rows(&(0..half).collect::<Vec<_>>())
+        .unwrap();
+    let b = test
+        .images
+        .select_rows(&(half..n).collect::<Vec<_>>())
+        .unwrap();
     let r = npy(&d, "r.npy", a.rows(), 64, a.as_slice());
     let f = npy(&d, "f.npy", b.rows(), 64, b.as_slice());
     let v = eval(&["fid", "--real", &r, "--fake", &f, "--features", "digits"]);

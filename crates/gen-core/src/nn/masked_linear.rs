@@ -44,7 +44,10 @@ impl MaskedLinear {
         let w = draw(d_in * d_out);
         let b = draw(d_out);
         Self {
-            weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device)),
+            weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(w, [d_in, d_out]),
+                device,
+            )),
             bias: Param::from_tensor(Tensor::from_data(TensorData::new(b, [d_out]), device)),
             mask: Tensor::from_data(TensorData::new(mask, [d_in, d_out]), device),
         }

@@ -110,11 +110,17 @@ mod f64_bits {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
-        v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>().serialize(s)
+        v.iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<u64>>()
+            .serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-        Ok(Vec::<u64>::deserialize(d)?.into_iter().map(f64::from_bits).collect())
+        Ok(Vec::<u64>::deserialize(d)?
+            .into_iter()
+            .map(f64::from_bits)
+            .collect())
     }
 }
 
@@ -279,7 +285,10 @@ impl Trainer {
         let final_loss = if tail == 0 {
             f64::NAN
         } else {
-            state.losses[state.losses.len() - tail..].iter().sum::<f64>() / tail as f64
+            state.losses[state.losses.len() - tail..]
+                .iter()
+                .sum::<f64>()
+                / tail as f64
         };
         Ok(TrainReport {
             steps: state.step,

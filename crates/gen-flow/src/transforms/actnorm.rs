@@ -72,14 +72,22 @@ impl Bijection for ActNorm {
         self.bias.dims()[0]
     }
 
-    fn forward(&self, x: Tensor<2>, _context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+    fn forward(
+        &self,
+        x: Tensor<2>,
+        _context: Option<&Tensor<2>>,
+    ) -> Result<(Tensor<2>, Tensor<1>)> {
         let [n, _] = x.dims();
         let ls = self.log_scale.val();
         let y = x * ls.clone().exp().unsqueeze_dim(0) + self.bias.val().unsqueeze_dim(0);
         Ok((y, ls.sum().repeat_dim(0, n)))
     }
 
-    fn inverse(&self, y: Tensor<2>, _context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+    fn inverse(
+        &self,
+        y: Tensor<2>,
+        _context: Option<&Tensor<2>>,
+    ) -> Result<(Tensor<2>, Tensor<1>)> {
         let [n, _] = y.dims();
         let ls = self.log_scale.val();
         let x = (y - self.bias.val().unsqueeze_dim(0)) * ls.clone().neg().exp().unsqueeze_dim(0);

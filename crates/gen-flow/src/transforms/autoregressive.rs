@@ -102,7 +102,8 @@ impl MaskedAutoregressive {
             rng,
             device,
         ));
-        let context = (context_dim > 0).then(|| linear(context_dim, hidden[0], Init::Default, rng, device));
+        let context =
+            (context_dim > 0).then(|| linear(context_dim, hidden[0], Init::Default, rng, device));
         Ok(Self {
             layers,
             context,

@@ -12,6 +12,7 @@
 //! The Jacobian is triangular (after reordering) because the conditioner
 //! sees only the coordinates it leaves unchanged, so the inverse is
 //! x = b⊙y + (1−b)⊙(y − t)⊙exp(−s) with (s, t) computed from b⊙y = b⊙x.
+//! Optionally s is soft-clamped, s = c·tanh(s̃/c), which keeps every map finite.
 //! The conditioner's last layer starts at zero, so each layer starts as the
 //! identity map.
 
@@ -49,6 +50,11 @@ pub struct Coupling {
     /// Context width C (0 for an unconditional layer).
     #[module(skip)]
     pub context_dim: usize,
+    /// Soft clamp of the log-scale, s = c·tanh(s̃/c) (None: raw s̃, as normflows).
+    /// It keeps exp(s) finite far from the data, where a ReLU conditioner
+    /// extrapolates linearly.
+    #[module(skip)]
+    pub scale_clamp: Option<f64>,
 }
 
 impl Coupling {
@@ -85,7 +91,14 @@ impl Coupling {
             kind,
             dim,
             context_dim,
+            scale_clamp: None,
         })
+    }
+
+    /// The same layer with log-scales soft-clamped to (−c, c).
+    pub fn with_scale_clamp(mut self, c: Option<f64>) -> Self {
+        self.scale_clamp = c;
+        self
     }
 
     /// (s, t) for the transformed coordinates, zero on the conditioning ones.
@@ -100,7 +113,11 @@ impl Coupling {
         let h = self.net.forward(input);
         match self.kind {
             CouplingKind::Affine => {
-                let s = h.clone().narrow(1, 0, self.dim) * free.clone();
+                let s = h.clone().narrow(1, 0, self.dim);
+                let s = match self.scale_clamp {
+                    Some(c) => (s / c).tanh() * c,
+                    None => s,
+                } * free.clone();
                 let t = h.narrow(1, self.dim, self.dim) * free;
                 (Some(s), t)
             }

@@ -11,9 +11,9 @@
 //! generative:  x = (σ(y) − α)/(1 − 2α)
 //! ```
 
+use gen_core::Result;
 use gen_core::burn::module::Module;
 use gen_core::burn::tensor::{Tensor, activation};
-use gen_core::Result;
 
 use crate::bijection::{Bijection, row_sum};
 
@@ -34,7 +34,11 @@ impl Bijection for Logit {
         self.dim
     }
 
-    fn forward(&self, y: Tensor<2>, _context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+    fn forward(
+        &self,
+        y: Tensor<2>,
+        _context: Option<&Tensor<2>>,
+    ) -> Result<(Tensor<2>, Tensor<1>)> {
         let a = self.alpha;
         let x = (activation::sigmoid(y.clone()) - a) / (1.0 - 2.0 * a);
         // log σ(y) + log(1 − σ(y)) = −softplus(−y) − softplus(y)
@@ -43,7 +47,11 @@ impl Bijection for Logit {
         Ok((x, row_sum(ld)))
     }
 
-    fn inverse(&self, x: Tensor<2>, _context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+    fn inverse(
+        &self,
+        x: Tensor<2>,
+        _context: Option<&Tensor<2>>,
+    ) -> Result<(Tensor<2>, Tensor<1>)> {
         let a = self.alpha;
         let p = x * (1.0 - 2.0 * a) + a;
         let lp = p.clone().log();

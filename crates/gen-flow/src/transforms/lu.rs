@@ -48,14 +48,26 @@ impl LuLinear {
         use rand::seq::SliceRandom;
         let mut draw = |n: usize| -> Vec<f32> {
             (0..n)
-                .map(|_| if scale > 0.0 { rng.random_range(-scale..scale) } else { 0.0 })
+                .map(|_| {
+                    if scale > 0.0 {
+                        rng.random_range(-scale..scale)
+                    } else {
+                        0.0
+                    }
+                })
                 .collect()
         };
         let lower = draw(d * d);
         let upper = draw(d * d);
         let log_diag = draw(d);
         let sign: Vec<f32> = (0..d)
-            .map(|_| if scale > 0.0 && rng.random_bool(0.5) { -1.0 } else { 1.0 })
+            .map(|_| {
+                if scale > 0.0 && rng.random_bool(0.5) {
+                    -1.0
+                } else {
+                    1.0
+                }
+            })
             .collect();
         let mut idx: Vec<usize> = (0..d).collect();
         idx.shuffle(rng);
@@ -64,7 +76,9 @@ impl LuLinear {
             p[i * d + j] = 1.0;
         }
         let tri = |f: &dyn Fn(usize, usize) -> bool| -> Vec<f32> {
-            (0..d * d).map(|k| if f(k / d, k % d) { 1.0 } else { 0.0 }).collect()
+            (0..d * d)
+                .map(|k| if f(k / d, k % d) { 1.0 } else { 0.0 })
+                .collect()
         };
         let t2 = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [d, d]), device);
         Self {
@@ -92,7 +106,10 @@ impl LuLinear {
         let w = self.weight();
         let device = w.device();
         let [d, _] = w.dims();
-        let v: Vec<f64> = gen_core::tensor::to_vec(w)?.iter().map(|x| *x as f64).collect();
+        let v: Vec<f64> = gen_core::tensor::to_vec(w)?
+            .iter()
+            .map(|x| *x as f64)
+            .collect();
         let inv = invert(&v, d)?;
         let f: Vec<f32> = inv.iter().map(|x| *x as f32).collect();
         Ok(Tensor::from_data(TensorData::new(f, [d, d]), &device))
@@ -103,7 +120,9 @@ impl LuLinear {
 /// partial pivoting; errors if the matrix is numerically singular.
 pub fn invert(a: &[f64], d: usize) -> Result<Vec<f64>> {
     let mut m = a.to_vec();
-    let mut inv: Vec<f64> = (0..d * d).map(|k| if k / d == k % d { 1.0 } else { 0.0 }).collect();
+    let mut inv: Vec<f64> = (0..d * d)
+        .map(|k| if k / d == k % d { 1.0 } else { 0.0 })
+        .collect();
     for c in 0..d {
         let p = (c..d)
             .max_by(|&i, &j| m[i * d + c].abs().total_cmp(&m[j * d + c].abs()))
@@ -144,14 +163,22 @@ impl Bijection for LuLinear {
         self.eye.dims()[0]
     }
 
-    fn forward(&self, x: Tensor<2>, _context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+    fn forward(
+        &self,
+        x: Tensor<2>,
+        _context: Option<&Tensor<2>>,
+    ) -> Result<(Tensor<2>, Tensor<1>)> {
         let [n, _] = x.dims();
         let winv = self.inverse_weight()?;
         let ld = self.log_diag.val().sum().neg().repeat_dim(0, n);
         Ok((x.matmul(winv), ld))
     }
 
-    fn inverse(&self, y: Tensor<2>, _context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+    fn inverse(
+        &self,
+        y: Tensor<2>,
+        _context: Option<&Tensor<2>>,
+    ) -> Result<(Tensor<2>, Tensor<1>)> {
         let [n, _] = y.dims();
         let ld = self.log_diag.val().sum().repeat_dim(0, n);
         Ok((y.matmul(self.weight()), ld))

@@ -85,15 +85,26 @@ impl Bijection for Permutation {
         self.indices.len()
     }
 
-    fn forward(&self, x: Tensor<2>, _context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+    fn forward(
+        &self,
+        x: Tensor<2>,
+        _context: Option<&Tensor<2>>,
+    ) -> Result<(Tensor<2>, Tensor<1>)> {
         let [n, _] = x.dims();
         let device = x.device();
         Ok((x.matmul(self.matrix.clone()), zero_logdet(n, &device)))
     }
 
-    fn inverse(&self, y: Tensor<2>, _context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
+    fn inverse(
+        &self,
+        y: Tensor<2>,
+        _context: Option<&Tensor<2>>,
+    ) -> Result<(Tensor<2>, Tensor<1>)> {
         let [n, _] = y.dims();
         let device = y.device();
-        Ok((y.matmul(self.inverse_matrix.clone()), zero_logdet(n, &device)))
+        Ok((
+            y.matmul(self.inverse_matrix.clone()),
+            zero_logdet(n, &device),
+        ))
     }
 }

@@ -1,0 +1,86 @@
+//! Backend parity of the VAE (one test binary: wgpu kernels compile once).
+//!
+//! Weights and all noise come from the host RNG, so a training step must give
+//! the same loss on ndarray, flex and wgpu (lavapipe) up to f32 round-off.
+
+use gen_core::parity::check_parity;
+use gen_core::{Learn, Matrix, StepContext, rng_from_seed};
+use gen_vae::{Likelihood, Objective, Vae, VaeConfig};
+
+fn batch() -> Matrix {
+    let d = gen_data::digits8x8(gen_data::Split::Train).unwrap();
+    let idx: Vec<usize> = (0..32).collect();
+    d.select(&idx)
+        .unwrap()
+        .binarized(&mut rng_from_seed(9))
+        .unwrap()
+}
+
+fn small(objective: Objective, likelihood: Likelihood) -> VaeConfig {
+    VaeConfig {
+        hidden: vec![32],
+        objective,
+        likelihood,
+        ..VaeConfig::mlp_bernoulli(64, 4)
+    }
+}
+
+fn two_steps_and_scores(
+    cfg: &VaeConfig,
+    x: &Matrix,
+    d: &gen_core::burn::tensor::Device,
+) -> gen_core::Result<Vec<f32>> {
+    let mut vae = Vae::new(cfg.clone(), d, 3)?;
+    let mut rng = rng_from_seed(5);
+    let mut out = Vec::new();
+    for step in 0..2 {
+        let mut ctx = StepContext {
+            step,
+            lr: 1e-3,
+            rng: &mut rng,
+        };
+        out.push(vae.learn_step(x, &mut ctx)?.loss as f32);
+    }
+    let (elbo, iwae) = vae.elbo_and_iwae(&x.select_rows(&[0, 1, 2])?, 8, &mut rng)?;
+    out.extend(elbo.values.iter().chain(&iwae.values).map(|v| *v as f32));
+    Ok(out)
+}
+
+#[test]
+fn one_training_step_gives_the_same_loss_on_every_backend() {
+    let x = batch();
+    for (name, cfg) in [
+        (
+            "elbo bernoulli",
+            small(Objective::Elbo, Likelihood::Bernoulli),
+        ),
+        (
+            "iwae-5 bernoulli",
+            small(Objective::Iwae { k: 5 }, Likelihood::Bernoulli),
+        ),
+        (
+            "elbo gaussian learned variance",
+            small(
+                Objective::Elbo,
+                Likelihood::Gaussian {
+                    log_var: -2.0,
+                    learned: true,
+                },
+            ),
+        ),
+    ] {
+        let r = check_parity(name, true, 2e-3, 1e-4, |d| {
+            two_steps_and_scores(&cfg, &x, d)
+        })
+        .unwrap();
+        eprintln!(
+            "{name}: backends {:?}, max |diff| {:.2e}",
+            r.backends, r.max_abs_diff
+        );
+        assert!(
+            r.backends.len() >= 2,
+            "parity needs two backends: {:?}",
+            r.backends
+        );
+    }
+}
