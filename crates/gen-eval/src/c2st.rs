@@ -42,6 +42,7 @@
 //!   folds all come from the host RNG, so a seed gives the same result on
 //!   every backend up to floating-point differences.
 
+use gen_core::burn::module::Module;
 use gen_core::burn::tensor::activation::softplus;
 use gen_core::burn::tensor::{Tensor, TensorData};
 use gen_core::nn::{Activation, MlpConfig};

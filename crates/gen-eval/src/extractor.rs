@@ -48,12 +48,14 @@
 
 use std::path::Path;
 
+// `#[derive(Module)]` expands to paths under `burn::`.
+use gen_core::burn;
 use gen_core::burn::module::Module;
 use gen_core::burn::nn::Linear;
 use gen_core::burn::nn::conv::Conv2d;
 use gen_core::burn::nn::pool::MaxPool2dConfig;
 use gen_core::burn::tensor::activation::{log_softmax, relu, softmax};
-use gen_core::burn::tensor::{Bytes, Device, Tensor, TensorData};
+use gen_core::burn::tensor::{Bytes, Device, Tensor};
 use gen_core::nn::conv::{ConvShape, conv2d};
 use gen_core::nn::{Init, linear};
 use gen_core::optim::{OptimConfig, Optimized};
@@ -127,7 +129,7 @@ impl ExtractorKind {
     pub fn max_shift(self) -> usize {
         match self {
             ExtractorKind::Mnist => 2,
-            ExtractorKind::Digits => 1,
+            ExtractorKind::Digits => 0,
         }
     }
 
@@ -426,7 +428,7 @@ impl ExtractorTraining {
                 seed: 2017,
             },
             ExtractorKind::Digits => Self {
-                steps: 1500,
+                steps: 3000,
                 batch_size: 64,
                 lr: 2e-3,
                 seed: 2017,

@@ -18,6 +18,7 @@ use crate::transforms::{ActNorm, Coupling, Logit, LuLinear, MaskedAutoregressive
 
 /// One layer of a flow.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum FlowLayer {
     /// Affine or additive coupling.
     Coupling(Coupling),

@@ -39,7 +39,7 @@ pub fn coupling_mask(kind: MaskKind, d: usize, layer: usize) -> Result<Vec<f32>>
         }
         MaskKind::Alternating => (0..d).map(|i| (i % 2 == 0) != flip).collect(),
         MaskKind::Checkerboard { h, w } => {
-            if h * w == 0 || d % (h * w) != 0 {
+            if h * w == 0 || !d.is_multiple_of(h * w) {
                 return Err(GenError::config(
                     "mask",
                     format!("checkerboard {h}x{w}"),
@@ -58,7 +58,7 @@ pub fn coupling_mask(kind: MaskKind, d: usize, layer: usize) -> Result<Vec<f32>>
                 .collect()
         }
         MaskKind::Channel { channels } => {
-            if channels < 2 || d % channels != 0 {
+            if channels < 2 || !d.is_multiple_of(channels) {
                 return Err(GenError::config(
                     "mask",
                     format!("channel ({channels} channels)"),

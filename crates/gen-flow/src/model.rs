@@ -212,7 +212,7 @@ impl FlowConfig {
             ));
         }
         if let Some(a) = self.logit
-            && !(a >= 0.0 && a < 0.5)
+            && !(0.0..0.5).contains(&a)
         {
             return Err(GenError::config(
                 "logit alpha",

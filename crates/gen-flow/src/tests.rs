@@ -117,7 +117,7 @@ fn mask_kind(k: u8, d: usize) -> MaskKind {
         0 => MaskKind::Half,
         1 => MaskKind::Alternating,
         2 if d == 4 => MaskKind::Checkerboard { h: 2, w: 2 },
-        3 if d % 2 == 0 => MaskKind::Channel { channels: 2 },
+        3 if d.is_multiple_of(2) => MaskKind::Channel { channels: 2 },
         _ => MaskKind::Alternating,
     }
 }

@@ -113,7 +113,7 @@ impl VaeConfig {
                 "latent",
                 0,
                 "a VAE needs at least one latent dimension",
-                "use --latent 2 for pictures of the latent space, 10..50 for likelihood",
+                "use 2 latent dimensions for pictures of the latent space, 10..50 for likelihood (genlab: --vae-latent)",
             ));
         }
         if let Some(i) = self.hidden.iter().position(|&h| h == 0) {

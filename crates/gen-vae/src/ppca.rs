@@ -348,9 +348,9 @@ impl Sample for Ppca {
                 .map(|v| v * options.temperature)
                 .collect();
             let e = standard_normal(d, rng);
-            for j in 0..d {
-                let wz: f64 = (0..q).map(|i| w.get(j, i) * z[i]).sum();
-                out.push(self.mean[j] + wz + sigma * e[j]);
+            for (j, (m, ej)) in self.mean.iter().zip(&e).enumerate() {
+                let wz: f64 = z.iter().enumerate().map(|(i, zi)| w.get(j, i) * zi).sum();
+                out.push(m + wz + sigma * ej);
             }
         }
         Matrix::new(n, d, out)
@@ -476,9 +476,9 @@ pub(crate) mod tests {
         let row = x.row(3);
         let z = [0.3, -0.7];
         let mut lxz = 0.0;
-        for j in 0..p.dim() {
-            let m = p.mean[j] + w.get(j, 0) * z[0] + w.get(j, 1) * z[1];
-            lxz += -0.5 * ((row[j] - m).powi(2) / p.sigma2 + p.sigma2.ln() + LN_2PI);
+        for (j, (xj, mj)) in row.iter().zip(&p.mean).enumerate() {
+            let m = mj + w.get(j, 0) * z[0] + w.get(j, 1) * z[1];
+            lxz += -0.5 * ((xj - m).powi(2) / p.sigma2 + p.sigma2.ln() + LN_2PI);
         }
         let lz: f64 = z.iter().map(|v| -0.5 * (v * v + LN_2PI)).sum();
         let lq: f64 = (0..2)

@@ -753,6 +753,7 @@ mod tests {
         // The exact posterior: every log-weight equals log p(x).
         let vae = p.to_vae(1.0, 1.0, &dev()).unwrap();
         let (elbo, iwae) = vae.elbo_and_iwae(&test, 10, &mut rng).unwrap();
+        #[allow(clippy::needless_range_loop)]
         for i in 0..test.rows() {
             assert!(
                 (elbo.values[i] - exact[i]).abs() < 2e-3,

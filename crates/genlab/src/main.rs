@@ -3,6 +3,7 @@
 mod classical;
 mod data;
 mod eval;
+mod flow;
 mod km;
 mod output;
 mod run;
@@ -48,7 +49,7 @@ enum Command {
     /// The Kleinberg–Mullainathan generation game.
     #[command(subcommand)]
     Km(km::KmCommand),
-    /// VAE runs: write the posterior means (and log-variances) of q(z|x).
+    /// VAE runs: write the posterior means (and log-variances) of q(z|x); flow runs: exact z = f⁻¹(x).
     Encode(vae::InferArgs),
     /// VAE runs: reconstruct rows through the posterior mean (.npy or .png grid).
     Reconstruct(vae::InferArgs),
@@ -87,6 +88,12 @@ struct TrainArgs {
     /// Covariance regulariser (gaussian, gmm).
     #[arg(long, default_value_t = 1e-6)]
     reg_covar: f64,
+    /// VAE-family options (vae, beta-vae, iwae, ppca).
+    #[command(flatten)]
+    vae: vae::VaeArgs,
+    /// Flow options (realnvp, nice, glow, maf, iaf).
+    #[command(flatten)]
+    flow: flow::FlowArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -150,7 +157,7 @@ fn dispatch(cmd: Command) -> Result<()> {
         Command::Score(a) => score(a),
         Command::Eval(a) => print_json(&eval::run(&a)?),
         Command::Km(c) => km::run(&c),
-        Command::Encode(a) => vae::encode(&a),
+        Command::Encode(a) => flow::encode_or(&a, vae::encode),
         Command::Reconstruct(a) => vae::reconstruct(&a),
         Command::Interpolate(a) => vae::interpolate(&a),
     }
@@ -175,7 +182,10 @@ fn datasets() -> Result<()> {
 }
 
 fn all_capabilities() -> Vec<gen_core::Capabilities> {
-    gen_classical::capabilities()
+    let mut rows = gen_classical::capabilities();
+    rows.extend(gen_vae::capabilities());
+    rows.extend(flow::capabilities());
+    rows
 }
 
 fn models(as_json: bool) -> Result<()> {
@@ -215,6 +225,18 @@ fn train(a: TrainArgs) -> Result<()> {
             },
             &a.out,
         )?,
+        m if flow::is_flow(m) => flow::train(
+            m,
+            &a.data,
+            &flow::FlowOpts {
+                steps: a.steps,
+                seed: a.seed,
+                backend,
+                batch_size: a.flow.flow_batch,
+                lr: a.flow.flow_lr,
+            },
+            &a.out,
+        )?,
         m if vae::is_vae(m) => vae::train(m, &a.data, backend, a.steps, a.seed, &a.vae, &a.out)?,
         other => return Err(classical::unknown_model(other)),
     };
@@ -232,6 +254,10 @@ fn sample(a: SampleArgs) -> Result<()> {
             a.seed,
             a.out.as_deref(),
         );
+    }
+    if flow::is_flow(&meta.model) {
+        let out = a.out.as_deref();
+        return flow::sample_cmd(&meta, &a.checkpoint, a.n, a.temperature, a.seed, out);
     }
     let model = classical::load(&meta, &a.checkpoint)?;
     let opts = SampleOptions::with_temperature(a.temperature);
@@ -269,6 +295,25 @@ fn read_rows(path: &std::path::Path) -> Result<Matrix> {
 
 fn score(a: ScoreArgs) -> Result<()> {
     let meta = RunMeta::load(&a.checkpoint)?;
+    if vae::is_vae(&meta.model) {
+        let (input, data) = (a.input.as_deref(), a.data.as_deref());
+        return print_json(
+            &vae::score(
+                &meta,
+                &a.checkpoint,
+                input,
+                data,
+                &a.split,
+                &a.estimator,
+                a.k,
+            )?
+            .to_json(),
+        );
+    }
+    if flow::is_flow(&meta.model) {
+        let x = flow::rows(a.input.as_deref(), a.data.as_deref(), &a.split)?;
+        return print_json(&flow::score(&meta, &a.checkpoint, &x)?.to_json());
+    }
     let model = classical::load(&meta, &a.checkpoint)?;
     let scores = match (&a.input, &a.data) {
         (Some(p), _) if p.extension().and_then(|e| e.to_str()) == Some("txt") => {

@@ -38,35 +38,40 @@ pub fn is_vae(model: &str) -> bool {
 #[derive(clap::Args, Debug, Clone)]
 pub struct VaeArgs {
     /// Latent dimension (vae, beta-vae, iwae, ppca).
-    #[arg(long = "vae-latent", default_value_t = 20)]
+    #[arg(id = "vae-latent", long = "vae-latent", default_value_t = 20)]
     pub latent: usize,
     /// Hidden widths of the VAE encoder (decoder mirrors them), comma separated.
-    #[arg(long = "vae-hidden", value_delimiter = ',', default_value = "400")]
+    #[arg(
+        id = "vae-hidden",
+        long = "vae-hidden",
+        value_delimiter = ',',
+        default_value = "400"
+    )]
     pub hidden: Vec<usize>,
     /// Minibatch size of the VAE.
-    #[arg(long = "vae-batch", default_value_t = 100)]
+    #[arg(id = "vae-batch", long = "vae-batch", default_value_t = 100)]
     pub batch: usize,
     /// Adam learning rate of the VAE.
-    #[arg(long = "vae-lr", default_value_t = 1e-3)]
+    #[arg(id = "vae-lr", long = "vae-lr", default_value_t = 1e-3)]
     pub lr: f64,
     /// KL weight β (beta-vae only; vae and iwae use 1).
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(id = "vae-beta", long = "beta", default_value_t = 4.0)]
     pub beta: f64,
     /// Linear KL annealing over this many steps (0: off).
-    #[arg(long = "kl-warmup", default_value_t = 0)]
+    #[arg(id = "vae-kl-warmup", long = "kl-warmup", default_value_t = 0)]
     pub kl_warmup: u64,
     /// Free bits per latent dimension in nats (0: off).
-    #[arg(long = "free-bits", default_value_t = 0.0)]
+    #[arg(id = "vae-free-bits", long = "free-bits", default_value_t = 0.0)]
     pub free_bits: f64,
     /// Importance samples of the IWAE training objective.
-    #[arg(long = "iwae-k", default_value_t = 5)]
+    #[arg(id = "vae-iwae-k", long = "iwae-k", default_value_t = 5)]
     pub iwae_k: usize,
     /// Decoder: auto (bernoulli on mnist5k, gaussian-learned otherwise), bernoulli,
     /// gaussian (fixed variance 0.01) or gaussian-learned.
-    #[arg(long, default_value = "auto")]
+    #[arg(id = "vae-decoder", long = "decoder", default_value = "auto")]
     pub decoder: String,
     /// K of the IWAE estimate in the training summary (0: skip).
-    #[arg(long = "eval-k", default_value_t = 1000)]
+    #[arg(id = "vae-eval-k", long = "eval-k", default_value_t = 1000)]
     pub eval_k: usize,
 }
 

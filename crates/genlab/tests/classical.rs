@@ -170,7 +170,8 @@ fn ngram_on_shakespeare_beats_the_unigram_on_held_out_text() {
         "held-out NLL must fall with order: {by_order:?}"
     );
     let words = dir.join("w.txt");
-    std::fs::write(&words, "to be or not to be\nqqqxzq\n").unwrap();
+    // Equal lengths, so total log-probabilities compare fairly.
+    std::fs::write(&words, "to be or not\nqzxqjvkqzxjq\n").unwrap();
     let (ok, out, err) = genlab(&[
         "score",
         "--checkpoint",

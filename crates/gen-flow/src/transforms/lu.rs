@@ -127,7 +127,7 @@ pub fn invert(a: &[f64], d: usize) -> Result<Vec<f64>> {
         let p = (c..d)
             .max_by(|&i, &j| m[i * d + c].abs().total_cmp(&m[j * d + c].abs()))
             .unwrap_or(c);
-        if !(m[p * d + c].abs() > 1e-12) {
+        if m[p * d + c].abs().is_nan() || m[p * d + c].abs() <= 1e-12 {
             return Err(GenError::input(
                 "LU linear layer",
                 "the weight matrix is numerically singular",
