@@ -72,7 +72,9 @@ where
                 for (i, (a, b)) in rv.iter().zip(&values).enumerate() {
                     let (a, b) = (*a as f64, *b as f64);
                     let diff = (a - b).abs();
-                    if !(diff <= atol + rtol * a.abs()) {
+                    // NaN on either side fails too (the comparison is false).
+                    let within = diff <= atol + rtol * a.abs();
+                    if !within {
                         return Err(GenError::Other(format!(
                             "parity '{name}': value {i} differs: {rb} {a} vs {backend} {b} (|diff| {diff:e} > atol {atol:e} + rtol {rtol:e})"
                         )));

@@ -322,6 +322,7 @@ mod tests {
         let real = gaussian(400, 2, 0.0, 1);
         let fake = gaussian(400, 2, 0.0, 2);
         let r = c2st(&real, &fake, &C2stOptions::default()).unwrap();
+        eprintln!("C2ST same: acc {:.4}, p {:.3e}", r.value, r.p_value);
         // sd of acc under H0 = 1/√(4·800) ≈ 0.018; allow ~4 sd plus overfitting slack.
         assert!((r.value - 0.5).abs() < 0.08, "{r:?}");
         assert!(r.p_value > 0.01, "{r:?}");
@@ -335,6 +336,7 @@ mod tests {
         let real = gaussian(300, 2, 0.0, 3);
         let fake = gaussian(300, 2, 6.0, 4);
         let r = c2st(&real, &fake, &C2stOptions::default()).unwrap();
+        eprintln!("C2ST shifted: acc {:.4}, p {:.3e}", r.value, r.p_value);
         assert!(r.value > 0.97, "{r:?}");
         assert!(r.p_value < 1e-12, "{r:?}");
         // The p-value is exactly the normal tail of z = (acc − ½)√(4 n_te).

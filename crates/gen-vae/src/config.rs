@@ -53,6 +53,35 @@ pub enum Objective {
     },
 }
 
+/// A convolutional encoder/decoder for `height × width` single-channel images.
+///
+/// Encoder: one 4×4 convolution with stride 2 and padding 1 per entry of
+/// `channels` (each halves the image side), then the MLP head to (μ, log σ²).
+/// Decoder (mirror): the MLP to the smallest feature map, then per level a
+/// nearest-neighbour 2× upsampling and a 3×3 convolution, the last one to one
+/// channel (logits or means per pixel).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConvSpec {
+    /// Image height (divisible by 2^levels).
+    pub height: usize,
+    /// Image width (divisible by 2^levels).
+    pub width: usize,
+    /// Channels after each stride-2 convolution, e.g. `[32, 64]`.
+    pub channels: Vec<usize>,
+}
+
+impl ConvSpec {
+    /// (channels, height, width) of the smallest feature map.
+    pub fn bottleneck(&self) -> (usize, usize, usize) {
+        let f = 1 << self.channels.len();
+        (
+            self.channels.last().copied().unwrap_or(1),
+            self.height / f,
+            self.width / f,
+        )
+    }
+}
+
 /// Everything needed to build a [`crate::Vae`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VaeConfig {
@@ -78,6 +107,9 @@ pub struct VaeConfig {
     pub free_bits: f64,
     /// Optimiser.
     pub optim: OptimConfig,
+    /// Convolutional encoder/decoder (None: MLP only).
+    #[serde(default)]
+    pub conv: Option<ConvSpec>,
 }
 
 impl VaeConfig {
@@ -95,6 +127,7 @@ impl VaeConfig {
             kl_warmup_steps: 0,
             free_bits: 0.0,
             optim: OptimConfig::default(),
+            conv: None,
         }
     }
 
@@ -123,6 +156,25 @@ impl VaeConfig {
                 "hidden layers need at least one unit",
                 "give positive widths, e.g. --hidden 400",
             ));
+        }
+        if let Some(c) = &self.conv {
+            let f = 1usize << c.channels.len().min(16);
+            if c.channels.is_empty()
+                || c.channels.contains(&0)
+                || c.height * c.width != self.d_in
+                || c.height % f != 0
+                || c.width % f != 0
+            {
+                return Err(GenError::config(
+                    "conv",
+                    format!("{}x{} images, channels {:?}", c.height, c.width, c.channels),
+                    format!(
+                        "need height·width = d_in = {} and sides divisible by 2^levels = {f}, with positive channel counts",
+                        self.d_in
+                    ),
+                    "use channels [32, 64] for 28x28 MNIST or [16, 32] for 8x8 digits",
+                ));
+            }
         }
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(GenError::config(

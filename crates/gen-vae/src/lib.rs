@@ -24,7 +24,7 @@ pub mod net;
 pub mod ppca;
 pub mod vae;
 
-pub use config::{Likelihood, Objective, VaeConfig};
+pub use config::{ConvSpec, Likelihood, Objective, VaeConfig};
 pub use diagnostics::{ACTIVE_UNIT_THRESHOLD, Diagnostics};
 pub use net::VaeNet;
 pub use ppca::Ppca;

@@ -6,13 +6,15 @@
 //! z = μ + σ ⊙ ε with ε ~ N(0, I) drawn on the host, so gradients reach φ.
 
 use burn::module::{Module, Param};
+use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor, activation};
 use gen_core::burn;
+use gen_core::nn::conv::{ConvShape, conv2d};
 use gen_core::nn::ops::{LN_2PI, diag_normal_log_prob, standard_normal_log_prob};
-use gen_core::nn::{Mlp, MlpConfig};
+use gen_core::nn::{Activation, Init, Mlp, MlpConfig};
 use gen_core::{Result, Rng};
 
-use crate::config::{Likelihood, VaeConfig};
+use crate::config::{ConvSpec, Likelihood, VaeConfig};
 
 /// log σ² of the encoder is clamped to this range so that exp never overflows.
 pub const LOGVAR_RANGE: (f64, f64) = (-30.0, 20.0);
@@ -26,12 +28,22 @@ pub struct VaeNet {
     pub decoder: Mlp,
     /// Learned per-pixel decoder log-variance (Gaussian, learned variance only).
     pub log_var: Option<Param<Tensor<1>>>,
+    /// Stride-2 encoder convolutions (empty for an MLP VAE).
+    pub enc_conv: Vec<Conv2d>,
+    /// Decoder 3×3 convolutions after each upsampling (empty for an MLP VAE).
+    pub dec_conv: Vec<Conv2d>,
     /// Latent dimension L.
     #[module(skip)]
     pub latent: usize,
     /// Observation model.
     #[module(skip)]
     pub likelihood: Likelihood,
+    /// Image geometry of the convolutional variant.
+    #[module(skip)]
+    pub conv: Option<ConvSpec>,
+    /// Non-linearity between convolutions.
+    #[module(skip)]
+    pub activation: Activation,
 }
 
 impl VaeNet {
@@ -39,8 +51,39 @@ impl VaeNet {
     /// (PyTorch `nn.Linear` initialisation).
     pub fn new(config: &VaeConfig, rng: &mut Rng, device: &Device) -> Result<Self> {
         config.validate()?;
+        let (mut enc_conv, mut dec_conv) = (Vec::new(), Vec::new());
+        let feat = match &config.conv {
+            Some(c) => {
+                let mut c_in = 1;
+                for &c_out in &c.channels {
+                    let shape = ConvShape {
+                        c_in,
+                        c_out,
+                        kernel: 4,
+                        stride: 2,
+                        padding: 1,
+                    };
+                    enc_conv.push(conv2d(shape, Init::Default, rng, device));
+                    c_in = c_out;
+                }
+                let mut outs: Vec<usize> = c.channels.iter().rev().skip(1).copied().collect();
+                outs.push(1);
+                for c_out in outs {
+                    dec_conv.push(conv2d(
+                        ConvShape::same(c_in, c_out, 3),
+                        Init::Default,
+                        rng,
+                        device,
+                    ));
+                    c_in = c_out;
+                }
+                let (ch, h, w) = c.bottleneck();
+                ch * h * w
+            }
+            None => config.d_in,
+        };
         let encoder = MlpConfig {
-            d_in: config.d_in,
+            d_in: feat,
             hidden: config.hidden.clone(),
             d_out: 2 * config.latent,
             activation: config.activation,
@@ -50,7 +93,7 @@ impl VaeNet {
         let decoder = MlpConfig {
             d_in: config.latent,
             hidden: config.hidden.iter().rev().copied().collect(),
-            d_out: config.d_in,
+            d_out: feat,
             activation: config.activation,
             zero_last: false,
         }
@@ -70,14 +113,46 @@ impl VaeNet {
             encoder,
             decoder,
             log_var,
+            enc_conv,
+            dec_conv,
             latent: config.latent,
             likelihood: config.likelihood,
+            conv: config.conv.clone(),
+            activation: config.activation,
         })
+    }
+
+    /// Convolutional features of flattened images (identity for an MLP VAE).
+    fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        let Some(c) = &self.conv else { return x };
+        let [b, _] = x.dims();
+        let mut h: Tensor<4> = x.reshape([b, 1, c.height, c.width]);
+        for layer in &self.enc_conv {
+            h = self.activation.forward(layer.forward(h));
+        }
+        let [_, ch, hh, ww] = h.dims();
+        h.reshape([b, ch * hh * ww])
+    }
+
+    /// Decoder output of the MLP part turned into pixels (identity for an MLP VAE).
+    fn pixels(&self, f: Tensor<2>) -> Tensor<2> {
+        let Some(c) = &self.conv else { return f };
+        let [b, _] = f.dims();
+        let (ch, hh, ww) = c.bottleneck();
+        let mut h: Tensor<4> = self.activation.forward(f).reshape([b, ch, hh, ww]);
+        let n = self.dec_conv.len();
+        for (i, layer) in self.dec_conv.iter().enumerate() {
+            h = layer.forward(upsample2(h));
+            if i + 1 < n {
+                h = self.activation.forward(h);
+            }
+        }
+        h.reshape([b, c.height * c.width])
     }
 
     /// q_φ(z | x): returns (μ, log σ²), each `[batch, L]`.
     pub fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let h = self.encoder.forward(x);
+        let h = self.encoder.forward(self.features(x));
         let l = self.latent;
         let mu = h.clone().narrow(1, 0, l);
         let logvar = h.narrow(1, l, l).clamp(LOGVAR_RANGE.0, LOGVAR_RANGE.1);
@@ -86,7 +161,7 @@ impl VaeNet {
 
     /// Decoder output η_θ(z) (`[batch, D]`): logits (Bernoulli) or means (Gaussian).
     pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
-        self.decoder.forward(z)
+        self.pixels(self.decoder.forward(z))
     }
 
     /// The mean of p_θ(x | z) given the decoder output: σ(ℓ) or μ.
@@ -137,6 +212,15 @@ impl VaeNet {
         self.log_px(x, out) + standard_normal_log_prob(z.clone())
             - diag_normal_log_prob(z, mu, logvar)
     }
+}
+
+/// Nearest-neighbour 2× upsampling: `[b, c, h, w]` → `[b, c, 2h, 2w]`.
+pub fn upsample2(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let x: Tensor<5> = x.unsqueeze_dim(4);
+    let x: Tensor<4> = x.repeat_dim(4, 2).reshape([b, c, h, 2 * w]);
+    let x: Tensor<5> = x.unsqueeze_dim(3);
+    x.repeat_dim(3, 2).reshape([b, c, 2 * h, 2 * w])
 }
 
 /// Σ_d [x_d ℓ_d − softplus(ℓ_d)] = Σ_d log Bernoulli(x_d; σ(ℓ_d)), per row.

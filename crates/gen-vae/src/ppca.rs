@@ -250,6 +250,7 @@ impl Ppca {
             kl_warmup_steps: 0,
             free_bits: 0.0,
             optim: OptimConfig::default(),
+            conv: None,
         };
         // Encoder: [μ | log σ²] = x A + b with A = [a_i u_i | 0].
         let mut enc_w = vec![0f32; d * 2 * q];
@@ -289,8 +290,12 @@ impl Ppca {
                 activation: Activation::Tanh,
             },
             log_var: None,
+            enc_conv: vec![],
+            dec_conv: vec![],
             latent: q,
             likelihood: config.likelihood,
+            conv: None,
+            activation: Activation::Tanh,
         };
         Vae::from_net(config, net, device)
     }

@@ -158,6 +158,7 @@ impl Vae {
     pub fn name(&self) -> &'static str {
         match self.config.objective {
             Objective::Iwae { .. } => "iwae",
+            Objective::Elbo if self.config.conv.is_some() => "conv-vae",
             Objective::Elbo if self.config.beta != 1.0 => "beta-vae",
             Objective::Elbo => "vae",
         }
@@ -548,7 +549,11 @@ pub fn capabilities() -> Vec<Capabilities> {
     let mut iwae = vae.clone();
     iwae.model = "iwae";
     iwae.learn = TaskSupport::approximate("Adam on the importance-weighted bound L_K");
-    vec![vae, beta, iwae, crate::ppca::Ppca::capabilities_row()]
+    let mut conv = vae.clone();
+    conv.model = "conv-vae";
+    conv.learn =
+        TaskSupport::approximate("Adam on the ELBO; stride-2 conv encoder, upsample+conv decoder");
+    vec![vae, beta, iwae, conv, crate::ppca::Ppca::capabilities_row()]
 }
 
 impl Learn for Vae {
@@ -607,6 +612,7 @@ impl Checkpoint for Vae {
                 || saved.latent != self.config.latent
                 || saved.hidden != self.config.hidden
                 || saved.likelihood != self.config.likelihood
+                || saved.conv != self.config.conv
             {
                 return Err(GenError::Format {
                     path,
@@ -915,6 +921,40 @@ mod tests {
         let back = Vae::load(&dir, &dev()).unwrap();
         assert_eq!(back.score(&test).unwrap(), vae.score(&test).unwrap());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn conv_vae_trains_on_digits_and_rejects_bad_geometry() {
+        let cfg = VaeConfig {
+            conv: Some(crate::config::ConvSpec {
+                height: 8,
+                width: 8,
+                channels: vec![8, 16],
+            }),
+            activation: gen_core::nn::Activation::Relu,
+            hidden: vec![],
+            ..gaussian_cfg(4, 1.0)
+        };
+        let (vae, report) = train_digits(cfg.clone(), 80, "conv");
+        assert_eq!(vae.name(), "conv-vae");
+        let first = report.losses[..10].iter().sum::<f64>();
+        let last = report.losses[140..].iter().sum::<f64>();
+        assert!(
+            last < first,
+            "conv VAE loss did not decrease: {first} -> {last}"
+        );
+        let test = digits(gen_data::Split::Test);
+        assert_eq!(vae.reconstruct(&test).unwrap().shape(), test.shape());
+        let bad = VaeConfig {
+            conv: Some(crate::config::ConvSpec {
+                height: 8,
+                width: 8,
+                channels: vec![4, 4, 4, 4],
+            }),
+            ..cfg
+        };
+        let e = Vae::new(bad, &dev(), 0).unwrap_err().to_string();
+        assert!(e.contains("divisible") && e.contains("Fix"), "{e}");
     }
 
     #[test]

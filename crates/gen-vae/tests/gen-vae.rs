@@ -3,9 +3,10 @@
 //! Weights and all noise come from the host RNG, so a training step must give
 //! the same loss on ndarray, flex and wgpu (lavapipe) up to f32 round-off.
 
+use gen_core::nn::Activation;
 use gen_core::parity::check_parity;
 use gen_core::{Learn, Matrix, StepContext, rng_from_seed};
-use gen_vae::{Likelihood, Objective, Vae, VaeConfig};
+use gen_vae::{ConvSpec, Likelihood, Objective, Vae, VaeConfig};
 
 fn batch() -> Matrix {
     let d = gen_data::digits8x8(gen_data::Split::Train).unwrap();
@@ -67,6 +68,18 @@ fn one_training_step_gives_the_same_loss_on_every_backend() {
                     learned: true,
                 },
             ),
+        ),
+        (
+            "conv elbo bernoulli",
+            VaeConfig {
+                conv: Some(ConvSpec {
+                    height: 8,
+                    width: 8,
+                    channels: vec![4, 8],
+                }),
+                activation: Activation::Relu,
+                ..small(Objective::Elbo, Likelihood::Bernoulli)
+            },
         ),
     ] {
         let r = check_parity(name, true, 2e-3, 1e-4, |d| {

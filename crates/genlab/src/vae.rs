@@ -16,7 +16,7 @@ use gen_core::train::{EpochBatcher, TrainConfig, Trainer};
 use gen_core::{
     Backend, GenError, Matrix, Result, Sample, SampleOptions, Score, Scores, rng_from_seed,
 };
-use gen_vae::{Estimator, Likelihood, Objective, Ppca, Vae, VaeConfig};
+use gen_vae::{ConvSpec, Estimator, Likelihood, Objective, Ppca, Vae, VaeConfig};
 use serde_json::json;
 
 use crate::data::{self, Data};
@@ -167,17 +167,23 @@ fn likelihood(decoder: &str, data_name: &str) -> Result<Likelihood> {
     })
 }
 
-fn vae_config(model: &str, d_in: usize, a: &VaeArgs, data_name: &str) -> Result<VaeConfig> {
+fn vae_config(
+    model: &str,
+    (h, w): (usize, usize),
+    a: &VaeArgs,
+    data_name: &str,
+) -> Result<VaeConfig> {
+    let d_in = h * w;
     let (objective, beta) = match model {
-        "vae" => (Objective::Elbo, 1.0),
+        "vae" | "conv-vae" => (Objective::Elbo, 1.0),
         "beta-vae" => (Objective::Elbo, a.beta),
         "iwae" => (Objective::Iwae { k: a.iwae_k }, 1.0),
-        "conv-vae" | "vq-vae" => {
+        "vq-vae" => {
             return Err(GenError::config(
                 "model",
                 model,
-                "not implemented yet in gen-vae (only MLP encoders/decoders exist)",
-                "use vae, beta-vae or iwae (MLP), or ppca",
+                "VQ-VAE is not implemented yet in gen-vae",
+                "use vae, beta-vae, iwae, conv-vae or ppca",
             ));
         }
         other => return Err(crate::classical::unknown_model(other)),
@@ -186,13 +192,22 @@ fn vae_config(model: &str, d_in: usize, a: &VaeArgs, data_name: &str) -> Result<
         d_in,
         hidden: a.hidden.clone(),
         latent: a.latent,
-        activation: Activation::Tanh,
+        activation: if model == "conv-vae" {
+            Activation::Relu
+        } else {
+            Activation::Tanh
+        },
         likelihood: likelihood(&a.decoder, data_name)?,
         objective,
         beta,
         kl_warmup_steps: if model == "iwae" { 0 } else { a.kl_warmup },
         free_bits: if model == "iwae" { 0.0 } else { a.free_bits },
         optim: OptimConfig::default(),
+        conv: (model == "conv-vae").then(|| ConvSpec {
+            height: h,
+            width: w,
+            channels: if h >= 16 { vec![32, 64] } else { vec![16, 32] },
+        }),
     };
     cfg.validate()?;
     Ok(cfg)
@@ -225,7 +240,7 @@ pub fn train(
     if model == "ppca" {
         return train_ppca(data_name, &train, &test, a, seed, out);
     }
-    let cfg = vae_config(model, h * w, a, data_name)?;
+    let cfg = vae_config(model, (h, w), a, data_name)?;
     let prep = if cfg.likelihood == Likelihood::Bernoulli {
         Prep::Binarize
     } else {

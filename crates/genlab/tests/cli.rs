@@ -172,4 +172,26 @@ fn fid_on_raw_digit_images_uses_the_extractor() {
     let v2 = eval(&["fid", "--real", &r, "--fake", &f2, "--features", "digits"]);
     assert_eq!(v2["pixel_scale"]["fake"], "unit");
     assert!((num(&v, "value") - num(&v2, "value")).abs() < 1e-6 * num(&v, "value").max(1.0));
+    // Inception-style score from the extractor's probabilities: ≈ 10 classes, confidently
+    // predicted, so well above 1 and at most the number of classes.
+    let s = eval(&["is", "--fake", &f, "--features", "digits", "--splits", "1"]);
+    assert!(
+        num(&s, "mean") > 5.0 && num(&s, "mean") <= 10.0 + 1e-9,
+        "{s}"
+    );
+}
+
+#[test]
+fn c2st_separates_shifted_samples() {
+    let d = workdir("c2st");
+    // Real 0, 0.01, …; fake shifted by +10: a threshold separates them perfectly.
+    let real: Vec<f64> = (0..100).map(|i| i as f64 * 0.01).collect();
+    let fake: Vec<f64> = real.iter().map(|x| x + 10.0).collect();
+    let r = npy(&d, "r.npy", 100, 1, &real);
+    let f = npy(&d, "f.npy", 100, 1, &fake);
+    let v = eval(&["c2st", "--real", &r, "--fake", &f, "--seed", "3"]);
+    assert!(num(&v, "value") > 0.95, "{v}");
+    // z = (acc − ½)·√(4·200) ≥ 0.45·28.3 ≈ 12.7 → p < 1e-30.
+    assert!(num(&v, "p_value") < 1e-30, "{v}");
+    assert_eq!(v["n_test"], 200);
 }
