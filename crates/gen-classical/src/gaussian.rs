@@ -10,7 +10,6 @@ use gen_core::{
     Capabilities, Checkpoint, GenError, Learn, Matrix, Model, Result, Rng, Sample, SampleOptions,
     Score, Scores, StepContext, StepStats, TaskSupport,
 };
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::linalg::GaussianFactor;
@@ -147,9 +146,8 @@ impl Sample for Gaussian {
         let mut data = vec![0.0; n * d];
         let mut eps = vec![0.0; d];
         for row in data.chunks_exact_mut(d) {
-            eps.iter_mut()
-                .for_each(|e| *e = StandardNormal.sample(&mut *rng));
-            self.factor.transform_noise(&eps, options.temperature, row);
+            self.factor
+                .sample_into(rng, options.temperature, &mut eps, row);
         }
         Matrix::new(n, d, data)
     }

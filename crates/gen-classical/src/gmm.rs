@@ -15,7 +15,6 @@ use gen_core::{
     SampleOptions, Score, Scores, StepContext, StepStats, TaskSupport,
 };
 use rand::Rng as _;
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::linalg::{GaussianFactor, logsumexp};
@@ -342,9 +341,7 @@ impl Sample for Gmm {
                 }
                 u -= w;
             }
-            eps.iter_mut()
-                .for_each(|e| *e = StandardNormal.sample(&mut *rng));
-            self.factors[z].transform_noise(&eps, options.temperature, row);
+            self.factors[z].sample_into(rng, options.temperature, &mut eps, row);
         }
         Matrix::new(n, d, out)
     }

@@ -88,6 +88,14 @@ impl GaussianFactor {
         self.log_norm - 0.5 * y.iter().map(|v| v * v).sum::<f64>()
     }
 
+    /// Draws x = μ + τ L ε with ε ~ N(0, I) into `out` (`eps` is scratch of length d).
+    pub fn sample_into(&self, rng: &mut gen_core::Rng, tau: f64, eps: &mut [f64], out: &mut [f64]) {
+        use rand_distr::{Distribution, StandardNormal};
+        eps.iter_mut()
+            .for_each(|e| *e = StandardNormal.sample(&mut *rng));
+        self.transform_noise(eps, tau, out);
+    }
+
     /// x = μ + τ L ε for standard-normal ε.
     pub fn transform_noise(&self, eps: &[f64], tau: f64, out: &mut [f64]) {
         let d = self.mean.len();
