@@ -13,6 +13,9 @@ use crate::data::{self, Data};
 use crate::output;
 use crate::run::{RunMeta, latest_model_dir};
 
+/// Exact log-density of each row.
+type LogProb = dyn Fn(&Matrix) -> Result<Vec<f64>>;
+
 /// Options shared by the classical trainers.
 #[derive(Debug, Clone)]
 pub struct ClassicalOpts {
@@ -78,8 +81,7 @@ pub fn train(
         "gaussian" | "gmm" => {
             let x = points(&train, model)?;
             let xt = points(&test, model)?;
-            let (report, scorer): (_, Box<dyn Fn(&Matrix) -> Result<Vec<f64>>>) = if model == "gmm"
-            {
+            let (report, scorer): (_, Box<LogProb>) = if model == "gmm" {
                 let cfg = GmmConfig {
                     components: o.components,
                     reg_covar: o.reg_covar,

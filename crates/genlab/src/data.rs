@@ -18,8 +18,6 @@ pub enum Data {
     Images {
         /// One flattened image per row (raw levels).
         x: Matrix,
-        /// Labels.
-        labels: Vec<u8>,
         /// Height.
         h: usize,
         /// Width.
@@ -60,7 +58,6 @@ pub fn load(name: &str, split: Split) -> Result<Data> {
     }
     let images = |d: gen_data::ImageDataset| Data::Images {
         x: d.images,
-        labels: d.labels,
         h: d.height,
         w: d.width,
         levels: d.levels,

@@ -44,21 +44,6 @@ impl RunMeta {
         }
         read_json(&path)
     }
-
-    /// An option as u64 / f64 / str with a default.
-    pub fn u64(&self, key: &str, default: u64) -> u64 {
-        self.options
-            .get(key)
-            .and_then(|v| v.as_u64())
-            .unwrap_or(default)
-    }
-    /// See [`RunMeta::u64`].
-    pub fn f64(&self, key: &str, default: f64) -> f64 {
-        self.options
-            .get(key)
-            .and_then(|v| v.as_f64())
-            .unwrap_or(default)
-    }
 }
 
 /// The model folder of the newest checkpoint of a run.
@@ -69,7 +54,7 @@ pub fn latest_model_dir(run_dir: &Path) -> Result<PathBuf> {
             "--checkpoint",
             run_dir.display(),
             "the run has no completed checkpoint",
-            "train first (genlab train ... --out DIR), or resume it with --resume",
+            "train first: genlab train MODEL --data DATA --out DIR",
         )),
     }
 }
