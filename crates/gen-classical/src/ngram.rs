@@ -133,6 +133,19 @@ impl CharNGram {
         if bits == 0 { 0 } else { (1u64 << bits) - 1 }
     }
 
+    /// The context before the first symbol. Lines start from boundary
+    /// padding; a text stream starts as if after a line break, a context the
+    /// corpus holds thousands of times (boundary padding would occur once,
+    /// leaving the first characters near-uniform).
+    fn start_context(&self) -> u64 {
+        match (self.header.mode, self.index.get(&'\n')) {
+            (NGramMode::Text, Some(&nl)) => {
+                (0..self.header.order - 1).fold(0u64, |c, _| (c << 8) | nl as u64) & self.mask()
+            }
+            _ => 0,
+        }
+    }
+
     fn sym(&self, c: char) -> u16 {
         self.index.get(&c).copied().unwrap_or(UNKNOWN)
     }
@@ -147,7 +160,7 @@ impl CharNGram {
 
     fn count_sequence(&mut self, s: &str) {
         let mask = self.mask();
-        let mut ctx = 0u64; // all-boundary start padding
+        let mut ctx = self.start_context();
         for sym in self.symbols(s) {
             *self.pair_counts.entry((ctx, sym)).or_insert(0) += 1;
             *self.context_counts.entry(ctx).or_insert(0) += 1;
@@ -175,7 +188,7 @@ impl CharNGram {
     /// Exact log-probability of each symbol of `s` (plus the end symbol in line mode).
     pub fn symbol_log_probs(&self, s: &str) -> Vec<f64> {
         let mask = self.mask();
-        let mut ctx = 0u64;
+        let mut ctx = self.start_context();
         self.symbols(s)
             .into_iter()
             .map(|sym| {
@@ -227,7 +240,7 @@ impl CharNGram {
     /// Samples one sequence of at most `max_len` characters.
     pub fn sample_one(&self, tau: f64, max_len: usize, rng: &mut Rng) -> String {
         let mask = self.mask();
-        let mut ctx = 0u64;
+        let mut ctx = self.start_context();
         let mut out = String::new();
         for _ in 0..max_len {
             let p = self.next_distribution(ctx, tau);

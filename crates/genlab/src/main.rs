@@ -82,8 +82,9 @@ struct TrainArgs {
     /// Context length + 1 (ngram).
     #[arg(long, default_value_t = 5)]
     order: usize,
-    /// Add-k smoothing (ngram).
-    #[arg(long, default_value_t = 0.05)]
+    /// Add-k smoothing (ngram). Small k keeps samples readable: with add-k, a
+    /// rarely seen context spreads k*V of its mass uniformly over all characters.
+    #[arg(long, default_value_t = 0.01)]
     add_k: f64,
     /// Covariance regulariser (gaussian, gmm).
     #[arg(long, default_value_t = 1e-6)]
