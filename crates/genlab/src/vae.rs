@@ -359,8 +359,11 @@ fn train_ppca(
 fn pictures(vae: &Vae, xt: &Matrix, h: usize, w: usize, seed: u64, out: &Path) -> Result<()> {
     let s = vae.sample(64, &SampleOptions::default(), &mut rng_from_seed(seed))?;
     output::grid_png(&s, h, w, &out.join("samples.png"))?;
+    // Evenly spaced rows: the canonical test splits are sorted by label, so
+    // the first rows would all show the same digit.
     let n = xt.rows().min(32);
-    let x = xt.select_rows(&(0..n).collect::<Vec<_>>())?;
+    let spread: Vec<usize> = (0..n).map(|i| i * xt.rows() / n.max(1)).collect();
+    let x = xt.select_rows(&spread)?;
     output::grid_png(
         &interleave(&x, &vae.reconstruct(&x)?, 8)?,
         h,
@@ -370,7 +373,10 @@ fn pictures(vae: &Vae, xt: &Matrix, h: usize, w: usize, seed: u64, out: &Path) -
     let mut rows = Vec::new();
     let pairs = (xt.rows() / 2).min(8);
     for p in 0..pairs {
-        let m = vae.interpolate(xt.row(p), xt.row(xt.rows() - 1 - p), 8)?;
+        // Pair rows from different parts of the (label-sorted) split.
+        let a = p * xt.rows() / (2 * pairs);
+        let b = xt.rows() - 1 - a;
+        let m = vae.interpolate(xt.row(a), xt.row(b), 8)?;
         rows.extend(m.iter_rows().map(<[f64]>::to_vec));
     }
     if !rows.is_empty() {
