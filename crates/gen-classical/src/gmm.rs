@@ -17,7 +17,9 @@ use gen_core::{
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
-use crate::linalg::{GaussianFactor, logsumexp};
+use gen_core::math::logsumexp;
+
+use crate::linalg::GaussianFactor;
 
 /// Capability row of [`Gmm`].
 pub const GMM_CAPABILITIES: Capabilities = Capabilities {

@@ -44,15 +44,6 @@ pub fn log_det_from_cholesky(l: &[f64], d: usize) -> f64 {
     (0..d).map(|i| l[i * d + i].ln()).sum::<f64>() * 2.0
 }
 
-/// Numerically stable log Σ exp(xᵢ).
-pub fn logsumexp(xs: &[f64]) -> f64 {
-    let m = xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    if m == f64::NEG_INFINITY {
-        return m;
-    }
-    m + xs.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
-}
-
 /// A Gaussian N(μ, Σ) prepared for repeated log-density evaluation.
 #[derive(Debug, Clone)]
 pub struct GaussianFactor {
@@ -124,11 +115,5 @@ mod tests {
             }
         }
         assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_err());
-    }
-
-    #[test]
-    fn logsumexp_is_stable() {
-        assert!((logsumexp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-12);
-        assert_eq!(logsumexp(&[f64::NEG_INFINITY]), f64::NEG_INFINITY);
     }
 }

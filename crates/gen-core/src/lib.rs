@@ -17,6 +17,7 @@
 pub mod capability;
 pub mod checkpoint;
 pub mod error;
+pub mod math;
 pub mod matrix;
 pub mod score;
 pub mod task;

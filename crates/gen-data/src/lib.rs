@@ -11,7 +11,8 @@
 //! - [`transforms`]: scaling, uniform dequantization (with the "log 256
 //!   correction" for bits/dim), dynamic binarization, one-hot labels.
 //! - [`vocab`]: [`CharVocab`], character-level tokenisation.
-//! - [`batching`]: seeded shuffled mini-batches.
+//! - Seeded mini-batches: [`EpochBatcher`] (re-exported from gen-core: the
+//!   trainer uses the same one, and a batch is a pure function of (seed, step)).
 //! - [`toy2d`]: 2D toy distributions ([`Toy2d`]) with exact log-densities
 //!   where they exist.
 //! - [`io`]: loaders for user data: MNIST IDX, numeric CSV, NumPy `.npy`.
@@ -21,15 +22,16 @@
 //!
 //! ```
 //! use gen_core::rng_from_seed;
-//! use gen_data::{Split, Toy2d, digits8x8, shuffled_batches};
+//! use gen_data::{EpochBatcher, Split, Toy2d, digits8x8};
 //!
 //! // real images: raw grey levels, dequantized to [0, 1) for a density model
 //! let train = digits8x8(Split::Train)?;
 //! assert_eq!((train.len(), train.dims(), train.levels), (1500, 64, 17));
 //! let mut rng = rng_from_seed(0);
 //! let x = train.dequantized(&mut rng)?;
-//! for batch in shuffled_batches(x.rows(), 128, &mut rng, true)? {
-//!     let _rows = x.select_rows(&batch)?;
+//! let batches = EpochBatcher::new(x.rows(), 128, 0)?;
+//! for step in 0..batches.batches_per_epoch() {
+//!     let _rows = x.select_rows(&batches.indices(step))?;
 //! }
 //!
 //! // a toy with an exact density
@@ -40,7 +42,6 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod batching;
 pub mod catalog;
 pub mod datasets;
 pub mod io;
@@ -50,13 +51,13 @@ pub mod toy2d;
 pub mod transforms;
 pub mod vocab;
 
-pub use batching::{sequential_batches, shuffled_batches};
 pub use catalog::{DatasetInfo, DatasetKind, Size, catalog, catalog_table, find};
 pub use datasets::{
     ImageDataset, census_first_names, census_surnames, digits8x8, english_words, mnist5k,
     shakespeare,
 };
+pub use gen_core::train::EpochBatcher;
 pub use split::Split;
 pub use toy2d::Toy2d;
-pub use transforms::{binarize, bits_per_dim, dequantize, one_hot, scale_unit};
+pub use transforms::{binarize, dequantize, one_hot, scale_unit};
 pub use vocab::CharVocab;

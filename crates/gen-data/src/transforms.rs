@@ -79,7 +79,8 @@ const BELOW_ONE: f64 = 1.0 - f64::EPSILON / 2.0;
 /// ```
 ///
 /// with NLL_continuous = −log p̃(x̃) in nats on the [0, 1) scale: the
-/// "log 256 correction" (+8 bits/dim for 8-bit images). [`bits_per_dim`]
+/// "log 256 correction" (+8 bits/dim for 8-bit images).
+/// `gen_eval::bits_per_dim_dequantized`
 /// computes it. A model trained on data scaled differently (e.g. [−1, 1]) must
 /// also add the log-Jacobian of that scaling.
 pub fn dequantize(x: &Matrix, levels: u32, rng: &mut Rng) -> Result<Matrix> {
@@ -95,19 +96,6 @@ pub fn dequantize(x: &Matrix, levels: u32, rng: &mut Rng) -> Result<Matrix> {
         })
         .collect();
     Matrix::new(x.rows(), x.cols(), data)
-}
-
-/// Bits per dimension of a discrete image model from the mean continuous
-/// negative log-likelihood of dequantized data (see [`dequantize`]):
-///
-/// ```text
-/// bits/dim = nll_nats / (D · ln 2) + log₂(levels)
-/// ```
-///
-/// `nll_nats` is −log p̃(x̃) per image, in nats, for x̃ ∈ [0, 1)^D, and
-/// `dims` = D. The result is an upper bound on the discrete bits/dim.
-pub fn bits_per_dim(nll_nats: f64, dims: usize, levels: u32) -> f64 {
-    nll_nats / (dims as f64 * std::f64::consts::LN_2) + (levels as f64).log2()
 }
 
 /// Dynamic binarization: each value becomes 1 with probability
@@ -211,16 +199,6 @@ mod tests {
         let c = dequantize(&x, 17, &mut rng_from_seed(6)).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
-    }
-
-    #[test]
-    fn bits_per_dim_log256_correction() {
-        // a uniform density on [0,1)^D has NLL 0, so bits/dim = log2 256 = 8,
-        // exactly the cost of a uniform distribution over 256 levels
-        assert_eq!(bits_per_dim(0.0, 784, 256), 8.0);
-        // D·ln2 nats of continuous NLL add exactly one bit per dim
-        let d = 784usize;
-        assert!((bits_per_dim(d as f64 * std::f64::consts::LN_2, d, 256) - 9.0).abs() < 1e-12);
     }
 
     #[test]

@@ -132,15 +132,7 @@ pub fn elbo(reconstruction: &[f64], kl: &[f64]) -> Result<Elbo> {
     })
 }
 
-/// `log Σᵢ exp(xᵢ)`, stable (shifted by the maximum). `−∞` entries (zero
-/// weights) are allowed; an empty slice or all `−∞` gives `−∞`.
-pub fn logsumexp(xs: &[f64]) -> f64 {
-    let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if max == f64::NEG_INFINITY || max.is_nan() {
-        return max;
-    }
-    max + xs.iter().map(|x| (x - max).exp()).sum::<f64>().ln()
-}
+pub use gen_core::math::logsumexp;
 
 /// IWAE-k bound `log((1/k) Σᵢ exp(log wᵢ))` from `k` log importance weights
 /// (module docs). `−∞` weights are allowed, but not all of them; NaN/+∞ error.

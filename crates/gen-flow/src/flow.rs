@@ -14,7 +14,9 @@ use gen_core::burn::tensor::Tensor;
 use gen_core::nn::ops::standard_normal_log_prob;
 
 use crate::bijection::{Bijection, zero_logdet};
-use crate::transforms::{ActNorm, Coupling, Logit, LuLinear, MaskedAutoregressive, Permutation};
+use crate::transforms::{
+    ActNorm, Coupling, Logit, LuLinear, MaskedAutoregressive, Permutation, SplineCoupling,
+};
 
 /// One layer of a flow.
 #[derive(Module, Debug)]
@@ -32,6 +34,8 @@ pub enum FlowLayer {
     Autoregressive(MaskedAutoregressive),
     /// Logit pre-processing.
     Logit(Logit),
+    /// Rational-quadratic spline coupling (NSF).
+    Spline(SplineCoupling),
 }
 
 impl FlowLayer {
@@ -43,6 +47,7 @@ impl FlowLayer {
             FlowLayer::LuLinear(l) => l,
             FlowLayer::Autoregressive(l) => l,
             FlowLayer::Logit(l) => l,
+            FlowLayer::Spline(l) => l,
         }
     }
 }

@@ -15,7 +15,8 @@
 //! - [`transforms`]: affine (RealNVP) and additive (NICE) coupling with
 //!   half / alternating / checkerboard / channel masks ([`masks`]),
 //!   permutations, ActNorm with data-dependent initialisation, LU invertible
-//!   linear maps (Glow), MADE-based MAF and IAF, logit pre-processing.
+//!   linear maps (Glow), MADE-based MAF and IAF, rational-quadratic spline
+//!   coupling (NSF, Durkan et al. 2019) with identity tails, logit pre-processing.
 //! - [`Flow`]: N(0, I) base + composed layers; [`FlowModel`]: the flow with its
 //!   optimiser implementing gen-core's `Sample`, `Score` (exact), `Infer`,
 //!   `Learn` and `Checkpoint`.

@@ -23,7 +23,7 @@ use crate::flow::{Flow, FlowLayer};
 use crate::masks::{MaskKind, coupling_mask};
 use crate::transforms::{
     ActNorm, Coupling, CouplingKind, Logit, LuLinear, MaskedAutoregressive, Permutation,
-    PermutationKind,
+    PermutationKind, SplineCoupling, spline,
 };
 
 /// The flow families `genlab train` knows.
@@ -40,7 +40,8 @@ pub enum FlowKind {
     Maf,
     /// Inverse autoregressive flow (Kingma et al. 2016).
     Iaf,
-    /// Neural spline flow (Durkan et al. 2019): not implemented yet.
+    /// Rational-quadratic spline couplings (Durkan et al. 2019), K = 8 bins on
+    /// [−3, 3] with identity tails, each followed by an ActNorm by default.
     Nsf,
     /// Continuous normalizing flow (FFJORD, Grathwohl et al. 2019): not implemented yet.
     Cnf,
@@ -73,7 +74,7 @@ impl FlowKind {
 
     /// Whether this build implements the kind.
     pub fn implemented(self) -> bool {
-        !matches!(self, FlowKind::Nsf | FlowKind::Cnf)
+        !matches!(self, FlowKind::Cnf)
     }
 }
 
@@ -89,7 +90,7 @@ impl FromStr for FlowKind {
                     "flow",
                     s,
                     "unknown flow type",
-                    "use one of: realnvp, nice, glow, maf, iaf (nsf and cnf are planned)",
+                    "use one of: realnvp, nice, glow, maf, iaf, nsf (cnf is planned)",
                 )
             })
     }
@@ -131,7 +132,9 @@ impl FlowConfig {
     /// (ReLU), half masks with reversal between layers.
     pub fn new(kind: FlowKind, dim: usize) -> Self {
         let (layers, actnorm) = match kind {
-            FlowKind::Glow => (8, true),
+            // NSF: ActNorm standardises each spline's input, so the data
+            // falls inside the spline interval [−B, B] rather than the identity tails.
+            FlowKind::Glow | FlowKind::Nsf => (8, true),
             FlowKind::Maf | FlowKind::Iaf => (5, false),
             _ => (8, false),
         };
@@ -170,7 +173,7 @@ impl FlowConfig {
                 "flow",
                 self.kind.name(),
                 "is not implemented in this version of gen-flow",
-                "use realnvp, nice, glow, maf or iaf",
+                "use realnvp, nice, glow, maf, iaf or nsf",
             ));
         }
         if self.dim == 0 {
@@ -191,7 +194,7 @@ impl FlowConfig {
         }
         if matches!(
             self.kind,
-            FlowKind::RealNvp | FlowKind::Nice | FlowKind::Glow
+            FlowKind::RealNvp | FlowKind::Nice | FlowKind::Glow | FlowKind::Nsf
         ) && self.dim < 2
         {
             return Err(GenError::config(
@@ -316,7 +319,25 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                     layers.push(FlowLayer::Permutation(Permutation::reverse(d, device)?));
                 }
             }
-            FlowKind::Nsf | FlowKind::Cnf => unreachable!("rejected by validate"),
+            FlowKind::Nsf => {
+                let mask = coupling_mask(config.mask, d, k)?;
+                layers.push(FlowLayer::Spline(SplineCoupling::new(
+                    &mask,
+                    &config.hidden,
+                    config.activation,
+                    c,
+                    spline::DEFAULT_BINS,
+                    spline::DEFAULT_BOUND,
+                    true,
+                    rng,
+                    device,
+                )?));
+                if config.actnorm {
+                    layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
+                }
+                layers.extend(perm(rng)?);
+            }
+            FlowKind::Cnf => unreachable!("rejected by validate"),
         }
     }
     if config.kind == FlowKind::Nice {

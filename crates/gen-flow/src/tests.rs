@@ -14,6 +14,7 @@ use crate::flow::{Flow, FlowLayer};
 use crate::masks::{MaskKind, coupling_mask};
 use crate::transforms::{
     ActNorm, Coupling, CouplingKind, Logit, LuLinear, MaskedAutoregressive, Permutation,
+    SplineCoupling,
 };
 
 fn device() -> Device {
@@ -80,6 +81,19 @@ fn fd_jacobian(f: &dyn Fn(Tensor<2>) -> Tensor<2>, x: &[f64], h: f64, dev: &Devi
 
 /// Round trip and log-determinants of one layer on random rows.
 fn check_layer(layer: &dyn Bijection, n: usize, seed: u64, ctx: Option<&Matrix>, dev: &Device) {
+    check_layer_fd(layer, n, seed, ctx, dev, 1e-2);
+}
+
+/// [`check_layer`] with finite-difference step `h` (splines are only C¹ and
+/// curve on the scale of a bin, so they need a smaller step than 1e-2).
+fn check_layer_fd(
+    layer: &dyn Bijection,
+    n: usize,
+    seed: u64,
+    ctx: Option<&Matrix>,
+    dev: &Device,
+    h: f64,
+) {
     let d = layer.dim();
     let x = normal_rows(n, d, 1.0, seed);
     let ct = ctx.map(|c| to_tensor(c, dev));
@@ -103,7 +117,7 @@ fn check_layer(layer: &dyn Bijection, n: usize, seed: u64, ctx: Option<&Matrix>,
     let c0 = ctx.map(|c| Matrix::new(2 * d, c.cols(), c.row(0).repeat(2 * d)).unwrap());
     let c0t = c0.map(|c| to_tensor(&c, dev));
     let f = |t: Tensor<2>| layer.forward(t, c0t.as_ref()).unwrap().0;
-    let jac = fd_jacobian(&f, x.row(0), 1e-2, dev);
+    let jac = fd_jacobian(&f, x.row(0), h, dev);
     let num = log_abs_det(&jac, d);
     assert!(
         (num - ld_f[0] as f64).abs() < 5e-3 * (1.0 + num.abs()),
@@ -138,6 +152,21 @@ proptest! {
             .with_scale_clamp((seed % 2 == 0).then_some(1.5));
         let ctx = (ctx_dim > 0).then(|| normal_rows(n, ctx_dim, 1.0, seed + 1));
         check_layer(&l, n, seed, ctx.as_ref(), &dev);
+    }
+
+    #[test]
+    fn spline_coupling_inverts_and_logdet_matches(d in 2usize..6, n in 1usize..6, mk in 0u8..4,
+                                                  layer in 0usize..2, bins in 2usize..10,
+                                                  bound in 0.5f64..3.0, ctx_dim in 0usize..3,
+                                                  seed in 0u64..1000) {
+        // B ∈ [0.5, 3) with N(0, 1) rows exercises both the spline and the identity tails.
+        let dev = device();
+        let mut rng = rng_from_seed(seed);
+        let mask = coupling_mask(mask_kind(mk, d), d, layer).unwrap();
+        let l = SplineCoupling::new(&mask, &[16, 16], Activation::Tanh, ctx_dim, bins, bound, false, &mut rng, &dev)
+            .unwrap();
+        let ctx = (ctx_dim > 0).then(|| normal_rows(n, ctx_dim, 1.0, seed + 1));
+        check_layer_fd(&l, n, seed, ctx.as_ref(), &dev, 1e-3);
     }
 
     #[test]
@@ -266,6 +295,118 @@ fn actnorm_data_init_standardises() {
         let v = col.iter().map(|x| (x - m).powi(2)).sum::<f64>() / col.len() as f64;
         assert!(m.abs() < 1e-4 && (v - 1.0).abs() < 1e-3, "mean {m} var {v}");
     }
+}
+
+#[test]
+fn spline_is_monotone_onto_its_interval_and_identity_outside() {
+    // A random spline (non-zero last layer) on [−B, B] = [−2, 2], second coordinate transformed.
+    let dev = device();
+    let mut rng = rng_from_seed(11);
+    let l = SplineCoupling::new(
+        &[1.0, 0.0],
+        &[8],
+        Activation::Tanh,
+        0,
+        5,
+        2.0,
+        false,
+        &mut rng,
+        &dev,
+    )
+    .unwrap();
+    let grid: Vec<f64> = (0..=400).map(|i| -3.0 + 6.0 * i as f64 / 400.0).collect();
+    let rows: Vec<Vec<f64>> = grid.iter().map(|&v| vec![0.4, v]).collect();
+    let x = Matrix::from_rows(&rows).unwrap();
+    let (y, ld) = l.forward(to_tensor(&x, &dev), None).unwrap();
+    let (y, ld) = (to_vec(y).unwrap(), to_vec(ld).unwrap());
+    for (i, &v) in grid.iter().enumerate() {
+        let (y0, y1) = (y[2 * i] as f64, y[2 * i + 1] as f64);
+        assert!(
+            (y0 - 0.4).abs() < 1e-6,
+            "conditioning coordinate changed: {y0}"
+        );
+        if v.abs() > 2.0 {
+            assert!(
+                (y1 - v).abs() < 1e-6 && ld[i] == 0.0,
+                "tail at {v}: y = {y1}, ld = {}",
+                ld[i]
+            );
+        } else {
+            assert!(
+                (-2.0 - 1e-5..=2.0 + 1e-5).contains(&y1),
+                "y({v}) = {y1} leaves [−B, B]"
+            );
+        }
+        if i > 0 {
+            assert!(y1 > y[2 * i - 1] as f64, "not increasing at {v}");
+        }
+    }
+    // The knots ±B are fixed: y(±B) = ±B.
+    let edge = Matrix::from_rows(&[vec![0.4, -2.0], vec![0.4, 2.0]]).unwrap();
+    let ye = to_vec(l.forward(to_tensor(&edge, &dev), None).unwrap().0).unwrap();
+    assert!(
+        (ye[1] + 2.0).abs() < 1e-5 && (ye[3] - 2.0).abs() < 1e-5,
+        "{ye:?}"
+    );
+}
+
+#[test]
+fn spline_with_zero_last_layer_is_the_identity() {
+    // θ = 0 gives equal bins with slope s_k = 1 and δ = 1: y = x, log|det J| = 0.
+    let dev = device();
+    let mut rng = rng_from_seed(2);
+    let l = SplineCoupling::new(
+        &[0.0, 1.0, 0.0],
+        &[8],
+        Activation::Relu,
+        0,
+        8,
+        3.0,
+        true,
+        &mut rng,
+        &dev,
+    )
+    .unwrap();
+    let x = normal_rows(50, 3, 2.0, 3);
+    let (y, ld) = l.forward(to_tensor(&x, &dev), None).unwrap();
+    for (a, b) in x.as_slice().iter().zip(to_vec(y).unwrap()) {
+        assert!((a - b as f64).abs() < 1e-5, "{a} vs {b}");
+    }
+    assert!(to_vec(ld).unwrap().iter().all(|v| v.abs() < 1e-5));
+}
+
+#[test]
+fn spline_rejects_bad_bins_and_bound() {
+    let dev = device();
+    let mut rng = rng_from_seed(0);
+    let e = SplineCoupling::new(
+        &[1.0, 0.0],
+        &[4],
+        Activation::Relu,
+        0,
+        1,
+        3.0,
+        true,
+        &mut rng,
+        &dev,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("K ≥ 2") && e.contains("Fix"), "{e}");
+    let e = SplineCoupling::new(
+        &[1.0, 0.0],
+        &[4],
+        Activation::Relu,
+        0,
+        8,
+        -1.0,
+        true,
+        &mut rng,
+        &dev,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("B > 0"), "{e}");
 }
 
 #[test]

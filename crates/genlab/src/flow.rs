@@ -219,7 +219,7 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
             })?;
             let xt = gen_data::transforms::dequantize(xt, levels, &mut rng_from_seed(1))?;
             let test_nll = flow.score(&xt)?.mean_nll();
-            let bpd = gen_data::transforms::bits_per_dim(test_nll, h * w, levels);
+            let bpd = gen_eval::bits_per_dim_dequantized(test_nll, h * w, levels)?;
             summary["train_nll"] = json!(report.final_loss);
             summary["test_nll_nats"] = json!(test_nll);
             summary["test_bits_per_dim"] = json!(bpd);

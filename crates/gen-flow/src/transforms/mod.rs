@@ -6,6 +6,7 @@ pub mod coupling;
 pub mod logit;
 pub mod lu;
 pub mod permutation;
+pub mod spline;
 
 pub use actnorm::ActNorm;
 pub use autoregressive::MaskedAutoregressive;
@@ -13,3 +14,4 @@ pub use coupling::{Coupling, CouplingKind};
 pub use logit::Logit;
 pub use lu::LuLinear;
 pub use permutation::{Permutation, PermutationKind};
+pub use spline::SplineCoupling;
