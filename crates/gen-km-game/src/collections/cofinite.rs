@@ -44,12 +44,7 @@ impl Collection for CoSingletons {
         Some(true)
     }
     fn closure(&self, sample: &[Pos]) -> Option<Closure<'_>> {
-        let mut s = sample.to_vec();
-        s.sort_unstable();
-        s.dedup();
-        Some(Closure::new(false, "S", move |p| {
-            s.binary_search(&p).is_ok()
-        }))
+        Some(sample_closure(sample))
     }
     fn closure_dimension(&self) -> ClosureDim {
         ClosureDim::Infinite
@@ -110,12 +105,7 @@ impl Collection for CoFinite {
         Some(true)
     }
     fn closure(&self, sample: &[Pos]) -> Option<Closure<'_>> {
-        let mut s = sample.to_vec();
-        s.sort_unstable();
-        s.dedup();
-        Some(Closure::new(false, "S", move |p| {
-            s.binary_search(&p).is_ok()
-        }))
+        Some(sample_closure(sample))
     }
     fn closure_dimension(&self) -> ClosureDim {
         ClosureDim::Infinite
@@ -131,4 +121,15 @@ impl Collection for CoFinite {
         let x = (start..63).find(|&x| (m >> x) & 1 == 0)?;
         usize::try_from((m | (1 << x)) + 1).ok()
     }
+}
+
+/// The closure of a sample in these collections: the sample itself (finite).
+///
+/// Every finite set is avoided by some language of co-singletons / co-finite
+/// sets, so the intersection of all languages containing S is exactly S.
+fn sample_closure(sample: &[Pos]) -> Closure<'static> {
+    let mut s = sample.to_vec();
+    s.sort_unstable();
+    s.dedup();
+    Closure::new(false, "S", move |p| s.binary_search(&p).is_ok())
 }
