@@ -11,7 +11,7 @@
 //! between couplings, N(0, I) base, Adam 1e-3, batch 512 of fresh samples per
 //! step, 3,000 steps, on FFJORD's 8 gaussians.
 
-use gen_core::train::{TrainConfig, Trainer};
+use gen_core::train::{LrSchedule, TrainConfig, Trainer};
 use gen_core::{Backend, Result, Score};
 use gen_data::toy2d::Toy2d;
 use gen_flow::{FlowBatch, FlowConfig, FlowKind, FlowModel};
@@ -23,13 +23,35 @@ struct Outcome {
 }
 
 fn run(cfg: FlowConfig, toy: Toy2d, backend: Backend, steps: u64) -> Result<Outcome> {
+    run_seeded(cfg, toy, backend, steps, 7)
+}
+
+fn run_seeded(
+    cfg: FlowConfig,
+    toy: Toy2d,
+    backend: Backend,
+    steps: u64,
+    data_seed: u64,
+) -> Result<Outcome> {
+    run_with(cfg, toy, backend, steps, data_seed, LrSchedule::Constant)
+}
+
+fn run_with(
+    cfg: FlowConfig,
+    toy: Toy2d,
+    backend: Backend,
+    steps: u64,
+    data_seed: u64,
+    schedule: LrSchedule,
+) -> Result<Outcome> {
     let device = backend.device()?;
     let mut model = FlowModel::new(cfg, &device)?;
     let dir = std::env::temp_dir().join(format!("flow-toy-{}-{}", std::process::id(), backend));
     let train = TrainConfig {
         steps,
         lr: 1e-3,
-        seed: 7,
+        seed: data_seed,
+        schedule,
         batch_size: 512,
         progress: false,
         log_every: 100,
@@ -53,6 +75,49 @@ fn run(cfg: FlowConfig, toy: Toy2d, backend: Backend, steps: u64) -> Result<Outc
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("seeds") {
+        // Seed-to-seed spread of the reference configuration's gap (flex).
+        let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+        let steps = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3000);
+        let schedule = match args.get(3).map(String::as_str) {
+            Some("cosine") => LrSchedule::Cosine {
+                warmup: 0,
+                min_factor: 0.0,
+            },
+            _ => LrSchedule::Constant,
+        };
+        println!("schedule: {schedule:?}");
+        let mut gaps = Vec::new();
+        for seed in 0..n {
+            let cfg = FlowConfig {
+                seed,
+                ..FlowConfig::normflows_realnvp()
+            };
+            let o = run_with(
+                cfg,
+                Toy2d::EightGaussians,
+                Backend::Flex,
+                steps,
+                7 + seed,
+                schedule.clone(),
+            )?;
+            let gap = o.test_nll - o.true_nll.unwrap_or(f64::NAN);
+            println!(
+                "seed {seed}: gap {gap:.4} nats, {:.2} ms/step",
+                o.ms_per_step
+            );
+            gaps.push(gap);
+        }
+        let m = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let sd = (gaps.iter().map(|g| (g - m).powi(2)).sum::<f64>()
+            / (gaps.len() as f64 - 1.0).max(1.0))
+        .sqrt();
+        println!(
+            "gap over {n} seeds: mean {m:.4}, sd {sd:.4}, min {:.4}",
+            gaps.iter().cloned().fold(f64::INFINITY, f64::min)
+        );
+        return Ok(());
+    }
     if args.first().map(String::as_str) == Some("survey") {
         let steps = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3000);
         let kinds: Vec<FlowKind> = match args.get(2) {

@@ -18,7 +18,7 @@
 //! other at corresponding points.
 
 use gen_core::Result;
-use gen_core::burn::tensor::{Device, Tensor};
+use gen_core::burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// An invertible map of `R^D` (optionally conditioned on a context vector).
 pub trait Bijection {
@@ -51,4 +51,10 @@ pub(crate) fn row_sum(t: Tensor<2>) -> Tensor<1> {
 /// `[1, D]` constant row from host values.
 pub(crate) fn const_row(v: &[f32], device: &Device) -> Tensor<2> {
     gen_core::tensor::vec_to_tensor(v, device).unsqueeze_dim(0)
+}
+
+/// A `[k]` integer tensor of column indices, for `select`.
+pub(crate) fn index_tensor(idx: &[usize], device: &Device) -> Tensor<1, Int> {
+    let v: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
+    Tensor::from_data(TensorData::new(v, [idx.len()]), device)
 }

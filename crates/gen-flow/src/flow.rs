@@ -15,7 +15,8 @@ use gen_core::nn::ops::standard_normal_log_prob;
 
 use crate::bijection::{Bijection, zero_logdet};
 use crate::transforms::{
-    ActNorm, Coupling, Logit, LuLinear, MaskedAutoregressive, Permutation, SplineCoupling,
+    ActNorm, Coupling, Logit, LuLinear, MaskedAutoregressive, Permutation, SplineAutoregressive,
+    SplineCoupling,
 };
 
 /// One layer of a flow.
@@ -30,12 +31,18 @@ pub enum FlowLayer {
     ActNorm(ActNorm),
     /// LU invertible linear map.
     LuLinear(LuLinear),
+    /// Glow's invertible 1×1 convolution (channel mixing per pixel).
+    Conv1x1(crate::transforms::Conv1x1),
     /// MAF / IAF layer.
     Autoregressive(MaskedAutoregressive),
     /// Logit pre-processing.
     Logit(Logit),
+    /// Continuous normalizing flow block (FFJORD).
+    Cnf(crate::transforms::Cnf),
     /// Rational-quadratic spline coupling (NSF).
     Spline(SplineCoupling),
+    /// Autoregressive rational-quadratic spline layer (NSF-AR).
+    SplineAutoregressive(SplineAutoregressive),
 }
 
 impl FlowLayer {
@@ -45,9 +52,12 @@ impl FlowLayer {
             FlowLayer::Permutation(l) => l,
             FlowLayer::ActNorm(l) => l,
             FlowLayer::LuLinear(l) => l,
+            FlowLayer::Conv1x1(l) => l,
             FlowLayer::Autoregressive(l) => l,
             FlowLayer::Logit(l) => l,
+            FlowLayer::Cnf(l) => l,
             FlowLayer::Spline(l) => l,
+            FlowLayer::SplineAutoregressive(l) => l,
         }
     }
 }
@@ -128,6 +138,22 @@ impl Flow {
         let z = eps * temperature;
         let (x, ld) = self.forward(z.clone(), context)?;
         Ok((x, standard_normal_log_prob(z) - ld))
+    }
+
+    /// Sets the Hutchinson noise seed of every CNF layer (layer i gets a seed
+    /// derived from `seed` and i); `None` makes them use the exact trace.
+    /// [`crate::FlowModel`] sets a fresh seed for each learning step and
+    /// clears it afterwards, so scoring and sampling use the exact trace.
+    pub fn set_noise_seed(&mut self, seed: Option<u64>) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            if let FlowLayer::Cnf(c) = layer {
+                c.noise_seed = seed.map(|s| {
+                    s.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        .wrapping_add(i as u64)
+                        .rotate_left(17)
+                });
+            }
+        }
     }
 
     /// Data-dependent initialisation: pushes `x` through the layers in the

@@ -16,7 +16,9 @@
 //!   half / alternating / checkerboard / channel masks ([`masks`]),
 //!   permutations, ActNorm with data-dependent initialisation, LU invertible
 //!   linear maps (Glow), MADE-based MAF and IAF, rational-quadratic spline
-//!   coupling (NSF, Durkan et al. 2019) with identity tails, logit pre-processing.
+//!   coupling (NSF, Durkan et al. 2019) with identity tails and its MADE-based
+//!   autoregressive variant (NSF-AR), logit pre-processing, and a continuous
+//!   normalizing flow block (FFJORD: RK4 ODE solve, exact or Hutchinson trace).
 //! - [`Flow`]: N(0, I) base + composed layers; [`FlowModel`]: the flow with its
 //!   optimiser implementing gen-core's `Sample`, `Score` (exact), `Infer`,
 //!   `Learn` and `Checkpoint`.
@@ -26,12 +28,14 @@ pub mod bijection;
 pub mod flow;
 pub mod masks;
 pub mod model;
+pub mod multiscale;
 pub mod transforms;
 
 pub use bijection::Bijection;
 pub use flow::{Flow, FlowLayer};
-pub use masks::MaskKind;
+pub use masks::{MaskKind, Split};
 pub use model::{FlowBatch, FlowConfig, FlowKind, FlowModel, build_flow, capabilities};
+pub use multiscale::ImageLayout;
 pub use transforms::PermutationKind;
 
 #[cfg(test)]

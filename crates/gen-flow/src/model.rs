@@ -23,7 +23,7 @@ use crate::flow::{Flow, FlowLayer};
 use crate::masks::{MaskKind, coupling_mask};
 use crate::transforms::{
     ActNorm, Coupling, CouplingKind, Logit, LuLinear, MaskedAutoregressive, Permutation,
-    PermutationKind, SplineCoupling, spline,
+    PermutationKind, SplineAutoregressive, SplineCoupling, spline,
 };
 
 /// The flow families `genlab train` knows.
@@ -40,22 +40,31 @@ pub enum FlowKind {
     Maf,
     /// Inverse autoregressive flow (Kingma et al. 2016).
     Iaf,
-    /// Rational-quadratic spline couplings (Durkan et al. 2019), K = 8 bins on
-    /// [−3, 3] with identity tails, each followed by an ActNorm by default.
+    /// Rational-quadratic spline couplings (Durkan et al. 2019), K bins on
+    /// [−B, B] with identity tails (`spline_bins`, `spline_bound`: 8 and 3 by
+    /// default), each followed by an ActNorm by default.
     Nsf,
-    /// Continuous normalizing flow (FFJORD, Grathwohl et al. 2019): not implemented yet.
+    /// Autoregressive rational-quadratic splines (Durkan et al. 2019, §3.2):
+    /// MADE-conditioned splines, MAF-style (one-pass density, D-pass sampling),
+    /// each block followed by an ActNorm by default. CLI name `nsf-ar`.
+    #[serde(rename = "nsf-ar", alias = "nsfar")]
+    NsfAr,
+    /// Continuous normalizing flow (Chen et al. 2018; FFJORD, Grathwohl et al.
+    /// 2019): dz/dt = g(z, t) integrated by fixed-step RK4, log-density by the
+    /// instantaneous change of variables (exact trace, or Hutchinson while training).
     Cnf,
 }
 
 impl FlowKind {
     /// Every kind, in CLI order.
-    pub const ALL: [FlowKind; 7] = [
+    pub const ALL: [FlowKind; 8] = [
         FlowKind::RealNvp,
         FlowKind::Nice,
         FlowKind::Glow,
         FlowKind::Maf,
         FlowKind::Iaf,
         FlowKind::Nsf,
+        FlowKind::NsfAr,
         FlowKind::Cnf,
     ];
 
@@ -68,13 +77,14 @@ impl FlowKind {
             FlowKind::Maf => "maf",
             FlowKind::Iaf => "iaf",
             FlowKind::Nsf => "nsf",
+            FlowKind::NsfAr => "nsf-ar",
             FlowKind::Cnf => "cnf",
         }
     }
 
     /// Whether this build implements the kind.
     pub fn implemented(self) -> bool {
-        !matches!(self, FlowKind::Cnf)
+        true
     }
 }
 
@@ -82,15 +92,16 @@ impl FromStr for FlowKind {
     type Err = GenError;
     fn from_str(s: &str) -> Result<Self> {
         let k = s.to_ascii_lowercase().replace(['-', '_'], "");
+        let k = if k == "arnsf" { "nsfar".to_string() } else { k };
         FlowKind::ALL
             .into_iter()
-            .find(|f| f.name() == k)
+            .find(|f| f.name().replace('-', "") == k)
             .ok_or_else(|| {
                 GenError::config(
                     "flow",
                     s,
                     "unknown flow type",
-                    "use one of: realnvp, nice, glow, maf, iaf, nsf (cnf is planned)",
+                    "use one of: realnvp, nice, glow, maf, iaf, nsf, nsf-ar, cnf",
                 )
             })
     }
@@ -123,8 +134,29 @@ pub struct FlowConfig {
     pub logit: Option<f64>,
     /// Seed of the initial weights.
     pub seed: u64,
+    /// ODE solver and trace estimator of CNF.
+    #[serde(default)]
+    pub cnf: crate::transforms::CnfConfig,
     /// Optimiser.
     pub optim: OptimConfig,
+    /// Spline bins K of NSF / NSF-AR (≥ 2).
+    #[serde(default = "default_spline_bins")]
+    pub spline_bins: usize,
+    /// Half-width B of the spline interval [−B, B] of NSF / NSF-AR (finite, > 0).
+    #[serde(default = "default_spline_bound")]
+    pub spline_bound: f64,
+    /// Image layout: RealNVP and Glow become multi-scale (squeeze / split,
+    /// see [`crate::multiscale`]); `layers` is then the couplings (steps) per stage.
+    #[serde(default)]
+    pub image: Option<crate::multiscale::ImageLayout>,
+}
+
+fn default_spline_bins() -> usize {
+    spline::DEFAULT_BINS
+}
+
+fn default_spline_bound() -> f64 {
+    spline::DEFAULT_BOUND
 }
 
 impl FlowConfig {
@@ -135,7 +167,10 @@ impl FlowConfig {
             // NSF: ActNorm standardises each spline's input, so the data
             // falls inside the spline interval [−B, B] rather than the identity tails.
             FlowKind::Glow | FlowKind::Nsf => (8, true),
+            FlowKind::NsfAr => (5, true),
             FlowKind::Maf | FlowKind::Iaf => (5, false),
+            // CNF: one ODE block (its depth is the integration time).
+            FlowKind::Cnf => (1, false),
             _ => (8, false),
         };
         Self {
@@ -143,15 +178,28 @@ impl FlowConfig {
             dim,
             context_dim: 0,
             layers,
-            hidden: vec![64, 64],
-            activation: Activation::Relu,
+            // CNF: FFJORD's toy dynamics, 64-64-64 with a smooth non-linearity.
+            hidden: if kind == FlowKind::Cnf {
+                vec![64, 64, 64]
+            } else {
+                vec![64, 64]
+            },
+            activation: if kind == FlowKind::Cnf {
+                Activation::Tanh
+            } else {
+                Activation::Relu
+            },
             mask: MaskKind::Half,
             permutation: PermutationKind::Reverse,
             actnorm,
             scale_clamp: Some(3.0),
             logit: None,
             seed: 0,
+            cnf: crate::transforms::CnfConfig::default(),
             optim: OptimConfig::default(),
+            spline_bins: spline::DEFAULT_BINS,
+            spline_bound: spline::DEFAULT_BOUND,
+            image: None,
         }
     }
 
@@ -173,8 +221,30 @@ impl FlowConfig {
                 "flow",
                 self.kind.name(),
                 "is not implemented in this version of gen-flow",
-                "use realnvp, nice, glow, maf, iaf or nsf",
+                "use realnvp, nice, glow, maf, iaf, nsf or nsf-ar",
             ));
+        }
+        if self.kind == FlowKind::Cnf {
+            self.cnf.validate()?;
+            if matches!(self.activation, Activation::Relu | Activation::LeakyRelu) {
+                return Err(GenError::config(
+                    "activation",
+                    format!("{:?}", self.activation).to_lowercase(),
+                    "CNF dynamics must be smooth: RK4 and the trace ∂g/∂z assume a differentiable g",
+                    "use tanh (default), silu or gelu",
+                ));
+            }
+        }
+        if let Some(layout) = &self.image {
+            if !matches!(self.kind, FlowKind::RealNvp | FlowKind::Glow) {
+                return Err(GenError::config(
+                    "image layout",
+                    self.kind.name(),
+                    "the multi-scale (squeeze / split) architecture is built for realnvp and glow",
+                    "drop the image layout, or use realnvp or glow",
+                ));
+            }
+            layout.validate(self.dim)?;
         }
         if self.dim == 0 {
             return Err(GenError::config(
@@ -203,6 +273,9 @@ impl FlowConfig {
                 "coupling flows split the coordinates in two and need D ≥ 2",
                 "use maf for one-dimensional data",
             ));
+        }
+        if matches!(self.kind, FlowKind::Nsf | FlowKind::NsfAr) {
+            spline::check_bins_and_bound(self.spline_bins, self.spline_bound)?;
         }
         if let Some(c) = self.scale_clamp
             && !(c.is_finite() && c > 0.0)
@@ -245,7 +318,16 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
             PermutationKind::None => None,
         })
     };
-    for k in 0..config.layers {
+    // Multi-scale image flows build their own stack; `layers` counts per stage there.
+    let flat_layers = if config.image.is_some() {
+        0
+    } else {
+        config.layers
+    };
+    if let Some(layout) = &config.image {
+        layers = crate::multiscale::build_multiscale(config, layout, rng, device)?;
+    }
+    for k in 0..flat_layers {
         match config.kind {
             FlowKind::RealNvp | FlowKind::Nice => {
                 let kind = if config.kind == FlowKind::Nice {
@@ -326,8 +408,8 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                     &config.hidden,
                     config.activation,
                     c,
-                    spline::DEFAULT_BINS,
-                    spline::DEFAULT_BOUND,
+                    config.spline_bins,
+                    config.spline_bound,
                     true,
                     rng,
                     device,
@@ -337,7 +419,44 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                 }
                 layers.extend(perm(rng)?);
             }
-            FlowKind::Cnf => unreachable!("rejected by validate"),
+            FlowKind::NsfAr => {
+                let order: Vec<usize> = match config.permutation {
+                    PermutationKind::Random => random_order(d, rng),
+                    _ => (1..=d).collect(),
+                };
+                layers.push(FlowLayer::SplineAutoregressive(SplineAutoregressive::new(
+                    order,
+                    &config.hidden,
+                    config.activation,
+                    c,
+                    config.spline_bins,
+                    config.spline_bound,
+                    true,
+                    rng,
+                    device,
+                )?));
+                if config.actnorm {
+                    layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
+                }
+                if config.permutation == PermutationKind::Reverse {
+                    layers.push(FlowLayer::Permutation(Permutation::reverse(d, device)?));
+                }
+            }
+            FlowKind::Cnf => {
+                layers.push(FlowLayer::Cnf(crate::transforms::Cnf::new(
+                    d,
+                    c,
+                    &config.hidden,
+                    config.activation,
+                    &config.cnf,
+                    true,
+                    rng,
+                    device,
+                )?));
+                if config.actnorm {
+                    layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
+                }
+            }
         }
     }
     if config.kind == FlowKind::Nice {
@@ -604,7 +723,7 @@ impl Model for FlowModel {
 /// The capability row of a flow kind.
 pub fn capabilities(kind: FlowKind) -> Capabilities {
     let (sample, score) = match kind {
-        FlowKind::Maf => (
+        FlowKind::Maf | FlowKind::NsfAr => (
             TaskSupport::exact("exact; sequential inverse, D passes"),
             TaskSupport::exact("exact change of variables, one pass"),
         ),
@@ -612,10 +731,21 @@ pub fn capabilities(kind: FlowKind) -> Capabilities {
             TaskSupport::exact("exact; one pass"),
             TaskSupport::exact("exact change of variables, D sequential passes"),
         ),
+        FlowKind::Cnf => (
+            TaskSupport::exact("one RK4 ODE solve t: 0 → 1; temperature scales the base"),
+            TaskSupport::approximate(
+                "instantaneous change of variables, exact trace, ∫ by RK4 (O(h⁴) solver error)",
+            ),
+        ),
         _ => (
             TaskSupport::exact("exact, one pass; temperature scales the base"),
             TaskSupport::exact("exact change of variables"),
         ),
+    };
+    let infer = if kind == FlowKind::Cnf {
+        TaskSupport::approximate("z = f⁻¹(x) by the reverse RK4 solve (inverse up to solver error)")
+    } else {
+        TaskSupport::exact("exact encoding z = f⁻¹(x)")
     };
     Capabilities {
         model: kind.name(),
@@ -623,7 +753,7 @@ pub fn capabilities(kind: FlowKind) -> Capabilities {
         learn: TaskSupport::exact("maximum likelihood (exact NLL), Adam"),
         score,
         sample,
-        infer: TaskSupport::exact("exact encoding z = f⁻¹(x)"),
+        infer,
     }
 }
 
@@ -655,8 +785,15 @@ impl Learn for FlowModel {
         if !self.data_initialized && self.config.actnorm_used() {
             self.initialize(batch)?;
         }
-        let loss = self.loss(batch)?;
-        let value = self.train.step(loss, ctx.lr)?;
+        // CNF: fresh Hutchinson noise for this step (used only where the
+        // configuration asks for it); cleared so scoring uses the exact trace.
+        if self.config.kind == FlowKind::Cnf {
+            let seed = self.config.seed.rotate_left(32) ^ ctx.step;
+            self.train.model.set_noise_seed(Some(seed));
+        }
+        let loss = self.loss(batch);
+        self.train.model.set_noise_seed(None);
+        let value = self.train.step(loss?, ctx.lr)?;
         Ok(StepStats::loss(value).with("nll", value))
     }
 }
@@ -685,6 +822,8 @@ impl Checkpoint for FlowModel {
             || meta.config.dim != self.config.dim
             || meta.config.layers != self.config.layers
             || meta.config.hidden != self.config.hidden
+            || meta.config.spline_bins != self.config.spline_bins
+            || meta.config.spline_bound != self.config.spline_bound
         {
             return Err(GenError::Format {
                 path: dir.join("flow.json"),

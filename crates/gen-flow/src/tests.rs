@@ -21,7 +21,7 @@ fn device() -> Device {
     Backend::Flex.device().expect("flex is compiled in")
 }
 
-fn normal_rows(n: usize, d: usize, scale: f64, seed: u64) -> Matrix {
+pub(crate) fn normal_rows(n: usize, d: usize, scale: f64, seed: u64) -> Matrix {
     let mut rng = rng_from_seed(seed);
     let v: Vec<f64> = (0..n * d)
         .map(|_| {
@@ -33,7 +33,7 @@ fn normal_rows(n: usize, d: usize, scale: f64, seed: u64) -> Matrix {
 }
 
 /// log|det A| of a row-major d×d matrix (Gaussian elimination, f64).
-fn log_abs_det(a: &[f64], d: usize) -> f64 {
+pub(crate) fn log_abs_det(a: &[f64], d: usize) -> f64 {
     let mut m = a.to_vec();
     let mut acc = 0.0;
     for c in 0..d {
@@ -56,7 +56,12 @@ fn log_abs_det(a: &[f64], d: usize) -> f64 {
 }
 
 /// Jacobian ∂f/∂x at `x` (one row) by central differences; `jac[i*d + j] = ∂f_i/∂x_j`.
-fn fd_jacobian(f: &dyn Fn(Tensor<2>) -> Tensor<2>, x: &[f64], h: f64, dev: &Device) -> Vec<f64> {
+pub(crate) fn fd_jacobian(
+    f: &dyn Fn(Tensor<2>) -> Tensor<2>,
+    x: &[f64],
+    h: f64,
+    dev: &Device,
+) -> Vec<f64> {
     let d = x.len();
     let mut rows = Vec::new();
     for j in 0..d {
@@ -86,7 +91,7 @@ fn check_layer(layer: &dyn Bijection, n: usize, seed: u64, ctx: Option<&Matrix>,
 
 /// [`check_layer`] with finite-difference step `h` (splines are only C¹ and
 /// curve on the scale of a bin, so they need a smaller step than 1e-2).
-fn check_layer_fd(
+pub(crate) fn check_layer_fd(
     layer: &dyn Bijection,
     n: usize,
     seed: u64,

@@ -9,6 +9,10 @@
 //!   (K up to [`vae::MAX_IWAE_K`], batched): see [`vae`] for the equations.
 //! - Inference: encode, reconstruct, interpolate, traverse; [`Diagnostics`]
 //!   (KL per dimension, active units, posterior-collapse flag).
+//! - [`VqVae`]: VQ-VAE (van den Oord et al. 2017): a codebook of K vectors,
+//!   nearest-codeword quantisation, straight-through gradients, the
+//!   codebook + commitment loss; scored by the bound log p(x | z_q) − L log K
+//!   under a uniform prior over codes, sampled from that uniform prior.
 //! - [`Ppca`]: probabilistic PCA (Tipping & Bishop 1999) with the exact
 //!   log-likelihood, posterior and a VAE embedding ([`Ppca::to_vae`]) used to
 //!   check the estimators against the exact marginal.
@@ -23,9 +27,11 @@ pub mod linalg;
 pub mod net;
 pub mod ppca;
 pub mod vae;
+pub mod vqvae;
 
 pub use config::{ConvSpec, Likelihood, Objective, VaeConfig};
 pub use diagnostics::{ACTIVE_UNIT_THRESHOLD, Diagnostics};
 pub use net::VaeNet;
 pub use ppca::Ppca;
 pub use vae::{Estimator, Posterior, Vae, capabilities};
+pub use vqvae::{CodeUsage, VqCodes, VqNet, VqVae, VqVaeConfig};

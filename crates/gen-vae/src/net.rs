@@ -174,23 +174,12 @@ impl VaeNet {
 
     /// log p_θ(x | z) per row, from the decoder output `out` (`[batch, D]` → `[batch]`).
     pub fn log_px(&self, x: Tensor<2>, out: Tensor<2>) -> Tensor<1> {
-        match self.likelihood {
-            Likelihood::Bernoulli => bernoulli_log_prob(x, out),
-            Likelihood::Gaussian { log_var, .. } => {
-                let [b, d] = out.dims();
-                match &self.log_var {
-                    Some(p) => {
-                        let lv = p.val().unsqueeze_dim::<2>(0).expand([b, d]);
-                        diag_normal_log_prob(x, out, lv)
-                    }
-                    None => {
-                        // Fixed σ²: −½ [Σ_d (x_d − μ_d)² / σ² + D (log σ² + log 2π)].
-                        let sq = (x - out).powf_scalar(2.0).sum_dim(1).squeeze_dim::<1>(1);
-                        sq * (-0.5 * (-log_var).exp()) - 0.5 * d as f64 * (log_var + LN_2PI)
-                    }
-                }
-            }
-        }
+        observation_log_prob(
+            self.likelihood,
+            self.log_var.as_ref().map(|p| p.val()),
+            x,
+            out,
+        )
     }
 
     /// z = μ + σ ⊙ ε (the reparameterisation trick); `eps` is `[batch, L]`.
@@ -211,6 +200,37 @@ impl VaeNet {
         let out = self.decode(z.clone());
         self.log_px(x, out) + standard_normal_log_prob(z.clone())
             - diag_normal_log_prob(z, mu, logvar)
+    }
+}
+
+/// log p_θ(x | out) per row for the observation model `likelihood`, from the
+/// decoder output `out` (logits or means); `learned_log_var` holds the
+/// per-pixel log σ_d² of a learned-variance Gaussian (`[D]`).
+///
+/// # Shapes
+/// - `x`, `out`: `[batch, D]` → `[batch]`
+pub fn observation_log_prob(
+    likelihood: Likelihood,
+    learned_log_var: Option<Tensor<1>>,
+    x: Tensor<2>,
+    out: Tensor<2>,
+) -> Tensor<1> {
+    match likelihood {
+        Likelihood::Bernoulli => bernoulli_log_prob(x, out),
+        Likelihood::Gaussian { log_var, .. } => {
+            let [b, d] = out.dims();
+            match learned_log_var {
+                Some(lv) => {
+                    let lv = lv.unsqueeze_dim::<2>(0).expand([b, d]);
+                    diag_normal_log_prob(x, out, lv)
+                }
+                None => {
+                    // Fixed σ²: −½ [Σ_d (x_d − μ_d)² / σ² + D (log σ² + log 2π)].
+                    let sq = (x - out).powf_scalar(2.0).sum_dim(1).squeeze_dim::<1>(1);
+                    sq * (-0.5 * (-log_var).exp()) - 0.5 * d as f64 * (log_var + LN_2PI)
+                }
+            }
+        }
     }
 }
 

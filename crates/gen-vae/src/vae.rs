@@ -170,46 +170,7 @@ impl Vae {
 
     /// Errors unless `x` has D columns, finite values, and (Bernoulli) values in [0, 1].
     pub fn check_input(&self, x: &Matrix, context: &str) -> Result<()> {
-        if x.cols() != self.config.d_in {
-            let side = (x.cols() as f64).sqrt().round() as usize;
-            let img = if side * side == x.cols() {
-                format!(" ({side}x{side} images)")
-            } else {
-                String::new()
-            };
-            return Err(GenError::shape(
-                context,
-                format!(
-                    "{} values per row (the model's input dimension)",
-                    self.config.d_in
-                ),
-                format!("{} values per row{img}", x.cols()),
-                "pass images of the size the model was trained on, flattened row-major",
-            ));
-        }
-        if x.rows() == 0 {
-            return Err(GenError::input(
-                context,
-                "no rows",
-                "pass at least one example",
-            ));
-        }
-        x.ensure_finite(context)?;
-        if self.config.likelihood == Likelihood::Bernoulli
-            && let Some(p) = x.as_slice().iter().position(|v| !(0.0..=1.0).contains(v))
-        {
-            return Err(GenError::input(
-                context,
-                format!(
-                    "value {} at row {}, column {} is outside [0, 1]",
-                    x.as_slice()[p],
-                    p / x.cols(),
-                    p % x.cols()
-                ),
-                "a Bernoulli decoder models binary pixels: scale to [0, 1] and binarize (gen_data::transforms::binarize)",
-            ));
-        }
-        Ok(())
+        check_images(x, self.config.d_in, self.config.likelihood, context)
     }
 
     /// q_φ(z | x) for every row.
@@ -493,6 +454,48 @@ impl Vae {
     }
 }
 
+/// Errors unless `x` has `d_in` columns, at least one row, finite values and
+/// (Bernoulli decoder) values in [0, 1]; messages say how to fix the input.
+pub fn check_images(x: &Matrix, d_in: usize, likelihood: Likelihood, context: &str) -> Result<()> {
+    if x.cols() != d_in {
+        let side = (x.cols() as f64).sqrt().round() as usize;
+        let img = if side * side == x.cols() {
+            format!(" ({side}x{side} images)")
+        } else {
+            String::new()
+        };
+        return Err(GenError::shape(
+            context,
+            format!("{} values per row (the model's input dimension)", d_in),
+            format!("{} values per row{img}", x.cols()),
+            "pass images of the size the model was trained on, flattened row-major",
+        ));
+    }
+    if x.rows() == 0 {
+        return Err(GenError::input(
+            context,
+            "no rows",
+            "pass at least one example",
+        ));
+    }
+    x.ensure_finite(context)?;
+    if likelihood == Likelihood::Bernoulli
+        && let Some(p) = x.as_slice().iter().position(|v| !(0.0..=1.0).contains(v))
+    {
+        return Err(GenError::input(
+            context,
+            format!(
+                "value {} at row {}, column {} is outside [0, 1]",
+                x.as_slice()[p],
+                p / x.cols(),
+                p % x.cols()
+            ),
+            "a Bernoulli decoder models binary pixels: scale to [0, 1] and binarize (gen_data::transforms::binarize)",
+        ));
+    }
+    Ok(())
+}
+
 /// logsumexp(log w) − log K for one row, in f64.
 pub fn iwae_from_log_weights(lw: &[f64]) -> f64 {
     let m = lw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -515,7 +518,7 @@ fn check_k(k: usize) -> Result<()> {
 }
 
 /// Consecutive row indices in chunks of at most `size`.
-fn row_chunks(n: usize, size: usize) -> Vec<Vec<usize>> {
+pub(crate) fn row_chunks(n: usize, size: usize) -> Vec<Vec<usize>> {
     let size = size.max(1);
     (0..n)
         .step_by(size)
@@ -531,7 +534,8 @@ impl Model for Vae {
     }
 }
 
-/// The capability rows of this crate's models (`vae`, `beta-vae`, `iwae`, `ppca`).
+/// The capability rows of this crate's models (`vae`, `beta-vae`, `iwae`,
+/// `conv-vae`, `vq-vae`, `ppca`).
 pub fn capabilities() -> Vec<Capabilities> {
     let vae = Capabilities {
         model: "vae",
@@ -553,7 +557,14 @@ pub fn capabilities() -> Vec<Capabilities> {
     conv.model = "conv-vae";
     conv.learn =
         TaskSupport::approximate("Adam on the ELBO; stride-2 conv encoder, upsample+conv decoder");
-    vec![vae, beta, iwae, conv, crate::ppca::Ppca::capabilities_row()]
+    vec![
+        vae,
+        beta,
+        iwae,
+        conv,
+        crate::vqvae::capabilities_row(),
+        crate::ppca::Ppca::capabilities_row(),
+    ]
 }
 
 impl Learn for Vae {

@@ -5,8 +5,8 @@
 
 use gen_core::nn::Activation;
 use gen_core::parity::check_parity;
-use gen_core::{Learn, Matrix, StepContext, rng_from_seed};
-use gen_vae::{ConvSpec, Likelihood, Objective, Vae, VaeConfig};
+use gen_core::{Learn, Matrix, Score, StepContext, rng_from_seed};
+use gen_vae::{ConvSpec, Likelihood, Objective, Vae, VaeConfig, VqVae, VqVaeConfig};
 
 fn batch() -> Matrix {
     let d = gen_data::digits8x8(gen_data::Split::Train).unwrap();
@@ -96,4 +96,47 @@ fn one_training_step_gives_the_same_loss_on_every_backend() {
             r.backends
         );
     }
+}
+
+#[test]
+fn vq_vae_training_steps_give_the_same_loss_on_every_backend() {
+    let x = batch();
+    let cfg = VqVaeConfig {
+        hidden: vec![32],
+        codes: 4,
+        code_dim: 4,
+        codebook_size: 16,
+        ..VqVaeConfig::mlp_bernoulli(64)
+    };
+    let r = check_parity("vq-vae", true, 2e-3, 1e-4, |d| {
+        let mut m = VqVae::new(cfg.clone(), d, 3)?;
+        let mut rng = rng_from_seed(5);
+        let mut out = Vec::new();
+        for step in 0..2 {
+            let mut ctx = StepContext {
+                step,
+                lr: 1e-3,
+                rng: &mut rng,
+            };
+            let s = m.learn_step(&x, &mut ctx)?;
+            out.push(s.loss as f32);
+            out.push(s.metrics["codes_used"] as f32);
+        }
+        let rows = x.select_rows(&[0, 1, 2])?;
+        out.extend(m.score(&rows)?.values.iter().map(|v| *v as f32));
+        out.extend(
+            m.encode(&rows)?
+                .indices
+                .as_slice()
+                .iter()
+                .map(|v| *v as f32),
+        );
+        Ok(out)
+    })
+    .unwrap();
+    eprintln!(
+        "vq-vae: backends {:?}, max |diff| {:.2e}",
+        r.backends, r.max_abs_diff
+    );
+    assert!(r.backends.len() >= 2, "{:?}", r.backends);
 }

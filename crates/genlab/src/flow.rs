@@ -1,5 +1,6 @@
 //! `genlab train|sample|score|encode` for the normalizing flows of gen-flow
-//! (realnvp, nice, glow, maf, iaf).
+//! (realnvp, nice, glow, maf, iaf, nsf, nsf-ar; `--bins` / `--bound` set the splines;
+//! cnf, with `--ode-steps` / `--trace` for its RK4 solver and trace estimator).
 //!
 //! 2-D toys: the flow is trained on 10,000 points with fresh minibatches,
 //! the summary reports the exact test NLL beside the true density's NLL
@@ -24,6 +25,9 @@ use crate::output;
 use crate::run::{RunMeta, latest_model_dir};
 
 /// Whether `name` is a flow model.
+/// Global gradient-norm clip of image flows.
+const IMAGE_GRAD_CLIP: f32 = 100.0;
+
 pub fn is_flow(name: &str) -> bool {
     FlowKind::from_str(name).is_ok()
 }
@@ -46,6 +50,31 @@ pub struct FlowArgs {
     /// Flow Adam learning rate.
     #[arg(long = "flow-lr", default_value_t = 1e-3)]
     pub flow_lr: f64,
+    /// Spline bins K of nsf / nsf-ar (≥ 2).
+    #[arg(long = "bins", default_value_t = gen_flow::transforms::spline::DEFAULT_BINS)]
+    pub bins: usize,
+    /// Spline half-width B of nsf / nsf-ar: the splines act on [−B, B] (after
+    /// ActNorm standardisation) and are the identity outside.
+    #[arg(long = "bound", default_value_t = gen_flow::transforms::spline::DEFAULT_BOUND)]
+    pub bound: f64,
+    /// RK4 steps per ODE solve of cnf (more: smaller solver error, slower).
+    #[arg(long = "ode-steps", default_value_t = 10)]
+    pub ode_steps: usize,
+    /// Trace estimator of cnf while training: exact or hutchinson (scoring is
+    /// always exact; D > 16 uses hutchinson for training regardless).
+    #[arg(long = "trace", default_value = "exact")]
+    pub trace: gen_flow::transforms::TraceEstimator,
+}
+
+impl FlowArgs {
+    /// The CNF solver settings of these arguments.
+    pub fn cnf(&self) -> gen_flow::transforms::CnfConfig {
+        gen_flow::transforms::CnfConfig {
+            steps: self.ode_steps,
+            trace: self.trace,
+            ..Default::default()
+        }
+    }
 }
 
 /// `genlab encode` for flow runs (exact z = f⁻¹(x)); other runs go to `fallback`.
@@ -111,6 +140,12 @@ pub struct FlowOpts {
     pub batch_size: usize,
     /// Adam learning rate.
     pub lr: f64,
+    /// Spline bins K (nsf, nsf-ar).
+    pub spline_bins: usize,
+    /// Spline half-width B (nsf, nsf-ar).
+    pub spline_bound: f64,
+    /// ODE solver and trace estimator (cnf).
+    pub cnf: gen_flow::transforms::CnfConfig,
 }
 
 const IMAGE_LOGIT_ALPHA: f64 = 0.05;
@@ -137,8 +172,32 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
                 } else {
                     PermutationKind::Reverse
                 },
-                actnorm: true,
+                // Multi-scale RealNVP runs without ActNorm (the paper's batch
+                // norm is left out); Glow's steps carry their own ActNorm.
+                actnorm: kind != FlowKind::RealNvp,
                 logit: Some(IMAGE_LOGIT_ALPHA),
+                // 784-dimensional likelihoods have large, spiky gradients early on.
+                optim: gen_core::optim::OptimConfig {
+                    grad_clip_norm: Some(IMAGE_GRAD_CLIP),
+                    ..Default::default()
+                },
+                // RealNVP and Glow are multi-scale on images: as many
+                // squeeze/split scales as halvings leave an even size, at most 2.
+                image: matches!(kind, FlowKind::RealNvp | FlowKind::Glow).then(|| {
+                    gen_flow::ImageLayout {
+                        channels: 1,
+                        height: *h,
+                        width: *w,
+                        scales: (0..2)
+                            .take_while(|s| (h >> s) % 2 == 0 && (w >> s) % 2 == 0)
+                            .count(),
+                    }
+                }),
+                layers: match kind {
+                    FlowKind::RealNvp => 3,
+                    FlowKind::Glow => 4,
+                    _ => FlowConfig::new(kind, h * w).layers,
+                },
                 ..FlowConfig::new(kind, h * w)
             }
         }
@@ -152,6 +211,10 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
         }
     };
     config.seed = o.seed;
+    config.spline_bins = o.spline_bins;
+    config.spline_bound = o.spline_bound;
+    config.validate()?;
+    config.cnf = o.cnf.clone();
     RunMeta {
         model: model.into(),
         data: data_name.into(),

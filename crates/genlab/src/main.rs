@@ -89,7 +89,7 @@ struct TrainArgs {
     /// Covariance regulariser (gaussian, gmm).
     #[arg(long, default_value_t = 1e-6)]
     reg_covar: f64,
-    /// VAE-family options (vae, beta-vae, iwae, ppca).
+    /// VAE-family options (vae, beta-vae, iwae, conv-vae, vq-vae, ppca).
     #[command(flatten)]
     vae: vae::VaeArgs,
     /// Flow options (realnvp, nice, glow, maf, iaf).
@@ -235,6 +235,9 @@ fn train(a: TrainArgs) -> Result<()> {
                 backend,
                 batch_size: a.flow.flow_batch,
                 lr: a.flow.flow_lr,
+                spline_bins: a.flow.bins,
+                spline_bound: a.flow.bound,
+                cnf: a.flow.cnf(),
             },
             &a.out,
         )?,

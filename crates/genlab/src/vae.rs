@@ -1,5 +1,6 @@
 //! `genlab train|sample|score|encode|reconstruct|interpolate` for the VAE
-//! family (gen-vae): vae, beta-vae, iwae and the exact baseline ppca.
+//! family (gen-vae): vae, beta-vae, iwae, conv-vae, vq-vae and the exact
+//! baseline ppca.
 //!
 //! Data: with a Bernoulli decoder (the default on mnist5k) training batches
 //! are dynamically binarized from the run RNG and the test split is binarized
@@ -16,7 +17,9 @@ use gen_core::train::{EpochBatcher, TrainConfig, Trainer};
 use gen_core::{
     Backend, GenError, Matrix, Result, Sample, SampleOptions, Score, Scores, rng_from_seed,
 };
-use gen_vae::{ConvSpec, Estimator, Likelihood, Objective, Ppca, Vae, VaeConfig};
+use gen_vae::{
+    ConvSpec, Estimator, Likelihood, Objective, Ppca, Vae, VaeConfig, VqVae, VqVaeConfig,
+};
 use serde_json::json;
 
 use crate::data::{self, Data};
@@ -73,6 +76,18 @@ pub struct VaeArgs {
     /// K of the IWAE estimate in the training summary (0: skip).
     #[arg(id = "vae-eval-k", long = "eval-k", default_value_t = 1000)]
     pub eval_k: usize,
+    /// Codebook size K (vq-vae).
+    #[arg(id = "vq-codebook-size", long = "codebook-size", default_value_t = 64)]
+    pub codebook_size: usize,
+    /// Width D_e of each code vector and codeword (vq-vae).
+    #[arg(id = "vq-code-dim", long = "code-dim", default_value_t = 16)]
+    pub code_dim: usize,
+    /// Number of latent positions L, code vectors per image (vq-vae).
+    #[arg(id = "vq-codes", long = "codes", default_value_t = 16)]
+    pub codes: usize,
+    /// Commitment cost β of the VQ loss (vq-vae).
+    #[arg(id = "vq-commitment", long = "commitment", default_value_t = 0.25)]
+    pub commitment: f64,
 }
 
 /// Arguments shared by encode / reconstruct / interpolate.
@@ -178,14 +193,6 @@ fn vae_config(
         "vae" | "conv-vae" => (Objective::Elbo, 1.0),
         "beta-vae" => (Objective::Elbo, a.beta),
         "iwae" => (Objective::Iwae { k: a.iwae_k }, 1.0),
-        "vq-vae" => {
-            return Err(GenError::config(
-                "model",
-                model,
-                "VQ-VAE is not implemented yet in gen-vae",
-                "use vae, beta-vae, iwae, conv-vae or ppca",
-            ));
-        }
         other => return Err(crate::classical::unknown_model(other)),
     };
     let cfg = VaeConfig {
@@ -239,6 +246,16 @@ pub fn train(
     let (h, w, levels) = (*h, *w, *levels);
     if model == "ppca" {
         return train_ppca(data_name, &train, &test, a, seed, out);
+    }
+    if model == "vq-vae" {
+        let run = VqRun {
+            data_name,
+            backend,
+            steps,
+            seed,
+            out,
+        };
+        return train_vq(&run, raw, (h, w, levels), &test, a);
     }
     let cfg = vae_config(model, (h, w), a, data_name)?;
     let prep = if cfg.likelihood == Likelihood::Bernoulli {
@@ -310,6 +327,127 @@ pub fn train(
         "traversal.png",
         "loss.png"
     ]);
+    Ok(summary)
+}
+
+fn vq_config((h, w): (usize, usize), a: &VaeArgs, data_name: &str) -> Result<VqVaeConfig> {
+    let cfg = VqVaeConfig {
+        d_in: h * w,
+        hidden: a.hidden.clone(),
+        codes: a.codes,
+        code_dim: a.code_dim,
+        codebook_size: a.codebook_size,
+        commitment: a.commitment,
+        activation: Activation::Relu,
+        likelihood: likelihood(&a.decoder, data_name)?,
+        optim: OptimConfig::default(),
+    };
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Run-wide settings of a VQ-VAE training run.
+struct VqRun<'a> {
+    data_name: &'a str,
+    backend: Backend,
+    steps: u64,
+    seed: u64,
+    out: &'a Path,
+}
+
+/// Trains a VQ-VAE: run.json, checkpoints, metrics.jsonl, summary.json
+/// (test reconstruction loss, the vq-elbo bound, codebook usage) and pictures.
+fn train_vq(
+    run: &VqRun<'_>,
+    raw: &Matrix,
+    (h, w, levels): (usize, usize, u32),
+    test: &Data,
+    a: &VaeArgs,
+) -> Result<serde_json::Value> {
+    let (model, out, seed) = ("vq-vae", run.out, run.seed);
+    let cfg = vq_config((h, w), a, run.data_name)?;
+    let prep = if cfg.likelihood == Likelihood::Bernoulli {
+        Prep::Binarize
+    } else {
+        Prep::Scale
+    };
+    RunMeta {
+        model: model.into(),
+        data: run.data_name.into(),
+        options: json!({"backend": run.backend.name(), "seed": seed, "steps": run.steps,
+                        "vqvae": cfg,
+                        "prep": if prep == Prep::Binarize { "binarize" } else { "scale" }}),
+    }
+    .save(out)?;
+    let mut vq = VqVae::new(cfg.clone(), &run.backend.device()?, seed)?;
+    let scaled = gen_data::transforms::scale_unit(raw, levels)?;
+    let batcher = EpochBatcher::new(raw.rows(), a.batch, seed)?;
+    let tc = TrainConfig {
+        steps: run.steps,
+        lr: a.lr,
+        seed,
+        checkpoint_every: 1000,
+        log_every: 10,
+        batch_size: a.batch,
+        ..TrainConfig::default()
+    };
+    let report = Trainer::new(tc, out)?.fit(&mut vq, |t, rng| {
+        let idx = batcher.indices(t);
+        match prep {
+            Prep::Binarize => gen_data::transforms::binarize(&raw.select_rows(&idx)?, levels, rng),
+            Prep::Scale => scaled.select_rows(&idx),
+        }
+    })?;
+    let (xt, _, _) = prep_images(test, prep, model)?;
+    let t0 = Instant::now();
+    let bound = vq.vq_elbo(&xt)?.mean();
+    let recon_nll = -(bound + cfg.prior_nats());
+    let usage = vq.code_usage(&xt)?;
+    let rec = vq.reconstruct(&xt)?;
+    let mse = xt
+        .as_slice()
+        .iter()
+        .zip(rec.as_slice())
+        .map(|(p, q)| (p - q) * (p - q))
+        .sum::<f64>()
+        / (xt.rows() * xt.cols()) as f64;
+    let d = xt.cols();
+    let mut summary = json!({
+        "model": model, "data": run.data_name, "backend": run.backend.name(),
+        "decoder": cfg.likelihood.name(),
+        "codebook_size": cfg.codebook_size, "codes": cfg.codes, "code_dim": cfg.code_dim,
+        "commitment": cfg.commitment,
+        "steps": report.steps, "seconds": report.seconds,
+        "ms_per_step": 1e3 * report.seconds / (report.steps.max(1)) as f64,
+        "train_loss": report.final_loss,
+        "test_recon_nll": recon_nll,
+        "test_vq_elbo": bound,
+        "test_nll_bound": -bound,
+        "prior_nats": cfg.prior_nats(),
+        "codebook_used": usage.used,
+        "codebook_perplexity": usage.perplexity,
+        "reconstruction_mse": mse,
+        "eval_seconds": t0.elapsed().as_secs_f64(),
+        "units": "nats per image; vq-elbo = log p(x|z_q) - L log K under a uniform prior over codes",
+    });
+    if prep == Prep::Binarize {
+        // Binary pixels: bits per dimension of the bound is NLL / (D ln 2).
+        summary["test_bits_per_dim_bound"] = json!(-bound / (d as f64 * std::f64::consts::LN_2));
+    }
+    let s = vq.sample(64, &SampleOptions::default(), &mut rng_from_seed(seed))?;
+    output::grid_png(&s, h, w, &out.join("samples.png"))?;
+    let n = xt.rows().min(32);
+    let spread: Vec<usize> = (0..n).map(|i| i * xt.rows() / n.max(1)).collect();
+    let x = xt.select_rows(&spread)?;
+    output::grid_png(
+        &interleave(&x, &vq.reconstruct(&x)?, 8)?,
+        h,
+        w,
+        &out.join("reconstructions.png"),
+    )?;
+    output::loss_png(&report.losses, &out.join("loss.png"))?;
+    gen_core::checkpoint::write_json_atomic(&out.join("summary.json"), &summary)?;
+    summary["pictures"] = json!(["samples.png", "reconstructions.png", "loss.png"]);
     Ok(summary)
 }
 
@@ -414,6 +552,8 @@ pub enum Loaded {
     Vae(Box<Vae>),
     /// Probabilistic PCA.
     Ppca(Ppca),
+    /// A VQ-VAE.
+    VqVae(Box<VqVae>),
 }
 
 /// Loads the newest checkpoint of a VAE-family run.
@@ -430,7 +570,11 @@ pub fn load(meta: &RunMeta, run_dir: &Path) -> Result<Loaded> {
         .and_then(|b| b.as_str())
         .unwrap_or("flex")
         .parse()?;
-    Ok(Loaded::Vae(Box::new(Vae::load(&dir, &backend.device()?)?)))
+    let device = backend.device()?;
+    if meta.model == "vq-vae" {
+        return Ok(Loaded::VqVae(Box::new(VqVae::load(&dir, &device)?)));
+    }
+    Ok(Loaded::Vae(Box::new(Vae::load(&dir, &device)?)))
 }
 
 fn prep_of(meta: &RunMeta) -> Prep {
@@ -485,6 +629,7 @@ pub fn sample(
     let m = match load(meta, run_dir)? {
         Loaded::Vae(v) => v.sample(n, &opts, &mut rng)?,
         Loaded::Ppca(p) => p.sample(n, &opts, &mut rng)?,
+        Loaded::VqVae(v) => v.sample(n, &opts, &mut rng)?,
     };
     write_rows(&m, out)
 }
@@ -526,6 +671,15 @@ pub fn score(
     let (x, _) = rows(meta, input, data_name, split)?;
     match load(meta, run_dir)? {
         Loaded::Ppca(p) => p.score(&x),
+        Loaded::VqVae(v) => match estimator {
+            "elbo" => v.score(&x),
+            other => Err(GenError::config(
+                "--estimator",
+                other,
+                "a VQ-VAE is scored by its bound log p(x|z_q) - L log K (uniform prior over codes); its posterior is one-hot, so there is no importance-weighted estimate",
+                "use --estimator elbo (the vq-elbo bound) with a vq-vae run",
+            )),
+        },
         Loaded::Vae(mut v) => {
             let e = match estimator {
                 "elbo" => Estimator::Elbo { samples: 1 },
@@ -554,6 +708,14 @@ fn vae_only(meta: &RunMeta, run_dir: &Path, what: &str) -> Result<Vae> {
             format!("`genlab {what}` is implemented for the neural VAEs"),
             "use Ppca::posterior from the library for ppca, or a vae / beta-vae / iwae run",
         )),
+        Loaded::VqVae(_) => Err(GenError::config(
+            "--checkpoint",
+            run_dir.display(),
+            format!(
+                "`genlab {what}` needs a continuous latent space; a vq-vae's codes are discrete"
+            ),
+            "use `genlab encode` / `genlab reconstruct` with a vq-vae run, or a vae / beta-vae / iwae run",
+        )),
     }
 }
 
@@ -565,6 +727,9 @@ fn first_rows(x: Matrix, n: usize) -> Result<Matrix> {
 /// `genlab encode`: posterior means (and log-variances) of q(z | x).
 pub fn encode(a: &InferArgs) -> Result<()> {
     let meta = RunMeta::load(&a.checkpoint)?;
+    if meta.model == "vq-vae" {
+        return encode_vq(a, &meta);
+    }
     let vae = vae_only(&meta, &a.checkpoint, "encode")?;
     let (x, _) = rows(&meta, a.input.as_deref(), a.data.as_deref(), &a.split)?;
     let post = vae.encode(&first_rows(x, a.rows)?)?;
@@ -587,13 +752,46 @@ pub fn encode(a: &InferArgs) -> Result<()> {
     }
 }
 
-/// `genlab reconstruct`: originals and E[x | z = μ(x)] (PNG: interleaved blocks of 8).
+/// `genlab encode` for a vq-vae run: code indices (rows × L) and z_q.
+fn encode_vq(a: &InferArgs, meta: &RunMeta) -> Result<()> {
+    let Loaded::VqVae(vq) = load(meta, &a.checkpoint)? else {
+        return Err(GenError::Other(
+            "run.json says vq-vae but the checkpoint is not one".into(),
+        ));
+    };
+    let (x, _) = rows(meta, a.input.as_deref(), a.data.as_deref(), &a.split)?;
+    let codes = vq.encode(&first_rows(x, a.rows)?)?;
+    match &a.out {
+        Some(p) => {
+            gen_data::io::npy::write_npy_f64(p, &codes.indices)?;
+            let zq = p.with_extension("zq.npy");
+            gen_data::io::npy::write_npy_f64(&zq, &codes.z_q)?;
+            eprintln!(
+                "wrote code indices to {} and quantised vectors z_q to {}",
+                p.display(),
+                zq.display()
+            );
+            Ok(())
+        }
+        None => crate::print_json(&json!({
+            "indices": codes.indices.iter_rows().map(|r| r.iter().map(|&k| k as usize).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            "z_q": codes.z_q.iter_rows().map(|r| r.to_vec()).collect::<Vec<_>>(),
+        })),
+    }
+}
+
+/// `genlab reconstruct`: originals and E[x | z = μ(x)] (vq-vae: E[x | z_q(x)])
+/// (PNG: interleaved blocks of 8).
 pub fn reconstruct(a: &InferArgs) -> Result<()> {
     let meta = RunMeta::load(&a.checkpoint)?;
-    let vae = vae_only(&meta, &a.checkpoint, "reconstruct")?;
     let (x, _) = rows(&meta, a.input.as_deref(), a.data.as_deref(), &a.split)?;
     let x = first_rows(x, a.rows)?;
-    let r = vae.reconstruct(&x)?;
+    let r = match load(&meta, &a.checkpoint)? {
+        Loaded::VqVae(vq) => vq.reconstruct(&x)?,
+        Loaded::Vae(v) => v.reconstruct(&x)?,
+        // Errors with the message of `vae_only`.
+        Loaded::Ppca(_) => vae_only(&meta, &a.checkpoint, "reconstruct")?.reconstruct(&x)?,
+    };
     match &a.out {
         Some(p) if p.extension().and_then(|e| e.to_str()) == Some("png") => {
             write_rows(&interleave(&x, &r, 8)?, Some(p))

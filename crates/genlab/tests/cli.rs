@@ -195,3 +195,128 @@ fn c2st_separates_shifted_samples() {
     assert!(num(&v, "p_value") < 1e-30, "{v}");
     assert_eq!(v["n_test"], 200);
 }
+
+/// Runs `genlab ARGS`; returns (success, stdout, stderr).
+fn genlab(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_genlab"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn vq_vae_trains_on_digits_and_its_run_dir_scores_samples_encodes_and_reconstructs() {
+    let d = workdir("vqvae");
+    let run = d.join("run");
+    let run_s = run.to_str().unwrap();
+    let (ok, out, err) = genlab(&[
+        "train",
+        "vq-vae",
+        "--data",
+        "digits",
+        "--decoder",
+        "bernoulli",
+        "--steps",
+        "40",
+        "--vae-hidden",
+        "64",
+        "--codes",
+        "4",
+        "--code-dim",
+        "8",
+        "--codebook-size",
+        "16",
+        "--out",
+        run_s,
+    ]);
+    assert!(ok, "train failed: {err}");
+    let s: Value = serde_json::from_str(&out).unwrap();
+    for f in [
+        "run.json",
+        "metrics.jsonl",
+        "summary.json",
+        "samples.png",
+        "reconstructions.png",
+    ] {
+        assert!(run.join(f).exists(), "missing {f}");
+    }
+    // The bound is log p(x|z_q) − L log K with L = 4, K = 16; bits/dim = NLL / (64 ln 2).
+    let prior = 4.0 * 16f64.ln();
+    assert!((num(&s, "prior_nats") - prior).abs() < 1e-9, "{s}");
+    assert!((num(&s, "test_vq_elbo") + num(&s, "test_recon_nll") + prior).abs() < 1e-6);
+    let bpd = num(&s, "test_nll_bound") / (64.0 * std::f64::consts::LN_2);
+    assert!((num(&s, "test_bits_per_dim_bound") - bpd).abs() < 1e-9);
+    let used = num(&s, "codebook_used");
+    assert!((1.0..=16.0).contains(&used) && num(&s, "codebook_perplexity") <= used + 1e-9);
+
+    // `score` on the same (fixed-binarized) test split reproduces the summary's bound.
+    let (ok, out, err) = genlab(&["score", "--checkpoint", run_s, "--data", "digits"]);
+    assert!(ok, "score failed: {err}");
+    let sc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(sc["bound"], "vq-elbo", "{sc}");
+    assert!((num(&sc, "mean") - num(&s, "test_vq_elbo")).abs() < 1e-6);
+    let (ok, _, err) = genlab(&[
+        "score",
+        "--checkpoint",
+        run_s,
+        "--data",
+        "digits",
+        "--estimator",
+        "iwae",
+    ]);
+    assert!(
+        !ok && err.contains("one-hot") && err.contains("Fix"),
+        "{err}"
+    );
+
+    let png = d.join("s.png");
+    let (ok, _, err) = genlab(&[
+        "sample",
+        "--checkpoint",
+        run_s,
+        "--n",
+        "9",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(ok && png.exists(), "sample failed: {err}");
+    let (ok, out, err) = genlab(&[
+        "encode",
+        "--checkpoint",
+        run_s,
+        "--data",
+        "digits",
+        "--rows",
+        "3",
+    ]);
+    assert!(ok, "encode failed: {err}");
+    let e: Value = serde_json::from_str(&out).unwrap();
+    let idx = e["indices"].as_array().unwrap();
+    assert_eq!(idx.len(), 3);
+    assert!(idx.iter().all(|r| {
+        r.as_array().unwrap().len() == 4
+            && r.as_array()
+                .unwrap()
+                .iter()
+                .all(|k| k.as_u64().unwrap() < 16)
+    }));
+    let rec = d.join("r.png");
+    let (ok, _, err) = genlab(&[
+        "reconstruct",
+        "--checkpoint",
+        run_s,
+        "--data",
+        "digits",
+        "--out",
+        rec.to_str().unwrap(),
+    ]);
+    assert!(ok && rec.exists(), "reconstruct failed: {err}");
+    let (ok, _, err) = genlab(&["interpolate", "--checkpoint", run_s, "--data", "digits"]);
+    assert!(!ok && err.contains("discrete"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
