@@ -18,7 +18,10 @@
 //!   linear maps (Glow), MADE-based MAF and IAF, rational-quadratic spline
 //!   coupling (NSF, Durkan et al. 2019) with identity tails and its MADE-based
 //!   autoregressive variant (NSF-AR), logit pre-processing, and a continuous
-//!   normalizing flow block (FFJORD: RK4 ODE solve, exact or Hutchinson trace).
+//!   normalizing flow block (FFJORD: RK4 ODE solve, exact or Hutchinson trace),
+//!   Glow's invertible 1×1 convolution.
+//! - [`multiscale`]: the multi-scale image architecture of RealNVP and Glow
+//!   (squeeze / split, factored-out coordinates go straight to the base).
 //! - [`Flow`]: N(0, I) base + composed layers; [`FlowModel`]: the flow with its
 //!   optimiser implementing gen-core's `Sample`, `Score` (exact), `Infer`,
 //!   `Learn` and `Checkpoint`.
