@@ -149,15 +149,29 @@ impl MaskedAutoregressive {
     /// MAF's sequential map x = z ⊙ exp(α(x)) + μ(x), D passes (after pass k
     /// every coordinate of degree ≤ k is final); log|det ∂x/∂z| = Σ α.
     fn sequential(&self, z: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<1>) {
-        let mut x = z.zeros_like();
-        let mut alpha = z.zeros_like();
-        for _ in 0..self.dim {
+        solve_sequentially(self.dim, &z, |x| {
             let (mu, a) = self.made(x, context);
-            x = z.clone() * a.clone().exp() + mu;
-            alpha = a;
-        }
-        (x, row_sum(alpha))
+            (z.clone() * a.clone().exp() + mu, a)
+        })
     }
+}
+
+/// The D-pass generative solve of an autoregressive map with a MADE in
+/// degree order: starting from x = 0, `pass(x)` returns the candidate x' and
+/// per-element log|dx'/dz| computed from the current x; after pass k every
+/// coordinate of degree ≤ k is final, so D passes give the exact inverse of
+/// the one-pass density direction. Returns x and Σ log|dx/dz| per row.
+pub(crate) fn solve_sequentially(
+    dim: usize,
+    z: &Tensor<2>,
+    pass: impl Fn(Tensor<2>) -> (Tensor<2>, Tensor<2>),
+) -> (Tensor<2>, Tensor<1>) {
+    let mut x = z.zeros_like();
+    let mut ld = z.zeros_like();
+    for _ in 0..dim {
+        (x, ld) = pass(x);
+    }
+    (x, row_sum(ld))
 }
 
 impl Bijection for MaskedAutoregressive {

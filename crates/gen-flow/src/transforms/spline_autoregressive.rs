@@ -36,6 +36,7 @@ use gen_core::nn::{Activation, Init, MaskedLinear, linear};
 use gen_core::{GenError, Result, Rng};
 
 use crate::bijection::{Bijection, row_sum};
+use crate::transforms::autoregressive::solve_sequentially;
 use crate::transforms::spline::{check_bins_and_bound, params_per_dim, rq_spline};
 
 /// A MADE-conditioned rational-quadratic spline autoregressive layer (NSF-AR).
@@ -175,15 +176,10 @@ impl SplineAutoregressive {
 
     /// D passes: x = g⁻¹(z; θ(x)), log|det ∂x/∂z| = −Σ_i log g'(x_i).
     fn sequential(&self, z: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<1>) {
-        let mut x = z.zeros_like();
-        let mut ld = z.zeros_like();
-        for _ in 0..self.dim {
+        solve_sequentially(self.dim, &z, |x| {
             let raw = self.params(x, context);
-            let (x2, l) = rq_spline(z.clone(), raw, self.bins, self.bound, true);
-            x = x2;
-            ld = l;
-        }
-        (x, row_sum(ld))
+            rq_spline(z.clone(), raw, self.bins, self.bound, true)
+        })
     }
 }
 
