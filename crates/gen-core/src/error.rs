@@ -81,14 +81,15 @@ pub enum GenError {
         /// Why not, and what to use instead.
         why: String,
     },
-    /// Training produced a non-finite loss and was stopped.
+    /// Training produced a non-finite (or exploded, see
+    /// `TrainConfig::explosion_factor`) loss and was stopped.
     #[error(
         "training diverged at step {step}: loss = {loss}. The last good checkpoint is {checkpoint}. Fix: lower the learning rate, enable gradient clipping, or check the data for NaN/Inf"
     )]
     Diverged {
-        /// The step whose loss was not finite.
+        /// The step whose loss was not finite or exploded.
         step: u64,
-        /// The loss value (NaN or ±∞).
+        /// The loss value (NaN, ±∞, or a finite explosion).
         loss: f64,
         /// Where the last good checkpoint lies (or "none written yet").
         checkpoint: String,

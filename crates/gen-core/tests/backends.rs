@@ -1,7 +1,7 @@
 //! Backend parity and exact checkpoint resume (one test binary: every wgpu
 //! kernel compiles once per process).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gen_core::burn::tensor::{Device, Tensor, TensorData, activation};
 use gen_core::nn::{Activation, Mlp, MlpConfig};
@@ -225,59 +225,89 @@ fn resume_reproduces_an_uninterrupted_run_exactly_on_ndarray() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-#[test]
-fn divergence_stops_with_a_clear_error_and_keeps_the_last_checkpoint() {
-    #[derive(Debug)]
-    struct Exploding(Regressor);
-    impl Model for Exploding {
-        fn capabilities(&self) -> Capabilities {
-            self.0.capabilities()
-        }
+/// A regressor whose loss at `bad_step` is replaced by `bad_loss`.
+#[derive(Debug)]
+struct Exploding {
+    inner: Regressor,
+    bad_step: u64,
+    bad_loss: f64,
+}
+impl Model for Exploding {
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
-    impl Learn for Exploding {
-        type Batch = (Matrix, Matrix);
-        fn learn_step(&mut self, b: &Self::Batch, ctx: &mut StepContext<'_>) -> Result<StepStats> {
-            if ctx.step == 12 {
-                return Ok(StepStats::loss(f64::NAN));
-            }
-            self.0.learn_step(b, ctx)
+}
+impl Learn for Exploding {
+    type Batch = (Matrix, Matrix);
+    fn learn_step(&mut self, b: &Self::Batch, ctx: &mut StepContext<'_>) -> Result<StepStats> {
+        if ctx.step == self.bad_step {
+            return Ok(StepStats::loss(self.bad_loss));
         }
+        self.inner.learn_step(b, ctx)
     }
-    impl Checkpoint for Exploding {
-        fn save_checkpoint(&self, dir: &Path) -> Result<()> {
-            self.0.save_checkpoint(dir)
-        }
-        fn load_checkpoint(&mut self, dir: &Path) -> Result<()> {
-            self.0.load_checkpoint(dir)
-        }
+}
+impl Checkpoint for Exploding {
+    fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+        self.inner.save_checkpoint(dir)
     }
-    let dir = std::env::temp_dir().join(format!("genlab-diverge-{}", std::process::id()));
+    fn load_checkpoint(&mut self, dir: &Path) -> Result<()> {
+        self.inner.load_checkpoint(dir)
+    }
+}
+
+/// Trains an [`Exploding`] regressor with checkpoints every 10 steps.
+fn train_exploding(tag: &str, bad_step: u64, bad_loss: f64, steps: u64) -> (Result<f64>, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("genlab-diverge-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     #[allow(deprecated)]
     let device = Device::ndarray().autodiff();
-    let mut m = Exploding(Regressor {
-        state: Optimized::new(mlp(&device, 3), &OptimConfig::default()),
-        device,
-    });
+    let mut m = Exploding {
+        inner: Regressor {
+            state: Optimized::new(mlp(&device, 3), &OptimConfig::default()),
+            device,
+        },
+        bad_step,
+        bad_loss,
+    };
     let x = Matrix::new(8, 4, vec![0.5; 32]).unwrap();
     let y = Matrix::new(8, 2, vec![0.1; 16]).unwrap();
     let cfg = TrainConfig {
-        steps: 30,
+        steps,
         checkpoint_every: 10,
         progress: false,
         ..TrainConfig::default()
     };
-    let err = Trainer::new(cfg, &dir)
+    let out = Trainer::new(cfg, &dir)
         .unwrap()
         .fit(&mut m, |_, _| Ok((x.clone(), y.clone())))
-        .unwrap_err()
-        .to_string();
+        .map(|r| r.final_loss);
+    (out, dir)
+}
+
+#[test]
+fn divergence_stops_with_a_clear_error_and_keeps_the_last_checkpoint() {
+    let (out, dir) = train_exploding("nan", 12, f64::NAN, 30);
+    let err = out.unwrap_err().to_string();
     assert!(err.contains("diverged at step 12"), "{err}");
     assert!(err.contains("step-0000000010"), "{err}");
     assert!(
         dir.join("checkpoints/step-0000000010/model/regressor.model.bpk")
             .exists()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_finite_loss_explosion_also_stops_the_run_but_a_spike_does_not() {
+    // 1e15 after 120 steps of losses below 1: stopped, last checkpoint kept.
+    let (out, dir) = train_exploding("finite", 125, 1e15, 140);
+    let err = out.unwrap_err().to_string();
+    assert!(err.contains("diverged at step 125"), "{err}");
+    assert!(err.contains("step-0000000120"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+    // A 100-fold spike is left alone: the run completes.
+    let (out, dir) = train_exploding("spike", 125, 50.0, 140);
+    assert!(out.is_ok(), "{out:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -11,6 +11,7 @@
 //! between couplings, N(0, I) base, Adam 1e-3, batch 512 of fresh samples per
 //! step, 3,000 steps, on FFJORD's 8 gaussians.
 
+use gen_core::nn::Activation;
 use gen_core::train::{LrSchedule, TrainConfig, Trainer};
 use gen_core::{Backend, Result, Score};
 use gen_data::toy2d::Toy2d;
@@ -44,21 +45,35 @@ fn run_with(
     data_seed: u64,
     schedule: LrSchedule,
 ) -> Result<Outcome> {
+    train_and_score(cfg, toy, backend, steps, data_seed, schedule, 1e-3, 512)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_and_score(
+    cfg: FlowConfig,
+    toy: Toy2d,
+    backend: Backend,
+    steps: u64,
+    data_seed: u64,
+    schedule: LrSchedule,
+    lr: f64,
+    batch: usize,
+) -> Result<Outcome> {
     let device = backend.device()?;
     let mut model = FlowModel::new(cfg, &device)?;
     let dir = std::env::temp_dir().join(format!("flow-toy-{}-{}", std::process::id(), backend));
     let train = TrainConfig {
         steps,
-        lr: 1e-3,
+        lr,
         seed: data_seed,
         schedule,
-        batch_size: 512,
+        batch_size: batch,
         progress: false,
         log_every: 100,
         ..TrainConfig::default()
     };
     let report = Trainer::new(train, &dir)?.fit(&mut model, |_, rng| {
-        Ok(FlowBatch::from(toy.sample_with(512, rng)))
+        Ok(FlowBatch::from(toy.sample_with(batch, rng)))
     })?;
     let _ = std::fs::remove_dir_all(&dir);
     let test = toy.sample(20_000, 12_345);
@@ -73,8 +88,120 @@ fn run_with(
     })
 }
 
+fn bad(what: &str) -> gen_core::GenError {
+    gen_core::GenError::input(
+        "flow_toy sweep",
+        format!("cannot read `{what}`"),
+        "pass key=value pairs: kind toy layers hidden act clamp actnorm bins bound clip perm steps seeds lr batch schedule",
+    )
+}
+
+/// `sweep key=value ...`: any configuration over several seeds, e.g.
+/// `sweep kind=realnvp toy=rings layers=16 hidden=128,128 act=silu steps=10000 seeds=3 schedule=cosine`.
+fn sweep(args: &[String]) -> Result<()> {
+    let mut kv = std::collections::BTreeMap::new();
+    for a in args {
+        let (k, v) = a.split_once('=').ok_or_else(|| bad(a))?;
+        kv.insert(k.to_string(), v.to_string());
+    }
+    let get = |k: &str, d: &str| kv.get(k).cloned().unwrap_or_else(|| d.to_string());
+    let num = |k: &str, d: &str| -> Result<f64> { get(k, d).parse::<f64>().map_err(|_| bad(k)) };
+    let kind: FlowKind = get("kind", "realnvp").parse()?;
+    let toy: Toy2d = get("toy", "eight-gaussians").parse()?;
+    let mut cfg = if kind == FlowKind::RealNvp && !kv.contains_key("clamp") {
+        FlowConfig::normflows_realnvp()
+    } else {
+        FlowConfig::new(kind, 2)
+    };
+    if let Some(l) = kv.get("layers") {
+        cfg.layers = l.parse().map_err(|_| bad("layers"))?;
+    }
+    if let Some(h) = kv.get("hidden") {
+        cfg.hidden = h
+            .split(',')
+            .map(|w| w.parse().map_err(|_| bad("hidden")))
+            .collect::<Result<_>>()?;
+    }
+    if let Some(a) = kv.get("act") {
+        cfg.activation = match a.as_str() {
+            "relu" => Activation::Relu,
+            "tanh" => Activation::Tanh,
+            "silu" => Activation::Silu,
+            "gelu" => Activation::Gelu,
+            "leaky" => Activation::LeakyRelu,
+            _ => return Err(bad(a)),
+        };
+    }
+    if let Some(c) = kv.get("clamp") {
+        cfg.scale_clamp = c.parse().ok();
+    }
+    if let Some(a) = kv.get("actnorm") {
+        cfg.actnorm = a == "true";
+    }
+    if let Some(b) = kv.get("bins") {
+        cfg.spline_bins = b.parse().map_err(|_| bad("bins"))?;
+    }
+    if let Some(b) = kv.get("bound") {
+        cfg.spline_bound = b.parse().map_err(|_| bad("bound"))?;
+    }
+    if let Some(c) = kv.get("clip") {
+        cfg.optim.grad_clip_norm = Some(c.parse().map_err(|_| bad("clip"))?);
+    }
+    if let Some(p) = kv.get("perm") {
+        cfg.permutation = match p.as_str() {
+            "random" => gen_flow::PermutationKind::Random,
+            "reverse" => gen_flow::PermutationKind::Reverse,
+            _ => return Err(bad(p)),
+        };
+    }
+    let steps = num("steps", "3000")? as u64;
+    let seeds = num("seeds", "3")? as u64;
+    let lr = num("lr", "1e-3")?;
+    let batch = num("batch", "512")? as usize;
+    let schedule = match get("schedule", "constant").as_str() {
+        "cosine" => LrSchedule::Cosine {
+            warmup: 0,
+            min_factor: 0.0,
+        },
+        _ => LrSchedule::Constant,
+    };
+    println!("{kv:?}");
+    let mut gaps = Vec::new();
+    for seed in 0..seeds {
+        let c = FlowConfig {
+            seed,
+            ..cfg.clone()
+        };
+        let o = train_and_score(
+            c,
+            toy,
+            Backend::Flex,
+            steps,
+            7 + seed,
+            schedule.clone(),
+            lr,
+            batch,
+        )?;
+        let gap = o.test_nll - o.true_nll.unwrap_or(f64::NAN);
+        println!(
+            "seed {seed}: test NLL {:.4} gap {gap:.4} nats, {:.2} ms/step",
+            o.test_nll, o.ms_per_step
+        );
+        gaps.push(gap);
+    }
+    let m = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    let sd = (gaps.iter().map(|g| (g - m).powi(2)).sum::<f64>()
+        / (gaps.len() as f64 - 1.0).max(1.0))
+    .sqrt();
+    println!("gap over {seeds} seeds: mean {m:.4}, sd {sd:.4}");
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("sweep") {
+        return sweep(&args[1..]);
+    }
     if args.first().map(String::as_str) == Some("seeds") {
         // Seed-to-seed spread of the reference configuration's gap (flex).
         let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);

@@ -128,7 +128,8 @@ pub struct FlowConfig {
     pub permutation: PermutationKind,
     /// Add an ActNorm (data-initialised) after every block.
     pub actnorm: bool,
-    /// Soft clamp c of affine coupling log-scales, s = c·tanh(s̃/c) (None: unclamped).
+    /// Soft clamp c of the affine log-scales of couplings and MAF/IAF,
+    /// s = c·tanh(s̃/c) (None: unclamped).
     pub scale_clamp: Option<f64>,
     /// Logit pre-processing with this α, for data in [0, 1] (images).
     pub logit: Option<f64>,
@@ -387,7 +388,8 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                     true,
                     rng,
                     device,
-                )?;
+                )?
+                .with_scale_clamp(config.scale_clamp);
                 let l = if config.kind == FlowKind::Iaf {
                     l.inverted()
                 } else {

@@ -192,7 +192,9 @@ proptest! {
         let dev = device();
         let mut rng = rng_from_seed(seed);
         let order = random_order(d, &mut rng);
-        let maf = MaskedAutoregressive::new(order, &[12, 12], Activation::Tanh, ctx_dim, false, &mut rng, &dev).unwrap();
+        let maf = MaskedAutoregressive::new(order, &[12, 12], Activation::Tanh, ctx_dim, false, &mut rng, &dev)
+            .unwrap()
+            .with_scale_clamp((seed % 2 == 0).then_some(1.5));
         let ctx = (ctx_dim > 0).then(|| normal_rows(n, ctx_dim, 1.0, seed + 1));
         check_layer(&maf, n, seed, ctx.as_ref(), &dev);
         check_layer(&maf.inverted(), n, seed, ctx.as_ref(), &dev);
@@ -420,4 +422,32 @@ fn invalid_permutation_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("not invertible") && e.contains("Fix"), "{e}");
+}
+
+#[test]
+fn maf_scale_clamp_bounds_the_log_scale() {
+    let dev = device();
+    let mut rng = rng_from_seed(5);
+    let maf = MaskedAutoregressive::new(
+        vec![1, 2, 3],
+        &[16],
+        Activation::Relu,
+        0,
+        false,
+        &mut rng,
+        &dev,
+    )
+    .unwrap();
+    let x = to_tensor(&normal_rows(64, 3, 50.0, 9), &dev);
+    let (_, raw) = maf.made(x.clone(), None);
+    let raw = to_vec(raw).unwrap();
+    assert!(
+        raw.iter().any(|a| a.abs() > 2.0),
+        "inputs too small to test the clamp"
+    );
+    let (_, clamped) = maf.with_scale_clamp(Some(0.5)).made(x, None);
+    for (a, r) in to_vec(clamped).unwrap().iter().zip(&raw) {
+        assert!(a.abs() <= 0.5, "α = {a} outside [−0.5, 0.5]");
+        assert!((a - 0.5 * (r / 0.5).tanh()).abs() < 1e-5);
+    }
 }

@@ -42,6 +42,41 @@ pub struct TrainConfig {
     pub resume: bool,
     /// Number of checkpoints to keep.
     pub keep_checkpoints: usize,
+    /// Finite-explosion guard: after [`EXPLOSION_WARMUP`] steps, a loss above
+    /// m + f·(|m| + MAD + 1), with m the median and MAD the median absolute
+    /// deviation of the last 100 losses, stops the run as diverged (None: off).
+    /// The NaN/Inf guard is always on.
+    #[serde(default = "default_explosion_factor")]
+    pub explosion_factor: Option<f64>,
+}
+
+/// Steps before the explosion guard starts watching (early losses move fast).
+pub const EXPLOSION_WARMUP: usize = 100;
+
+fn default_explosion_factor() -> Option<f64> {
+    Some(1e4)
+}
+
+/// The loss above which step t counts as exploded, from the losses before it
+/// (None while fewer than [`EXPLOSION_WARMUP`] are known).
+fn explosion_threshold(losses: &[f64], factor: f64) -> Option<f64> {
+    if losses.len() < EXPLOSION_WARMUP {
+        return None;
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            0.5 * (v[n / 2 - 1] + v[n / 2])
+        }
+    };
+    let mut recent = losses[losses.len() - 100.min(losses.len())..].to_vec();
+    let m = median(&mut recent);
+    let mut dev: Vec<f64> = recent.iter().map(|l| (l - m).abs()).collect();
+    let mad = median(&mut dev);
+    Some(m + factor * (m.abs() + mad + 1.0))
 }
 
 impl Default for TrainConfig {
@@ -57,6 +92,7 @@ impl Default for TrainConfig {
             progress: true,
             resume: false,
             keep_checkpoints: 2,
+            explosion_factor: default_explosion_factor(),
         }
     }
 }
@@ -86,6 +122,16 @@ impl TrainConfig {
                 0,
                 "must be at least 1",
                 "log every 10 or 100 steps",
+            ));
+        }
+        if let Some(f) = self.explosion_factor
+            && !(f.is_finite() && f > 0.0)
+        {
+            return Err(GenError::config(
+                "explosion_factor",
+                f,
+                "must be finite and > 0",
+                "use the default 1e4, or None to turn the finite-explosion guard off",
             ));
         }
         Ok(())
@@ -237,8 +283,12 @@ impl Trainer {
                 };
                 model.learn_step(&batch, &mut ctx)?
             };
-            // 3. NaN/Inf guard: stop, keep the last good checkpoint untouched.
-            if !stats.loss.is_finite() {
+            // 3. NaN/Inf and explosion guard: stop, keep the last good checkpoint untouched.
+            let exploded = cfg
+                .explosion_factor
+                .and_then(|f| explosion_threshold(&state.losses, f))
+                .is_some_and(|limit| stats.loss > limit);
+            if !stats.loss.is_finite() || exploded {
                 bar.abandon_with_message(format!("diverged at step {t}"));
                 let _ = log.flush();
                 return Err(GenError::Diverged {
@@ -345,4 +395,29 @@ fn progress_bar(cfg: &TrainConfig, start: u64) -> indicatif::ProgressBar {
     }
     bar.set_position(start);
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explosion_threshold;
+
+    #[test]
+    fn explosion_threshold_waits_for_warmup_then_tracks_the_recent_scale() {
+        assert_eq!(explosion_threshold(&[1.0; 99], 1e4), None);
+        // MNIST-flow scale: losses near −3000 nats; 1e11 is an explosion, a
+        // jump to +3000 is not.
+        let nll: Vec<f64> = (0..300).map(|i| -3000.0 + (i % 7) as f64).collect();
+        let limit = explosion_threshold(&nll, 1e4).unwrap();
+        assert!(limit > 3000.0 && limit < 1e11, "{limit}");
+        // Noisy losses around 0 (a GAN): the +1 keeps the limit away from 0.
+        let gan: Vec<f64> = (0..200)
+            .map(|i| if i % 2 == 0 { 0.3 } else { -0.3 })
+            .collect();
+        let limit = explosion_threshold(&gan, 1e4).unwrap();
+        assert!((1e3..1e5).contains(&limit), "{limit}");
+        // Only the last 100 losses count: a long-past large scale is forgotten.
+        let mut past: Vec<f64> = vec![1e6; 200];
+        past.extend(vec![1.0; 100]);
+        assert!(explosion_threshold(&past, 1e4).unwrap() < 1e5);
+    }
 }

@@ -10,6 +10,10 @@
 //! log|det ∂x/∂z| = Σ_i α_i
 //! ```
 //!
+//! Optionally α is soft-clamped, α = c·tanh(α̃/c) (as the affine coupling's
+//! log-scale), which bounds every layer's scale to [e^−c, e^c] and keeps deep
+//! stacks from overflowing.
+//!
 //! IAF (Kingma et al. 2016) is MAF with the two directions swapped
 //! (Papamakarios et al. 2017, section 3.3): its generative direction is the
 //! one-pass map above (fast sampling) and its density evaluation the
@@ -45,6 +49,9 @@ pub struct MaskedAutoregressive {
     /// `false`: MAF; `true`: IAF (directions swapped).
     #[module(skip)]
     pub inverted: bool,
+    /// Soft clamp c of α, α = c·tanh(α̃/c) (None: raw α̃).
+    #[module(skip)]
+    pub scale_clamp: Option<f64>,
 }
 
 impl MaskedAutoregressive {
@@ -111,7 +118,14 @@ impl MaskedAutoregressive {
             dim: d,
             order,
             inverted: false,
+            scale_clamp: None,
         })
+    }
+
+    /// The same layer with α soft-clamped to (−c, c) (None: unclamped).
+    pub fn with_scale_clamp(mut self, c: Option<f64>) -> Self {
+        self.scale_clamp = c;
+        self
     }
 
     /// The same layer with forward and inverse swapped (MAF ↔ IAF).
@@ -137,6 +151,10 @@ impl MaskedAutoregressive {
         }
         let mu = h.clone().narrow(1, 0, self.dim);
         let alpha = h.narrow(1, self.dim, self.dim);
+        let alpha = match self.scale_clamp {
+            Some(c) => (alpha / c).tanh() * c,
+            None => alpha,
+        };
         (mu, alpha)
     }
 
