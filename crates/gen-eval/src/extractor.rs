@@ -550,6 +550,7 @@ pub fn train_extractor(
             progress,
             resume: false,
             keep_checkpoints: 1,
+            ..TrainConfig::default()
         },
         run_dir,
     )?;

@@ -92,7 +92,7 @@ fn bad(what: &str) -> gen_core::GenError {
     gen_core::GenError::input(
         "flow_toy sweep",
         format!("cannot read `{what}`"),
-        "pass key=value pairs: kind toy layers hidden act clamp actnorm bins bound clip perm steps seeds lr batch schedule",
+        "pass key=value pairs: kind toy layers hidden act clamp actnorm bins bound clip perm base steps seeds lr batch schedule",
     )
 }
 
@@ -153,6 +153,10 @@ fn sweep(args: &[String]) -> Result<()> {
             "reverse" => gen_flow::PermutationKind::Reverse,
             _ => return Err(bad(p)),
         };
+    }
+    if let Some(b) = kv.get("base") {
+        let (name, k) = b.split_once(':').unwrap_or((b.as_str(), "10"));
+        cfg.base = gen_flow::BaseKind::parse(name, k.parse().map_err(|_| bad("base"))?)?;
     }
     let steps = num("steps", "3000")? as u64;
     let seeds = num("seeds", "3")? as u64;

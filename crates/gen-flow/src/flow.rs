@@ -1,18 +1,20 @@
-//! A flow: the base density N(0, I) and a composition of bijections.
+//! A flow: a base density (N(0, I) or a learned mixture, see [`crate::base`])
+//! and a composition of bijections.
 //!
-//! x = f_K ∘ … ∘ f_1(z), z ~ N(0, I):
+//! x = f_K ∘ … ∘ f_1(z), z ~ p_Z:
 //!
 //! ```text
-//! log p(x) = log N(f⁻¹(x); 0, I) + Σ_k log|det ∂f_k⁻¹/∂h_k|
+//! log p(x) = log p_Z(f⁻¹(x)) + Σ_k log|det ∂f_k⁻¹/∂h_k|
 //! ```
 //!
 //! Layers are stored in generative order (`layers[0]` acts on z).
 
-use gen_core::Result;
 use gen_core::burn::module::Module;
-use gen_core::burn::tensor::Tensor;
-use gen_core::nn::ops::standard_normal_log_prob;
+use gen_core::burn::tensor::{Device, Tensor};
+use gen_core::tensor::to_tensor;
+use gen_core::{Matrix, Result};
 
+use crate::base::{LearnedBase, base_log_prob};
 use crate::bijection::{Bijection, zero_logdet};
 use crate::transforms::{
     ActNorm, Coupling, Logit, LuLinear, MaskedAutoregressive, Permutation, SplineAutoregressive,
@@ -74,11 +76,13 @@ impl Bijection for FlowLayer {
     }
 }
 
-/// Base N(0, I) plus layers (generative order).
+/// Base density plus layers (generative order).
 #[derive(Module, Debug)]
 pub struct Flow {
     /// Layers; `layers[0]` acts on the base variable z.
     pub layers: Vec<FlowLayer>,
+    /// Learned base density (None: N(0, I)).
+    pub base: Option<LearnedBase>,
     /// D.
     #[module(skip)]
     pub dim: usize,
@@ -125,19 +129,26 @@ impl Flow {
     /// Exact log p(x) per row (nats).
     pub fn log_prob(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> Result<Tensor<1>> {
         let (z, ld) = self.inverse(x, context)?;
-        Ok(standard_normal_log_prob(z) + ld)
+        Ok(base_log_prob(self.base.as_ref(), z, context) + ld)
     }
 
-    /// x = f(τ ε) for standard-normal `eps`, with the model's exact log p(x).
+    /// x = f(z) for z drawn from the base at temperature τ (N(0, I): z = τ ε),
+    /// from host standard normals `eps` and uniforms `u` (both `[n, D]`; `u`
+    /// picks mixture components), with the model's exact log p(x).
     pub fn sample_and_log_prob(
         &self,
-        eps: Tensor<2>,
+        eps: &Matrix,
+        u: &Matrix,
         temperature: f64,
         context: Option<&Tensor<2>>,
+        device: &Device,
     ) -> Result<(Tensor<2>, Tensor<1>)> {
-        let z = eps * temperature;
+        let z = match &self.base {
+            None => to_tensor(eps, device) * temperature,
+            Some(b) => to_tensor(&b.sample(eps, u, temperature, context, device)?, device),
+        };
         let (x, ld) = self.forward(z.clone(), context)?;
-        Ok((x, standard_normal_log_prob(z) - ld))
+        Ok((x, base_log_prob(self.base.as_ref(), z, context) - ld))
     }
 
     /// Sets the Hutchinson noise seed of every CNF layer (layer i gets a seed

@@ -22,11 +22,14 @@
 //!   Glow's invertible 1×1 convolution.
 //! - [`multiscale`]: the multi-scale image architecture of RealNVP and Glow
 //!   (squeeze / split, factored-out coordinates go straight to the base).
-//! - [`Flow`]: N(0, I) base + composed layers; [`FlowModel`]: the flow with its
+//! - [`base`]: the base density: N(0, I), a learned Gaussian mixture, or a
+//!   MADE mixture of Gaussians (MAF MoG, Papamakarios et al. 2017).
+//! - [`Flow`]: base density + composed layers; [`FlowModel`]: the flow with its
 //!   optimiser implementing gen-core's `Sample`, `Score` (exact), `Infer`,
 //!   `Learn` and `Checkpoint`.
 #![warn(missing_docs)]
 
+pub mod base;
 pub mod bijection;
 pub mod flow;
 pub mod masks;
@@ -34,6 +37,7 @@ pub mod model;
 pub mod multiscale;
 pub mod transforms;
 
+pub use base::BaseKind;
 pub use bijection::Bijection;
 pub use flow::{Flow, FlowLayer};
 pub use masks::{MaskKind, Split};

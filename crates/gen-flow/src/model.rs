@@ -19,6 +19,7 @@ use gen_core::{
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use crate::base::{BaseKind, LearnedBase};
 use crate::flow::{Flow, FlowLayer};
 use crate::masks::{MaskKind, coupling_mask};
 use crate::transforms::{
@@ -150,6 +151,10 @@ pub struct FlowConfig {
     /// see [`crate::multiscale`]); `layers` is then the couplings (steps) per stage.
     #[serde(default)]
     pub image: Option<crate::multiscale::ImageLayout>,
+    /// Base density p_Z: N(0, I) (default), a learned Gaussian mixture, or a
+    /// MADE MoG (with `hidden` widths; a MAF on it is "MAF MoG").
+    #[serde(default)]
+    pub base: BaseKind,
 }
 
 fn default_spline_bins() -> usize {
@@ -201,6 +206,7 @@ impl FlowConfig {
             spline_bins: spline::DEFAULT_BINS,
             spline_bound: spline::DEFAULT_BOUND,
             image: None,
+            base: BaseKind::StandardNormal,
         }
     }
 
@@ -217,6 +223,7 @@ impl FlowConfig {
 
     /// Checks the configuration before anything is built.
     pub fn validate(&self) -> Result<()> {
+        self.base.validate()?;
         if !self.kind.implemented() {
             return Err(GenError::config(
                 "flow",
@@ -255,11 +262,13 @@ impl FlowConfig {
                 "pass data with at least one column",
             ));
         }
-        if self.layers == 0 {
+        // Zero layers is the base density alone (e.g. MADE MoG), which only
+        // makes sense for a learned base.
+        if self.layers == 0 && (self.base == BaseKind::StandardNormal || self.image.is_some()) {
             return Err(GenError::config(
                 "layers",
                 0,
-                "a flow needs at least one layer",
+                "a flow needs at least one layer (zero layers is allowed only with a learned --base on vectors)",
                 "use e.g. 8",
             ));
         }
@@ -467,8 +476,18 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
     if let Some(alpha) = config.logit {
         layers.push(FlowLayer::Logit(Logit { alpha, dim: d }));
     }
+    let base = LearnedBase::build(
+        config.base,
+        d,
+        &config.hidden,
+        config.activation,
+        c,
+        rng,
+        device,
+    )?;
     Ok(Flow {
         layers,
+        base,
         dim: d,
         context_dim: c,
     })
@@ -664,7 +683,8 @@ impl FlowModel {
         )
     }
 
-    /// `n` samples x = f(τ ε), ε ~ N(0, I) drawn on the host, with their exact log p(x).
+    /// `n` samples x = f(z), z from the base at temperature τ (N(0, I): z = τ ε)
+    /// with noise drawn on the host, and their exact log p(x).
     pub fn sample_and_log_prob(
         &self,
         n: usize,
@@ -675,6 +695,9 @@ impl FlowModel {
         let d = self.config.dim;
         let eps: Vec<f64> = (0..n * d).map(|_| StandardNormal.sample(rng)).collect();
         let eps = Matrix::new(n, d, eps)?;
+        // Mixture bases pick components with these (unused for N(0, I)).
+        let u: Vec<f64> = (0..n * d).map(|_| rand::Rng::random::<f64>(rng)).collect();
+        let u = Matrix::new(n, d, u)?;
         let ct = self.context_tensor(
             options.condition.as_ref(),
             n,
@@ -682,9 +705,11 @@ impl FlowModel {
             "flow sample condition",
         )?;
         let (x, lp) = self.flow().sample_and_log_prob(
-            to_tensor(&eps, &self.device),
+            &eps,
+            &u,
             options.temperature,
             ct.as_ref(),
+            &self.device,
         )?;
         Ok((
             to_matrix(x)?,

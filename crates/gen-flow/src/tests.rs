@@ -268,6 +268,7 @@ fn actnorm_flow_density_is_the_gaussian_it_defines() {
     let (ls, b) = ([0.5f32, -0.7], [1.0f32, -2.0]);
     let flow = Flow {
         layers: vec![FlowLayer::ActNorm(ActNorm::with_params(&ls, &b, &dev))],
+        base: None,
         dim: 2,
         context_dim: 0,
     };

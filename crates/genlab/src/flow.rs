@@ -64,6 +64,23 @@ pub struct FlowArgs {
     /// always exact; D > 16 uses hutchinson for training regardless).
     #[arg(long = "trace", default_value = "exact")]
     pub trace: gen_flow::transforms::TraceEstimator,
+    /// Base density: gaussian (N(0, I)), gmm (a learned Gaussian mixture) or
+    /// made-mog (a learned MADE mixture of Gaussians; maf on it is MAF MoG).
+    #[arg(long = "base", default_value = "gaussian")]
+    pub base: String,
+    /// Mixture components K of --base gmm / made-mog.
+    #[arg(long = "components", default_value_t = 10)]
+    pub components: usize,
+    /// Flow blocks (couplings, MADE blocks, Glow steps; per stage on images).
+    /// Default: the flow type's own (8 for realnvp on toys).
+    #[arg(long = "flow-layers")]
+    pub layers: Option<usize>,
+    /// Conditioner hidden widths, comma separated (e.g. 128,128). Default: 64,64 on toys.
+    #[arg(long = "flow-hidden", value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Cosine decay of the learning rate to zero over the run (default: constant).
+    #[arg(long = "flow-cosine")]
+    pub cosine: bool,
 }
 
 impl FlowArgs {
@@ -146,6 +163,14 @@ pub struct FlowOpts {
     pub spline_bound: f64,
     /// ODE solver and trace estimator (cnf).
     pub cnf: gen_flow::transforms::CnfConfig,
+    /// Base density.
+    pub base: gen_flow::BaseKind,
+    /// Override of the number of blocks.
+    pub layers: Option<usize>,
+    /// Override of the conditioner widths.
+    pub hidden: Option<Vec<usize>>,
+    /// Cosine learning-rate decay.
+    pub cosine: bool,
 }
 
 const IMAGE_LOGIT_ALPHA: f64 = 0.05;
@@ -211,6 +236,13 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
         }
     };
     config.seed = o.seed;
+    config.base = o.base;
+    if let Some(l) = o.layers {
+        config.layers = l;
+    }
+    if let Some(h) = &o.hidden {
+        config.hidden = h.clone();
+    }
     config.spline_bins = o.spline_bins;
     config.spline_bound = o.spline_bound;
     config.validate()?;
@@ -219,7 +251,8 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
         model: model.into(),
         data: data_name.into(),
         options: json!({"backend": o.backend.name(), "seed": o.seed, "steps": o.steps,
-                        "batch_size": o.batch_size, "lr": o.lr, "config": config}),
+                        "batch_size": o.batch_size, "lr": o.lr, "cosine": o.cosine,
+                        "config": config}),
     }
     .save(out)?;
     let device = o.backend.device()?;
@@ -233,6 +266,14 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
             seed: o.seed,
             log_every: 10,
             batch_size: o.batch_size,
+            schedule: if o.cosine {
+                gen_core::train::LrSchedule::Cosine {
+                    warmup: 0,
+                    min_factor: 0.0,
+                }
+            } else {
+                gen_core::train::LrSchedule::Constant
+            },
             ..TrainConfig::default()
         },
         out,

@@ -22,30 +22,20 @@
 //! inverses of each other.
 
 use gen_core::burn::module::Module;
-use gen_core::burn::nn::Linear;
 use gen_core::burn::tensor::{Device, Tensor};
-use gen_core::nn::masked_linear::{hidden_mask, made_degrees, output_mask};
-use gen_core::nn::{Activation, Init, MaskedLinear, linear};
-use gen_core::{GenError, Result, Rng};
+use gen_core::nn::{Activation, Made};
+use gen_core::{Result, Rng};
 
 use crate::bijection::{Bijection, row_sum};
 
 /// A MADE-conditioned affine autoregressive layer (MAF, or IAF when inverted).
 #[derive(Module, Debug)]
 pub struct MaskedAutoregressive {
-    /// Masked layers input → hidden → … → [μ, α] (`2D` outputs).
-    pub layers: Vec<MaskedLinear>,
-    /// Context → first hidden layer (unmasked), for conditional flows.
-    pub context: Option<Linear>,
-    /// Hidden non-linearity.
-    #[module(skip)]
-    pub activation: Activation,
+    /// MADE outputting [μ, α] (2 parameters per coordinate).
+    pub made: Made,
     /// D.
     #[module(skip)]
     pub dim: usize,
-    /// Input degrees (a permutation of 1..=D).
-    #[module(skip)]
-    pub order: Vec<usize>,
     /// `false`: MAF; `true`: IAF (directions swapped).
     #[module(skip)]
     pub inverted: bool,
@@ -68,55 +58,19 @@ impl MaskedAutoregressive {
         rng: &mut Rng,
         device: &Device,
     ) -> Result<Self> {
-        let d = order.len();
-        let mut sorted = order.clone();
-        sorted.sort_unstable();
-        if d == 0 || sorted != (1..=d).collect::<Vec<_>>() {
-            return Err(GenError::config(
-                "MADE order",
-                format!("{order:?}"),
-                "must be a permutation of 1..=D",
-                "use gen_core::nn::masked_linear::random_order or 1..=D",
-            ));
-        }
-        if hidden.is_empty() || hidden.contains(&0) {
-            return Err(GenError::config(
-                "MADE hidden widths",
-                format!("{hidden:?}"),
-                "MADE needs at least one hidden layer of positive width",
-                "e.g. hidden = [64, 64]",
-            ));
-        }
-        let degrees = made_degrees(d, hidden, &order);
-        let mut layers = Vec::new();
-        for k in 0..hidden.len() {
-            let mask = hidden_mask(&degrees[k], &degrees[k + 1]);
-            layers.push(MaskedLinear::new(
-                degrees[k].len(),
-                degrees[k + 1].len(),
-                mask,
-                false,
-                rng,
-                device,
-            ));
-        }
-        let last = &degrees[hidden.len()];
-        layers.push(MaskedLinear::new(
-            last.len(),
-            2 * d,
-            output_mask(last, &order, 2),
+        let made = Made::new(
+            order,
+            hidden,
+            2,
+            activation,
+            context_dim,
             zero_last,
             rng,
             device,
-        ));
-        let context =
-            (context_dim > 0).then(|| linear(context_dim, hidden[0], Init::Default, rng, device));
+        )?;
         Ok(Self {
-            layers,
-            context,
-            activation,
-            dim: d,
-            order,
+            dim: made.dim(),
+            made,
             inverted: false,
             scale_clamp: None,
         })
@@ -136,19 +90,7 @@ impl MaskedAutoregressive {
 
     /// (μ, α) from MADE: `[batch, D]` each.
     pub fn made(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
-        let n = self.layers.len();
-        let mut h = x;
-        for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(h);
-            if i == 0
-                && let (Some(lin), Some(c)) = (&self.context, context)
-            {
-                h = h + lin.forward(c.clone());
-            }
-            if i + 1 < n {
-                h = self.activation.forward(h);
-            }
-        }
+        let h = self.made.forward_flat(x, context);
         let mu = h.clone().narrow(1, 0, self.dim);
         let alpha = h.narrow(1, self.dim, self.dim);
         let alpha = match self.scale_clamp {

@@ -29,11 +29,9 @@
 //! one-pass generative map, sequential density evaluation).
 
 use gen_core::burn::module::Module;
-use gen_core::burn::nn::Linear;
 use gen_core::burn::tensor::{Device, Tensor};
-use gen_core::nn::masked_linear::{hidden_mask, made_degrees, output_mask};
-use gen_core::nn::{Activation, Init, MaskedLinear, linear};
-use gen_core::{GenError, Result, Rng};
+use gen_core::nn::{Activation, Made};
+use gen_core::{Result, Rng};
 
 use crate::bijection::{Bijection, row_sum};
 use crate::transforms::autoregressive::solve_sequentially;
@@ -42,19 +40,11 @@ use crate::transforms::spline::{check_bins_and_bound, params_per_dim, rq_spline}
 /// A MADE-conditioned rational-quadratic spline autoregressive layer (NSF-AR).
 #[derive(Module, Debug)]
 pub struct SplineAutoregressive {
-    /// Masked layers input → hidden → … → spline parameters (`(3K − 1)·D` outputs).
-    pub layers: Vec<MaskedLinear>,
-    /// Context → first hidden layer (unmasked), for conditional flows.
-    pub context: Option<Linear>,
-    /// Hidden non-linearity.
-    #[module(skip)]
-    pub activation: Activation,
+    /// MADE outputting the 3K − 1 spline parameters of every coordinate.
+    pub made: Made,
     /// D.
     #[module(skip)]
     pub dim: usize,
-    /// Input degrees (a permutation of 1..=D).
-    #[module(skip)]
-    pub order: Vec<usize>,
     /// Number of bins K.
     #[module(skip)]
     pub bins: usize,
@@ -85,55 +75,19 @@ impl SplineAutoregressive {
         device: &Device,
     ) -> Result<Self> {
         check_bins_and_bound(bins, bound)?;
-        let d = order.len();
-        let mut sorted = order.clone();
-        sorted.sort_unstable();
-        if d == 0 || sorted != (1..=d).collect::<Vec<_>>() {
-            return Err(GenError::config(
-                "MADE order",
-                format!("{order:?}"),
-                "must be a permutation of 1..=D",
-                "use gen_core::nn::masked_linear::random_order or 1..=D",
-            ));
-        }
-        if hidden.is_empty() || hidden.contains(&0) {
-            return Err(GenError::config(
-                "MADE hidden widths",
-                format!("{hidden:?}"),
-                "MADE needs at least one hidden layer of positive width",
-                "e.g. hidden = [64, 64]",
-            ));
-        }
-        let p = params_per_dim(bins);
-        let degrees = made_degrees(d, hidden, &order);
-        let mut layers = Vec::with_capacity(hidden.len() + 1);
-        for k in 0..hidden.len() {
-            layers.push(MaskedLinear::new(
-                degrees[k].len(),
-                degrees[k + 1].len(),
-                hidden_mask(&degrees[k], &degrees[k + 1]),
-                false,
-                rng,
-                device,
-            ));
-        }
-        let last = &degrees[hidden.len()];
-        layers.push(MaskedLinear::new(
-            last.len(),
-            p * d,
-            output_mask(last, &order, p),
+        let made = Made::new(
+            order,
+            hidden,
+            params_per_dim(bins),
+            activation,
+            context_dim,
             zero_last,
             rng,
             device,
-        ));
-        let context =
-            (context_dim > 0).then(|| linear(context_dim, hidden[0], Init::Default, rng, device));
+        )?;
         Ok(Self {
-            layers,
-            context,
-            activation,
-            dim: d,
-            order,
+            dim: made.dim(),
+            made,
             bins,
             bound,
             inverted: false,
@@ -149,22 +103,7 @@ impl SplineAutoregressive {
     /// Unnormalised spline parameters θ(x) from MADE, `[n, D, 3K − 1]`;
     /// row i depends only on the coordinates of smaller degree.
     pub fn params(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> Tensor<3> {
-        let [n, d] = x.dims();
-        let last = self.layers.len();
-        let mut h = x;
-        for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(h);
-            if i == 0
-                && let (Some(lin), Some(c)) = (&self.context, context)
-            {
-                h = h + lin.forward(c.clone());
-            }
-            if i + 1 < last {
-                h = self.activation.forward(h);
-            }
-        }
-        let p = params_per_dim(self.bins);
-        h.reshape([n, p, d]).swap_dims(1, 2)
+        self.made.forward(x, context)
     }
 
     /// One pass: z = g(x; θ(x)), log|det ∂z/∂x| = Σ_i log g'(x_i).
@@ -450,6 +389,7 @@ mod tests {
         }
         let flow = Flow {
             layers,
+            base: None,
             dim: 2,
             context_dim: 0,
         };
