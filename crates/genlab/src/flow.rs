@@ -65,12 +65,10 @@ pub struct FlowArgs {
     #[arg(long = "trace", default_value = "exact")]
     pub trace: gen_flow::transforms::TraceEstimator,
     /// Base density: gaussian (N(0, I)), gmm (a learned Gaussian mixture) or
-    /// made-mog (a learned MADE mixture of Gaussians; maf on it is MAF MoG).
+    /// made-mog (a learned MADE mixture of Gaussians; maf on it is MAF MoG),
+    /// with --components mixture components.
     #[arg(long = "base", default_value = "gaussian")]
     pub base: String,
-    /// Mixture components K of --base gmm / made-mog.
-    #[arg(long = "components", default_value_t = 10)]
-    pub components: usize,
     /// Flow blocks (couplings, MADE blocks, Glow steps; per stage on images).
     /// Default: the flow type's own (8 for realnvp on toys).
     #[arg(long = "flow-layers")]

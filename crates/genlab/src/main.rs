@@ -76,7 +76,7 @@ struct TrainArgs {
     /// Output run directory.
     #[arg(long, default_value = "runs/latest")]
     out: PathBuf,
-    /// Mixture components (gmm).
+    /// Mixture components (gmm; the mixture base of a flow with --base gmm / made-mog).
     #[arg(long, default_value_t = 8)]
     components: usize,
     /// Context length + 1 (ngram).
@@ -238,7 +238,7 @@ fn train(a: TrainArgs) -> Result<()> {
                 spline_bins: a.flow.bins,
                 spline_bound: a.flow.bound,
                 cnf: a.flow.cnf(),
-                base: gen_flow::BaseKind::parse(&a.flow.base, a.flow.components)?,
+                base: gen_flow::BaseKind::parse(&a.flow.base, a.components)?,
                 layers: a.flow.layers,
                 hidden: a.flow.hidden.clone(),
                 cosine: a.flow.cosine,
