@@ -329,6 +329,19 @@ fn checkerboard_log_pdf(p: &[f64]) -> f64 {
     }
 }
 
+/// The n² cell centres of [lo, hi]² split into n × n square cells, as an
+/// n² × 2 matrix, and the cell area h² (h = (hi − lo)/n): Σ p(x_c)·h² is the
+/// midpoint rule for ∫∫ p, used to check that a density integrates to one.
+pub fn midpoint_grid(n: usize, lo: f64, hi: f64) -> (Matrix, f64) {
+    let h = (hi - lo) / n as f64;
+    let mut grid = Matrix::zeros(n * n, 2);
+    for (k, p) in grid.as_mut_slice().chunks_exact_mut(2).enumerate() {
+        p[0] = lo + ((k / n) as f64 + 0.5) * h;
+        p[1] = lo + ((k % n) as f64 + 0.5) * h;
+    }
+    (grid, h * h)
+}
+
 impl fmt::Display for Toy2d {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

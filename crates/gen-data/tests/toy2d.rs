@@ -332,3 +332,10 @@ fn two_spirals_moments() {
     let (mx, my) = (mean_std(&col(&x, 0)).0, mean_std(&col(&x, 1)).0);
     assert!(mx.abs() < 0.03 && my.abs() < 0.03, "{mx} {my}");
 }
+
+#[test]
+fn midpoint_grid_lists_cell_centres_and_the_cell_area() {
+    let (g, cell) = gen_data::toy2d::midpoint_grid(2, 0.0, 2.0);
+    assert_eq!(g.as_slice(), &[0.5, 0.5, 0.5, 1.5, 1.5, 0.5, 1.5, 1.5]);
+    assert_eq!(cell, 1.0);
+}

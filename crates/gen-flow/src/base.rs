@@ -358,20 +358,6 @@ mod tests {
     use super::*;
     use gen_core::{Backend, rng_from_seed};
 
-    /// Grid over [−6, 6]² with cell area h².
-    fn grid(n: usize) -> (Matrix, f64) {
-        let (lo, hi) = (-6.0f64, 6.0f64);
-        let h = (hi - lo) / n as f64;
-        let mut pts = Vec::with_capacity(n * n * 2);
-        for i in 0..n {
-            for j in 0..n {
-                pts.push(lo + (i as f64 + 0.5) * h);
-                pts.push(lo + (j as f64 + 0.5) * h);
-            }
-        }
-        (Matrix::new(n * n, 2, pts).unwrap(), h)
-    }
-
     /// Random (untrained but non-trivial) bases of both kinds.
     fn bases(dev: &Device) -> Vec<LearnedBase> {
         let mut rng = rng_from_seed(4);
@@ -391,10 +377,10 @@ mod tests {
     #[test]
     fn mixture_bases_integrate_to_one_and_sample_their_own_density() {
         let dev = Backend::Ndarray.device().unwrap();
-        let (g, h) = grid(300);
+        let (g, cell) = gen_data::toy2d::midpoint_grid(300, -6.0, 6.0);
         for base in bases(&dev) {
             let lp = to_vec(base.log_prob(to_tensor(&g, &dev), None)).unwrap();
-            let p: Vec<f64> = lp.iter().map(|l| (*l as f64).exp() * h * h).collect();
+            let p: Vec<f64> = lp.iter().map(|l| (*l as f64).exp() * cell).collect();
             let mass: f64 = p.iter().sum();
             assert!((mass - 1.0).abs() < 2e-3, "{base:?} integrates to {mass}");
             // E[z] and E[z²] on the grid against 40,000 samples.

@@ -14,6 +14,13 @@ fn small(kind: FlowKind, dim: usize) -> FlowConfig {
     }
 }
 
+/// ∫∫ p over [lo, hi]² by the midpoint rule on n² cells.
+fn mass_on_grid(model: &FlowModel, n: usize, lo: f64, hi: f64) -> f64 {
+    let (grid, cell) = gen_data::toy2d::midpoint_grid(n, lo, hi);
+    let scores = model.score(&grid).unwrap();
+    scores.values.iter().map(|l| l.exp() * cell).sum()
+}
+
 #[test]
 fn one_training_step_agrees_across_backends() {
     let x = Toy2d::EightGaussians.sample(64, 3);
@@ -74,23 +81,7 @@ fn trained_2d_density_integrates_to_one() {
         "training lowered the NLL"
     );
     // Riemann sum of exp(log p) over [-5, 5]² with 300² cells.
-    let (n, lo, hi) = (300usize, -5.0f64, 5.0f64);
-    let h = (hi - lo) / n as f64;
-    let mut pts = Vec::with_capacity(n * n * 2);
-    for i in 0..n {
-        for j in 0..n {
-            pts.push(lo + (i as f64 + 0.5) * h);
-            pts.push(lo + (j as f64 + 0.5) * h);
-        }
-    }
-    let grid = Matrix::new(n * n, 2, pts).unwrap();
-    let mass: f64 = model
-        .score(&grid)
-        .unwrap()
-        .values
-        .iter()
-        .map(|l| l.exp() * h * h)
-        .sum();
+    let mass = mass_on_grid(&model, 300, -5.0, 5.0);
     assert!((mass - 1.0).abs() < 0.02, "density integrates to {mass}");
 
     // Checkpoint round trip reproduces the scores exactly.
@@ -235,23 +226,7 @@ fn learned_base_densities_train_score_sample_and_checkpoint() {
             report.losses[0],
             report.final_loss
         );
-        let (n, lo, hi) = (250usize, -5.0f64, 5.0f64);
-        let h = (hi - lo) / n as f64;
-        let mut pts = Vec::with_capacity(n * n * 2);
-        for i in 0..n {
-            for j in 0..n {
-                pts.push(lo + (i as f64 + 0.5) * h);
-                pts.push(lo + (j as f64 + 0.5) * h);
-            }
-        }
-        let grid = Matrix::new(n * n, 2, pts).unwrap();
-        let mass: f64 = model
-            .score(&grid)
-            .unwrap()
-            .values
-            .iter()
-            .map(|l| l.exp() * h * h)
-            .sum();
+        let mass = mass_on_grid(&model, 250, -5.0, 5.0);
         assert!((mass - 1.0).abs() < 0.02, "{}: mass {mass}", base.name());
 
         let (x, lp) = model

@@ -729,22 +729,13 @@ mod tests {
             }
         }
         // Riemann sum of exp(log p) over [−6, 6]² with 150² cells.
-        let (n, lo, hi) = (150usize, -6.0f64, 6.0f64);
-        let h = (hi - lo) / n as f64;
-        let mut pts = Vec::with_capacity(2 * n * n);
-        for i in 0..n {
-            for j in 0..n {
-                pts.push(lo + (i as f64 + 0.5) * h);
-                pts.push(lo + (j as f64 + 0.5) * h);
-            }
-        }
-        let grid = Matrix::new(n * n, 2, pts).unwrap();
+        let (grid, cell) = gen_data::toy2d::midpoint_grid(150, -6.0, 6.0);
         let mass: f64 = model
             .score(&grid)
             .unwrap()
             .values
             .iter()
-            .map(|l| l.exp() * h * h)
+            .map(|l| l.exp() * cell)
             .sum();
         eprintln!("cnf density mass on [−6, 6]²: {mass:.4}");
         assert!(

@@ -393,18 +393,9 @@ mod tests {
             dim: 2,
             context_dim: 0,
         };
-        let (n, lo, hi) = (400usize, -7.0f64, 7.0f64);
-        let h = (hi - lo) / n as f64;
-        let mut pts = Vec::with_capacity(n * n * 2);
-        for i in 0..n {
-            for j in 0..n {
-                pts.push(lo + (i as f64 + 0.5) * h);
-                pts.push(lo + (j as f64 + 0.5) * h);
-            }
-        }
-        let grid = Matrix::new(n * n, 2, pts).unwrap();
+        let (grid, cell) = gen_data::toy2d::midpoint_grid(400, -7.0, 7.0);
         let lp = to_vec(flow.log_prob(to_tensor(&grid, &dev), None).unwrap()).unwrap();
-        let mass: f64 = lp.iter().map(|l| (*l as f64).exp() * h * h).sum();
+        let mass: f64 = lp.iter().map(|l| (*l as f64).exp() * cell).sum();
         assert!((mass - 1.0).abs() < 5e-3, "density integrates to {mass}");
     }
 
