@@ -156,6 +156,44 @@ impl GaussianMixture {
         }
     }
 
+    /// Data-dependent initialisation from base variables `z` (`[n, D]`, the
+    /// first batch pushed through the flow): the means are K of the rows
+    /// (evenly spaced through the batch, which is a random draw), every σ_d is
+    /// the batch's standard deviation of coordinate d times K^(−1/D) (so the
+    /// K components tile the data's spread), and the weights are equal.
+    pub fn initialize(&mut self, z: &Matrix) -> Result<()> {
+        let [k, d] = self.means.val().dims();
+        if z.cols() != d || z.rows() == 0 {
+            return Err(GenError::shape(
+                "Gaussian-mixture initialisation",
+                format!("[n ≥ 1, {d}]"),
+                format!("[{}, {}]", z.rows(), z.cols()),
+                "initialise on a non-empty batch of the flow's dimension",
+            ));
+        }
+        z.ensure_finite("Gaussian-mixture initialisation")?;
+        let n = z.rows();
+        let means: Vec<f32> = (0..k)
+            .flat_map(|c| z.row(c * n / k).iter().map(|v| *v as f32).collect::<Vec<_>>())
+            .collect();
+        let shrink = (k as f64).powf(-1.0 / d as f64);
+        let log_scales: Vec<f32> = (0..d)
+            .map(|j| {
+                let m = z.iter_rows().map(|r| r[j]).sum::<f64>() / n as f64;
+                let var = z.iter_rows().map(|r| (r[j] - m).powi(2)).sum::<f64>() / n as f64;
+                (var.sqrt() * shrink).max(LOG_SCALE_MIN.exp()).ln() as f32
+            })
+            .collect();
+        let dev = self.means.val().device();
+        self.means = Param::from_tensor(Tensor::from_data(TensorData::new(means, [k, d]), &dev));
+        self.log_scales = Param::from_tensor(Tensor::from_data(
+            TensorData::new(log_scales.repeat(k), [k, d]),
+            &dev,
+        ));
+        self.logits = Param::from_tensor(Tensor::zeros([k], &dev));
+        Ok(())
+    }
+
     /// log p(z) per row: `[n, D]` → `[n]`.
     pub fn log_prob(&self, z: Tensor<2>) -> Tensor<1> {
         let [n, _] = z.dims();
@@ -420,6 +458,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn gaussian_mixture_data_initialisation_places_means_on_rows_and_tiles_the_spread() {
+        let dev = Backend::Ndarray.device().unwrap();
+        let mut g = GaussianMixture::new(4, 2, &mut rng_from_seed(1), &dev);
+        // 8 rows: coordinate 0 has std 2, coordinate 1 has std 0.5.
+        let rows: Vec<[f64; 2]> = (0..8)
+            .map(|i| if i % 2 == 0 { [2.0, 0.5] } else { [-2.0, -0.5] })
+            .collect();
+        let z = Matrix::from_rows(&rows).unwrap();
+        g.initialize(&z).unwrap();
+        let mu = to_matrix(g.means.val()).unwrap();
+        for c in 0..4 {
+            assert_eq!(mu.row(c), z.row(c * 2), "mean {c}");
+        }
+        // σ_d = std_d · K^(−1/D) = std_d / 2.
+        let ls = to_matrix(g.log_scales.val()).unwrap();
+        for c in 0..4 {
+            assert!((ls.get(c, 0) - 1f64.ln()).abs() < 1e-6);
+            assert!((ls.get(c, 1) - 0.25f64.ln()).abs() < 1e-6);
+        }
+        let e = g.initialize(&Matrix::zeros(3, 5)).unwrap_err().to_string();
+        assert!(e.contains("[3, 5]"), "{e}");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use gen_core::burn::module::Module;
 use gen_core::burn::tensor::{Device, Tensor};
-use gen_core::tensor::to_tensor;
+use gen_core::tensor::{to_matrix, to_tensor};
 use gen_core::{Matrix, Result};
 
 use crate::base::{LearnedBase, base_log_prob};
@@ -168,7 +168,8 @@ impl Flow {
     }
 
     /// Data-dependent initialisation: pushes `x` through the layers in the
-    /// normalizing direction and initialises every ActNorm on what reaches it.
+    /// normalizing direction and initialises every ActNorm on what reaches
+    /// it, then a Gaussian-mixture base on the resulting z.
     pub fn initialize(&mut self, x: Tensor<2>, context: Option<&Tensor<2>>) -> Result<()> {
         let mut h = x;
         for layer in self.layers.iter_mut().rev() {
@@ -176,6 +177,9 @@ impl Flow {
                 a.initialize(h.clone().detach())?;
             }
             h = layer.inverse(h, context)?.0.detach();
+        }
+        if let Some(LearnedBase::Gmm(g)) = &mut self.base {
+            g.initialize(&to_matrix(h)?)?;
         }
         Ok(())
     }

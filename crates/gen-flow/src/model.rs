@@ -809,7 +809,7 @@ impl Infer for FlowModel {
 impl Learn for FlowModel {
     type Batch = FlowBatch;
     fn learn_step(&mut self, batch: &FlowBatch, ctx: &mut StepContext<'_>) -> Result<StepStats> {
-        if !self.data_initialized && self.config.actnorm_used() {
+        if !self.data_initialized && self.config.data_initialised() {
             self.initialize(batch)?;
         }
         // CNF: fresh Hutchinson noise for this step (used only where the
@@ -826,8 +826,12 @@ impl Learn for FlowModel {
 }
 
 impl FlowConfig {
-    fn actnorm_used(&self) -> bool {
-        self.actnorm || matches!(self.kind, FlowKind::Nice | FlowKind::Glow)
+    /// Whether the first batch initialises something: ActNorm layers, or a
+    /// Gaussian-mixture base (its means and scales).
+    fn data_initialised(&self) -> bool {
+        self.actnorm
+            || matches!(self.kind, FlowKind::Nice | FlowKind::Glow)
+            || matches!(self.base, BaseKind::Gmm { .. })
     }
 }
 
