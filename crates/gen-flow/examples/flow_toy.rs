@@ -4,6 +4,8 @@
 //! ```text
 //! cargo run -p gen-flow --example flow_toy                 # normflows reference, ndarray + flex
 //! cargo run -p gen-flow --example flow_toy -- survey 3000  # every flow type on every toy (flex)
+//! cargo run -p gen-flow --example flow_toy -- seeds 6      # seed spread of the reference config
+//! cargo run -p gen-flow --example flow_toy -- sweep kind=realnvp toy=rings layers=16 base=gmm:32 steps=10000 schedule=cosine seeds=2
 //! ```
 //!
 //! Reference configuration (normflows README): RealNVP, 8 affine couplings,

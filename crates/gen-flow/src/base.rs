@@ -174,7 +174,12 @@ impl GaussianMixture {
         z.ensure_finite("Gaussian-mixture initialisation")?;
         let n = z.rows();
         let means: Vec<f32> = (0..k)
-            .flat_map(|c| z.row(c * n / k).iter().map(|v| *v as f32).collect::<Vec<_>>())
+            .flat_map(|c| {
+                z.row(c * n / k)
+                    .iter()
+                    .map(|v| *v as f32)
+                    .collect::<Vec<_>>()
+            })
             .collect();
         let shrink = (k as f64).powf(-1.0 / d as f64);
         let log_scales: Vec<f32> = (0..d)
