@@ -79,6 +79,11 @@ pub struct FlowArgs {
     /// Cosine decay of the learning rate to zero over the run (default: constant).
     #[arg(long = "flow-cosine")]
     pub cosine: bool,
+    /// 2-D toys: draw a fresh batch from the toy distribution at every step
+    /// (the infinite-data setting of FFJORD and normflows) instead of cycling
+    /// through the fixed 10,000-point training split.
+    #[arg(long = "fresh")]
+    pub fresh: bool,
 }
 
 impl FlowArgs {
@@ -169,6 +174,8 @@ pub struct FlowOpts {
     pub hidden: Option<Vec<usize>>,
     /// Cosine learning-rate decay.
     pub cosine: bool,
+    /// Fresh toy samples every step.
+    pub fresh: bool,
 }
 
 const IMAGE_LOGIT_ALPHA: f64 = 0.05;
@@ -233,6 +240,18 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
             ));
         }
     };
+    let fresh = match (o.fresh, &train) {
+        (true, Data::Points { toy: Some(t), .. }) => Some(*t),
+        (true, _) => {
+            return Err(GenError::config(
+                "--fresh",
+                data_name,
+                "fresh samples need a toy distribution to draw from",
+                "drop --fresh, or train on a 2-D toy (e.g. rings)",
+            ));
+        }
+        (false, _) => None,
+    };
     config.seed = o.seed;
     config.base = o.base;
     if let Some(l) = o.layers {
@@ -249,7 +268,7 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
         model: model.into(),
         data: data_name.into(),
         options: json!({"backend": o.backend.name(), "seed": o.seed, "steps": o.steps,
-                        "batch_size": o.batch_size, "lr": o.lr, "cosine": o.cosine,
+                        "batch_size": o.batch_size, "lr": o.lr, "cosine": o.cosine, "fresh": o.fresh,
                         "config": config}),
     }
     .save(out)?;
@@ -280,9 +299,14 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
     match (&train, &test) {
         (Data::Points { x, .. }, Data::Points { x: xt, toy }) => {
             let batcher = EpochBatcher::new(x.rows(), o.batch_size.min(x.rows()), o.seed)?;
-            let report = trainer.fit(&mut flow, |t, _| {
-                Ok(FlowBatch::from(x.select_rows(&batcher.indices(t))?))
+            let report = trainer.fit(&mut flow, |t, rng| match fresh {
+                Some(toy) => Ok(FlowBatch::from(toy.sample_with(o.batch_size, rng))),
+                None => Ok(FlowBatch::from(x.select_rows(&batcher.indices(t))?)),
             })?;
+            summary["train"] = json!(match fresh {
+                Some(t) => format!("fresh batches of {} from {}", o.batch_size, t.name()),
+                None => train.describe(),
+            });
             let test_nll = flow.score(xt)?.mean_nll();
             summary["train_nll"] = json!(report.final_loss);
             summary["test_nll"] = json!(test_nll);

@@ -242,6 +242,7 @@ fn train(a: TrainArgs) -> Result<()> {
                 layers: a.flow.layers,
                 hidden: a.flow.hidden.clone(),
                 cosine: a.flow.cosine,
+                fresh: a.flow.fresh,
             },
             &a.out,
         )?,

@@ -343,6 +343,7 @@ fn maf_mog_trains_on_rings_and_its_run_dir_scores_samples_and_encodes() {
         "--flow-hidden",
         "16,16",
         "--flow-cosine",
+        "--fresh",
         "--steps",
         "60",
         "--out",
@@ -361,6 +362,7 @@ fn maf_mog_trains_on_rings_and_its_run_dir_scores_samples_and_encodes() {
     }
     assert_eq!(s["config"]["base"]["made_mog"]["components"], 4, "{s}");
     assert_eq!(s["config"]["layers"], 2);
+    assert_eq!(s["train"], "fresh batches of 512 from rings", "{s}");
     assert_eq!(s["config"]["hidden"], serde_json::json!([16, 16]));
     let gap = num(&s, "test_nll") - num(&s, "true_test_nll");
     assert!(
@@ -432,5 +434,17 @@ fn maf_mog_trains_on_rings_and_its_run_dir_scores_samples_and_encodes() {
         bad.to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("at least one layer"), "{err}");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "maf",
+        "--data",
+        "digits",
+        "--fresh",
+        "--steps",
+        "2",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("need a toy distribution"), "{err}");
     let _ = std::fs::remove_dir_all(&d);
 }
