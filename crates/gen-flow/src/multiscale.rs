@@ -139,15 +139,17 @@ pub fn build_multiscale(
         }
         Ok(FlowLayer::Permutation(Permutation::new(unsqueeze, device)?))
     };
-    let actnorm = |norm: &mut Vec<FlowLayer>| {
+    // Per-channel ActNorm, as Glow: one scale and shift per channel of the active part.
+    let actnorm = |norm: &mut Vec<FlowLayer>, c: usize, h: usize, w: usize| -> Result<()> {
         if config.actnorm || glow {
-            norm.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
+            norm.push(FlowLayer::ActNorm(ActNorm::per_channel(c, h * w, d, device)?));
         }
+        Ok(())
     };
     let glow_steps = |norm: &mut Vec<FlowLayer>, c: usize, h: usize, w: usize, rng: &mut Rng| {
         let active = c * h * w;
         for step in 0..k {
-            norm.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
+            actnorm(norm, c, h, w)?;
             norm.push(FlowLayer::Conv1x1(Conv1x1::new(c, h * w, d, rng, device)?));
             let mask = coupling_mask(MaskKind::Channel { channels: c }, active, step)?;
             norm.push(coupling(mask, rng)?);
@@ -163,14 +165,14 @@ pub fn build_multiscale(
             for step in 0..k {
                 let mask = coupling_mask(MaskKind::Checkerboard { h, w }, c * h * w, step)?;
                 norm.push(coupling(mask, rng)?);
-                actnorm(&mut norm);
+                actnorm(&mut norm, c, h, w)?;
             }
             norm.push(squeeze(c, h, w)?);
             (c, h, w) = (4 * c, h / 2, w / 2);
             for step in 0..k {
                 let mask = coupling_mask(MaskKind::Channel { channels: c }, c * h * w, step)?;
                 norm.push(coupling(mask, rng)?);
-                actnorm(&mut norm);
+                actnorm(&mut norm, c, h, w)?;
             }
         }
         // Split: the second half of the channels is factored out.
@@ -184,7 +186,7 @@ pub fn build_multiscale(
         for step in 0..k + 1 {
             let mask = coupling_mask(MaskKind::Checkerboard { h, w }, c * h * w, step)?;
             norm.push(coupling(mask, rng)?);
-            actnorm(&mut norm);
+            actnorm(&mut norm, c, h, w)?;
         }
     }
     norm.reverse();

@@ -4,7 +4,7 @@
 use gen_core::burn::tensor::{Device, Tensor};
 use gen_core::nn::Activation;
 use gen_core::nn::masked_linear::random_order;
-use gen_core::tensor::{to_tensor, to_vec};
+use gen_core::tensor::{to_matrix, to_tensor, to_vec};
 use gen_core::{Backend, Matrix, rng_from_seed};
 use proptest::prelude::*;
 use rand_distr::{Distribution, StandardNormal};
@@ -187,6 +187,16 @@ proptest! {
     }
 
     #[test]
+    fn per_channel_actnorm_inverts_and_logdet_matches(c in 1usize..4, p in 1usize..5, rest in 0usize..3,
+                                                      n in 1usize..5, seed in 0u64..1000) {
+        let dev = device();
+        let ls: Vec<f32> = (0..c).map(|i| 0.4 * (i as f32 - 0.7)).collect();
+        let b: Vec<f32> = (0..c).map(|i| 0.3 - i as f32).collect();
+        let a = ActNorm::with_layout(&ls, &b, p, c * p + rest, &dev).unwrap();
+        check_layer(&a, n, seed, None, &dev);
+    }
+
+    #[test]
     fn maf_and_iaf_invert_and_logdet_matches(d in 1usize..5, n in 1usize..6, ctx_dim in 0usize..3,
                                              seed in 0u64..1000) {
         let dev = device();
@@ -303,6 +313,36 @@ fn actnorm_data_init_standardises() {
         let v = col.iter().map(|x| (x - m).powi(2)).sum::<f64>() / col.len() as f64;
         assert!(m.abs() < 1e-4 && (v - 1.0).abs() < 1e-3, "mean {m} var {v}");
     }
+}
+
+#[test]
+fn per_channel_actnorm_data_init_standardises_each_channel_and_leaves_the_rest() {
+    // 2 channels × 3 pixels + 2 factored-out coordinates; channel 1 is shifted by 4
+    // and pixel-dependent scales make per-pixel statistics differ within a channel.
+    let dev = device();
+    let mut a = ActNorm::per_channel(2, 3, 8, &dev).unwrap();
+    let mut x = normal_rows(3000, 8, 1.0, 6);
+    for r in x.as_mut_slice().chunks_mut(8) {
+        for k in 0..6 {
+            r[k] = r[k] * (1.0 + (k % 3) as f64) + if k >= 3 { 4.0 } else { 0.0 };
+        }
+    }
+    a.initialize(to_tensor(&x, &dev)).unwrap();
+    assert_eq!(a.log_scale.val().dims(), [2]);
+    let z = to_matrix(a.inverse(to_tensor(&x, &dev), None).unwrap().0).unwrap();
+    for c in 0..2 {
+        let vals: Vec<f64> = z
+            .iter_rows()
+            .flat_map(|r| r[3 * c..3 * c + 3].to_vec())
+            .collect();
+        let m = vals.iter().sum::<f64>() / vals.len() as f64;
+        let v = vals.iter().map(|x| (x - m).powi(2)).sum::<f64>() / vals.len() as f64;
+        assert!(m.abs() < 1e-3 && (v - 1.0).abs() < 1e-3, "channel {c}: mean {m} var {v}");
+    }
+    for (zr, xr) in z.iter_rows().zip(x.iter_rows()) {
+        assert!((zr[6] - xr[6]).abs() < 1e-6 && (zr[7] - xr[7]).abs() < 1e-6);
+    }
+    assert!(ActNorm::per_channel(3, 3, 8, &dev).is_err(), "9 coordinates do not fit in 8");
 }
 
 #[test]
