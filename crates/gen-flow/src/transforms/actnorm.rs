@@ -9,10 +9,8 @@
 //! - per channel (images, as in Glow): on the first C·P coordinates, stored
 //!   channel-major (`c·P + p`, P = H·W pixels), one (log s_c, b_c) per channel
 //!   shared by its P pixels, log|det| = P · Σ_c log s_c; coordinates from C·P
-//!   on (factored out in a multi-scale flow) are untouched. Sharing across
-//!   pixels matters on images: a per-pixel scale fitted to a border pixel that
-//!   is almost always blank becomes huge, and a test image with ink there is
-//!   sent far into the tails.
+//!   on (factored out in a multi-scale flow) are untouched. This is Glow's
+//!   layout; the multi-scale image flows use it.
 
 use gen_core::burn::module::{Module, Param};
 use gen_core::burn::tensor::{Device, Tensor};
