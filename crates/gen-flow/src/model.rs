@@ -151,6 +151,10 @@ pub struct FlowConfig {
     /// see [`crate::multiscale`]); `layers` is then the couplings (steps) per stage.
     #[serde(default)]
     pub image: Option<crate::multiscale::ImageLayout>,
+    /// Glow's scale map in affine couplings, exp(−s) = σ(s̃ + 2), instead of
+    /// the (clamped) exp(s̃): the normalizing direction only contracts.
+    #[serde(default)]
+    pub sigmoid_scale: bool,
     /// Base density p_Z: N(0, I) (default), a learned Gaussian mixture, or a
     /// MADE MoG (with `hidden` widths; a MAF on it is "MAF MoG").
     #[serde(default)]
@@ -206,6 +210,7 @@ impl FlowConfig {
             spline_bins: spline::DEFAULT_BINS,
             spline_bound: spline::DEFAULT_BOUND,
             image: None,
+            sigmoid_scale: false,
             base: BaseKind::StandardNormal,
         }
     }
@@ -357,7 +362,8 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                         rng,
                         device,
                     )?
-                    .with_scale_clamp(config.scale_clamp),
+                    .with_scale_clamp(config.scale_clamp)
+                    .with_sigmoid_scale(config.sigmoid_scale),
                 ));
                 if config.actnorm {
                     layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
@@ -379,7 +385,8 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                         rng,
                         device,
                     )?
-                    .with_scale_clamp(config.scale_clamp),
+                    .with_scale_clamp(config.scale_clamp)
+                    .with_sigmoid_scale(config.sigmoid_scale),
                 ));
                 layers.push(FlowLayer::LuLinear(LuLinear::new(d, 0.0, rng, device)));
                 layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));

@@ -126,7 +126,8 @@ pub fn build_multiscale(
                 rng,
                 device,
             )?
-            .with_scale_clamp(config.scale_clamp),
+            .with_scale_clamp(config.scale_clamp)
+            .with_sigmoid_scale(config.sigmoid_scale),
         ))
     };
     let squeeze = |c: usize, h: usize, w: usize| -> Result<FlowLayer> {
@@ -142,7 +143,12 @@ pub fn build_multiscale(
     // Per-channel ActNorm, as Glow: one scale and shift per channel of the active part.
     let actnorm = |norm: &mut Vec<FlowLayer>, c: usize, h: usize, w: usize| -> Result<()> {
         if config.actnorm || glow {
-            norm.push(FlowLayer::ActNorm(ActNorm::per_channel(c, h * w, d, device)?));
+            norm.push(FlowLayer::ActNorm(ActNorm::per_channel(
+                c,
+                h * w,
+                d,
+                device,
+            )?));
         }
         Ok(())
     };

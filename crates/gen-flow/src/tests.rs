@@ -154,7 +154,8 @@ proptest! {
         let kind = if additive { CouplingKind::Additive } else { CouplingKind::Affine };
         let l = Coupling::new(kind, &mask, &[16, 16], Activation::Tanh, ctx_dim, false, &mut rng, &dev)
             .unwrap()
-            .with_scale_clamp((seed % 2 == 0).then_some(1.5));
+            .with_scale_clamp((seed % 2 == 0).then_some(1.5))
+            .with_sigmoid_scale(seed % 3 == 0);
         let ctx = (ctx_dim > 0).then(|| normal_rows(n, ctx_dim, 1.0, seed + 1));
         check_layer(&l, n, seed, ctx.as_ref(), &dev);
     }
@@ -337,12 +338,18 @@ fn per_channel_actnorm_data_init_standardises_each_channel_and_leaves_the_rest()
             .collect();
         let m = vals.iter().sum::<f64>() / vals.len() as f64;
         let v = vals.iter().map(|x| (x - m).powi(2)).sum::<f64>() / vals.len() as f64;
-        assert!(m.abs() < 1e-3 && (v - 1.0).abs() < 1e-3, "channel {c}: mean {m} var {v}");
+        assert!(
+            m.abs() < 1e-3 && (v - 1.0).abs() < 1e-3,
+            "channel {c}: mean {m} var {v}"
+        );
     }
     for (zr, xr) in z.iter_rows().zip(x.iter_rows()) {
         assert!((zr[6] - xr[6]).abs() < 1e-6 && (zr[7] - xr[7]).abs() < 1e-6);
     }
-    assert!(ActNorm::per_channel(3, 3, 8, &dev).is_err(), "9 coordinates do not fit in 8");
+    assert!(
+        ActNorm::per_channel(3, 3, 8, &dev).is_err(),
+        "9 coordinates do not fit in 8"
+    );
 }
 
 #[test]
@@ -491,4 +498,34 @@ fn maf_scale_clamp_bounds_the_log_scale() {
         assert!(a.abs() <= 0.5, "α = {a} outside [−0.5, 0.5]");
         assert!((a - 0.5 * (r / 0.5).tanh()).abs() < 1e-5);
     }
+}
+
+#[test]
+fn glow_sigmoid_scale_only_contracts_in_the_normalizing_direction() {
+    let dev = device();
+    let mut rng = rng_from_seed(12);
+    let mask = coupling_mask(MaskKind::Half, 4, 0).unwrap();
+    let l = Coupling::new(
+        CouplingKind::Affine,
+        &mask,
+        &[16],
+        Activation::Relu,
+        0,
+        false,
+        &mut rng,
+        &dev,
+    )
+    .unwrap()
+    .with_sigmoid_scale(true);
+    let y = normal_rows(256, 4, 20.0, 3);
+    let (_, ld) = l.inverse(to_tensor(&y, &dev), None).unwrap();
+    let ld = to_vec(ld).unwrap();
+    assert!(
+        ld.iter().all(|v| *v <= 0.0),
+        "normalizing log-det must be ≤ 0: {ld:?}"
+    );
+    assert!(
+        ld.iter().any(|v| *v < -0.05),
+        "random weights should contract somewhere"
+    );
 }

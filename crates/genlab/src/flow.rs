@@ -205,6 +205,9 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
                 // Multi-scale RealNVP runs without ActNorm (the paper's batch
                 // norm is left out); Glow's steps carry their own ActNorm.
                 actnorm: kind != FlowKind::RealNvp,
+                // Glow's couplings scale by σ(s̃ + 2), as in the paper: the
+                // normalizing direction only contracts.
+                sigmoid_scale: kind == FlowKind::Glow,
                 logit: Some(IMAGE_LOGIT_ALPHA),
                 // 784-dimensional likelihoods have large, spiky gradients early on.
                 optim: gen_core::optim::OptimConfig {

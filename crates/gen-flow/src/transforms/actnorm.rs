@@ -40,8 +40,19 @@ impl ActNorm {
     }
 
     /// The identity per channel: `channels` × `pixels` of `dim` coordinates.
-    pub fn per_channel(channels: usize, pixels: usize, dim: usize, device: &Device) -> Result<Self> {
-        Self::with_layout(&vec![0.0; channels], &vec![0.0; channels], pixels, dim, device)
+    pub fn per_channel(
+        channels: usize,
+        pixels: usize,
+        dim: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        Self::with_layout(
+            &vec![0.0; channels],
+            &vec![0.0; channels],
+            pixels,
+            dim,
+            device,
+        )
     }
 
     /// A per-coordinate layer with the given parameters (host values).

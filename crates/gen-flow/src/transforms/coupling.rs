@@ -13,7 +13,9 @@
 //! The Jacobian is triangular (after reordering) because the conditioner
 //! sees only the coordinates it leaves unchanged, so the inverse is
 //! x_τ = (y_τ − t) ⊙ exp(−s) with (s, t) computed from y_c = x_c.
-//! Optionally s is soft-clamped, s = c·tanh(s̃/c), which keeps every map finite.
+//! Optionally s is soft-clamped, s = c·tanh(s̃/c), which keeps every map finite,
+//! or mapped as in Glow, exp(−s) = σ(s̃ + 2): the normalizing direction then
+//! only contracts the transformed coordinates (Kingma & Dhariwal 2018, code).
 //! The conditioner's last layer starts at zero, so each layer starts as the
 //! identity map.
 
@@ -67,6 +69,10 @@ pub struct Coupling {
     /// extrapolates linearly.
     #[module(skip)]
     pub scale_clamp: Option<f64>,
+    /// Glow's scale map instead of exp(s̃): the normalizing direction
+    /// multiplies by σ(s̃ + 2) ∈ (0, 1), i.e. s = softplus(−s̃ − 2) ≥ 0.
+    #[module(skip)]
+    pub sigmoid_scale: bool,
 }
 
 impl Coupling {
@@ -133,7 +139,14 @@ impl Coupling {
             merge_order: split.merge_order(),
             context_dim,
             scale_clamp: None,
+            sigmoid_scale: false,
         })
+    }
+
+    /// The same layer with Glow's sigmoid scale map (see [`Coupling::sigmoid_scale`]).
+    pub fn with_sigmoid_scale(mut self, on: bool) -> Self {
+        self.sigmoid_scale = on;
+        self
     }
 
     /// The same layer with log-scales soft-clamped to (−c, c).
@@ -170,9 +183,14 @@ impl Coupling {
         match self.kind {
             CouplingKind::Affine => {
                 let s = h.clone().narrow(1, 0, nt);
-                let s = match self.scale_clamp {
-                    Some(c) => (s / c).tanh() * c,
-                    None => s,
+                let s = if self.sigmoid_scale {
+                    // −log σ(s̃ + 2) = softplus(−s̃ − 2), computed stably.
+                    gen_core::burn::tensor::activation::softplus((s + 2.0).neg(), 1.0)
+                } else {
+                    match self.scale_clamp {
+                        Some(c) => (s / c).tanh() * c,
+                        None => s,
+                    }
                 };
                 (Some(s), h.narrow(1, nt, nt))
             }
