@@ -324,8 +324,8 @@ fn per_channel_actnorm_data_init_standardises_each_channel_and_leaves_the_rest()
     let mut a = ActNorm::per_channel(2, 3, 8, &dev).unwrap();
     let mut x = normal_rows(3000, 8, 1.0, 6);
     for r in x.as_mut_slice().chunks_mut(8) {
-        for k in 0..6 {
-            r[k] = r[k] * (1.0 + (k % 3) as f64) + if k >= 3 { 4.0 } else { 0.0 };
+        for (k, v) in r.iter_mut().take(6).enumerate() {
+            *v = *v * (1.0 + (k % 3) as f64) + if k >= 3 { 4.0 } else { 0.0 };
         }
     }
     a.initialize(to_tensor(&x, &dev)).unwrap();
