@@ -25,29 +25,9 @@ struct Outcome {
     ms_per_step: f64,
 }
 
+/// The reference training settings (Adam 1e-3, batch 512, constant rate, data seed 7).
 fn run(cfg: FlowConfig, toy: Toy2d, backend: Backend, steps: u64) -> Result<Outcome> {
-    run_seeded(cfg, toy, backend, steps, 7)
-}
-
-fn run_seeded(
-    cfg: FlowConfig,
-    toy: Toy2d,
-    backend: Backend,
-    steps: u64,
-    data_seed: u64,
-) -> Result<Outcome> {
-    run_with(cfg, toy, backend, steps, data_seed, LrSchedule::Constant)
-}
-
-fn run_with(
-    cfg: FlowConfig,
-    toy: Toy2d,
-    backend: Backend,
-    steps: u64,
-    data_seed: u64,
-    schedule: LrSchedule,
-) -> Result<Outcome> {
-    train_and_score(cfg, toy, backend, steps, data_seed, schedule, 1e-3, 512)
+    train_and_score(cfg, toy, backend, steps, 7, LrSchedule::Constant, 1e-3, 512)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -178,7 +158,9 @@ fn sweep(args: &[String]) -> Result<()> {
             seed,
             ..cfg.clone()
         };
-        let o = train_and_score(
+        // Unclamped log-scales (the reference) occasionally blow up; the
+        // trainer stops such a run, which is reported and left out.
+        let o = match train_and_score(
             c,
             toy,
             Backend::Flex,
@@ -187,7 +169,14 @@ fn sweep(args: &[String]) -> Result<()> {
             schedule.clone(),
             lr,
             batch,
-        )?;
+        ) {
+            Ok(o) => o,
+            Err(gen_core::GenError::Diverged { step, .. }) => {
+                println!("seed {seed}: diverged at step {step}");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let gap = o.test_nll - o.true_nll.unwrap_or(f64::NAN);
         println!(
             "seed {seed}: test NLL {:.4} gap {gap:.4} nats, {:.2} ms/step",
@@ -199,7 +188,11 @@ fn sweep(args: &[String]) -> Result<()> {
     let sd = (gaps.iter().map(|g| (g - m).powi(2)).sum::<f64>()
         / (gaps.len() as f64 - 1.0).max(1.0))
     .sqrt();
-    println!("gap over {seeds} seeds: mean {m:.4}, sd {sd:.4}");
+    println!(
+        "gap over {} finite of {seeds} seeds: mean {m:.4}, sd {sd:.4}, min {:.4}",
+        gaps.len(),
+        gaps.iter().cloned().fold(f64::INFINITY, f64::min)
+    );
     Ok(())
 }
 
@@ -209,57 +202,19 @@ fn main() -> Result<()> {
         return sweep(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("seeds") {
-        // Seed-to-seed spread of the reference configuration's gap (flex).
-        let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
-        let steps = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3000);
-        let schedule = match args.get(3).map(String::as_str) {
-            Some("cosine") => LrSchedule::Cosine {
-                warmup: 0,
-                min_factor: 0.0,
-            },
-            _ => LrSchedule::Constant,
-        };
-        println!("schedule: {schedule:?}");
-        let mut gaps = Vec::new();
-        for seed in 0..n {
-            let cfg = FlowConfig {
-                seed,
-                ..FlowConfig::normflows_realnvp()
-            };
-            // Unclamped log-scales (as normflows) occasionally blow up; the
-            // trainer stops such a run, which is reported and left out.
-            let o = match run_with(
-                cfg,
-                Toy2d::EightGaussians,
-                Backend::Flex,
-                steps,
-                7 + seed,
-                schedule.clone(),
-            ) {
-                Ok(o) => o,
-                Err(gen_core::GenError::Diverged { step, .. }) => {
-                    println!("seed {seed}: diverged at step {step}");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let gap = o.test_nll - o.true_nll.unwrap_or(f64::NAN);
-            println!(
-                "seed {seed}: gap {gap:.4} nats, {:.2} ms/step",
-                o.ms_per_step
-            );
-            gaps.push(gap);
-        }
-        let m = gaps.iter().sum::<f64>() / gaps.len() as f64;
-        let sd = (gaps.iter().map(|g| (g - m).powi(2)).sum::<f64>()
-            / (gaps.len() as f64 - 1.0).max(1.0))
-        .sqrt();
-        println!(
-            "gap over {} finite of {n} seeds: mean {m:.4}, sd {sd:.4}, min {:.4}",
-            gaps.len(),
-            gaps.iter().cloned().fold(f64::INFINITY, f64::min)
-        );
-        return Ok(());
+        // Seed-to-seed spread of the reference configuration's gap (flex):
+        // `seeds N [STEPS] [cosine]` is `sweep seeds=N steps=STEPS schedule=…`
+        // with every other setting at the reference.
+        let mut kv = vec![format!("seeds={}", args.get(1).map_or("5", |s| s.as_str()))];
+        kv.push(format!(
+            "steps={}",
+            args.get(2).map_or("3000", |s| s.as_str())
+        ));
+        kv.push(format!(
+            "schedule={}",
+            args.get(3).map_or("constant", |s| s.as_str())
+        ));
+        return sweep(&kv);
     }
     if args.first().map(String::as_str) == Some("survey") {
         let steps = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3000);

@@ -188,44 +188,25 @@ mod tests {
     fn bad_orders_and_widths_are_refused() {
         let dev = Backend::Ndarray.device().unwrap();
         let mut rng = rng_from_seed(0);
-        assert!(
-            Made::new(
-                vec![1, 1],
-                &[4],
-                2,
+        // (order, hidden widths, outputs per coordinate): a repeated degree,
+        // no hidden layer, zero outputs.
+        let cases: [(Vec<usize>, Vec<usize>, usize); 3] = [
+            (vec![1, 1], vec![4], 2),
+            (vec![1, 2], vec![], 2),
+            (vec![1, 2], vec![4], 0),
+        ];
+        for (order, hidden, p) in cases {
+            let made = Made::new(
+                order.clone(),
+                &hidden,
+                p,
                 Activation::Relu,
                 0,
                 true,
                 &mut rng,
-                &dev
-            )
-            .is_err()
-        );
-        assert!(
-            Made::new(
-                vec![1, 2],
-                &[],
-                2,
-                Activation::Relu,
-                0,
-                true,
-                &mut rng,
-                &dev
-            )
-            .is_err()
-        );
-        assert!(
-            Made::new(
-                vec![1, 2],
-                &[4],
-                0,
-                Activation::Relu,
-                0,
-                true,
-                &mut rng,
-                &dev
-            )
-            .is_err()
-        );
+                &dev,
+            );
+            assert!(made.is_err(), "{order:?} {hidden:?} {p}");
+        }
     }
 }
