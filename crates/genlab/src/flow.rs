@@ -44,12 +44,13 @@ pub fn capabilities() -> Vec<gen_core::Capabilities> {
 /// Flow options of `genlab train` (flattened into its arguments).
 #[derive(clap::Args, Debug, Clone)]
 pub struct FlowArgs {
-    /// Flow minibatch size (realnvp, nice, glow, maf, iaf).
-    #[arg(long = "flow-batch", default_value_t = 512)]
-    pub flow_batch: usize,
-    /// Flow Adam learning rate.
-    #[arg(long = "flow-lr", default_value_t = 1e-3)]
-    pub flow_lr: f64,
+    /// Flow minibatch size. Default: 512 on toys, 64 on images.
+    #[arg(long = "flow-batch")]
+    pub flow_batch: Option<usize>,
+    /// Flow Adam learning rate. Default: 1e-3; on images 5e-4 for realnvp and
+    /// 2e-4 for glow (the measured stable settings, docs/flows.md).
+    #[arg(long = "flow-lr")]
+    pub flow_lr: Option<f64>,
     /// Spline bins K of nsf / nsf-ar (≥ 2).
     #[arg(long = "bins", default_value_t = gen_flow::transforms::spline::DEFAULT_BINS)]
     pub bins: usize,
@@ -156,10 +157,10 @@ pub struct FlowOpts {
     pub seed: u64,
     /// Backend.
     pub backend: Backend,
-    /// Minibatch size.
-    pub batch_size: usize,
-    /// Adam learning rate.
-    pub lr: f64,
+    /// Minibatch size (None: the data's default).
+    pub batch_size: Option<usize>,
+    /// Adam learning rate (None: the model's and data's default).
+    pub lr: Option<f64>,
     /// Spline bins K (nsf, nsf-ar).
     pub spline_bins: usize,
     /// Spline half-width B (nsf, nsf-ar).
@@ -179,6 +180,8 @@ pub struct FlowOpts {
 }
 
 const IMAGE_LOGIT_ALPHA: f64 = 0.05;
+/// Default minibatch of image flows (the MNIST-5k runs in docs/flows.md).
+const IMAGE_BATCH: usize = 64;
 const TEMPERATURES: [f64; 4] = [0.5, 0.7, 0.85, 1.0];
 
 /// Trains flow `model` on `data_name` and writes the run directory.
@@ -243,6 +246,15 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
             ));
         }
     };
+    let image = matches!(train, Data::Images { .. });
+    let batch_size = o
+        .batch_size
+        .unwrap_or(if image { IMAGE_BATCH } else { 512 });
+    let lr = o.lr.unwrap_or(match (image, kind) {
+        (true, FlowKind::RealNvp) => 5e-4,
+        (true, FlowKind::Glow) => 2e-4,
+        _ => 1e-3,
+    });
     let fresh = match (o.fresh, &train) {
         (true, Data::Points { toy: Some(t), .. }) => Some(*t),
         (true, _) => {
@@ -271,7 +283,7 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
         model: model.into(),
         data: data_name.into(),
         options: json!({"backend": o.backend.name(), "seed": o.seed, "steps": o.steps,
-                        "batch_size": o.batch_size, "lr": o.lr, "cosine": o.cosine, "fresh": o.fresh,
+                        "batch_size": batch_size, "lr": lr, "cosine": o.cosine, "fresh": o.fresh,
                         "config": config}),
     }
     .save(out)?;
@@ -282,10 +294,10 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
     let trainer = Trainer::new(
         TrainConfig {
             steps: o.steps,
-            lr: o.lr,
+            lr,
             seed: o.seed,
             log_every: 10,
-            batch_size: o.batch_size,
+            batch_size,
             schedule: if o.cosine {
                 gen_core::train::LrSchedule::Cosine {
                     warmup: 0,
@@ -301,13 +313,13 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
     let mut rng = rng_from_seed(o.seed ^ 0x5eed);
     match (&train, &test) {
         (Data::Points { x, .. }, Data::Points { x: xt, toy }) => {
-            let batcher = EpochBatcher::new(x.rows(), o.batch_size.min(x.rows()), o.seed)?;
+            let batcher = EpochBatcher::new(x.rows(), batch_size.min(x.rows()), o.seed)?;
             let report = trainer.fit(&mut flow, |t, rng| match fresh {
-                Some(toy) => Ok(FlowBatch::from(toy.sample_with(o.batch_size, rng))),
+                Some(toy) => Ok(FlowBatch::from(toy.sample_with(batch_size, rng))),
                 None => Ok(FlowBatch::from(x.select_rows(&batcher.indices(t))?)),
             })?;
             summary["train"] = json!(match fresh {
-                Some(t) => format!("fresh batches of {} from {}", o.batch_size, t.name()),
+                Some(t) => format!("fresh batches of {} from {}", batch_size, t.name()),
                 None => train.describe(),
             });
             let test_nll = flow.score(xt)?.mean_nll();
@@ -339,7 +351,7 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
             Data::Images { x: xt, .. },
         ) => {
             let levels = *levels;
-            let batcher = EpochBatcher::new(x.rows(), o.batch_size.min(x.rows()), o.seed)?;
+            let batcher = EpochBatcher::new(x.rows(), batch_size.min(x.rows()), o.seed)?;
             let report = trainer.fit(&mut flow, |t, rng| {
                 let raw = x.select_rows(&batcher.indices(t))?;
                 Ok(FlowBatch::from(gen_data::transforms::dequantize(

@@ -363,6 +363,10 @@ fn maf_mog_trains_on_rings_and_its_run_dir_scores_samples_and_encodes() {
     assert_eq!(s["config"]["base"]["made_mog"]["components"], 4, "{s}");
     assert_eq!(s["config"]["layers"], 2);
     assert_eq!(s["train"], "fresh batches of 512 from rings", "{s}");
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(meta["options"]["lr"], 1e-3, "toy default learning rate");
+    assert_eq!(meta["options"]["batch_size"], 512, "toy default batch");
     assert_eq!(s["config"]["hidden"], serde_json::json!([16, 16]));
     let gap = num(&s, "test_nll") - num(&s, "true_test_nll");
     assert!(
@@ -446,5 +450,23 @@ fn maf_mog_trains_on_rings_and_its_run_dir_scores_samples_and_encodes() {
         bad.to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("need a toy distribution"), "{err}");
+    // Image flows default to the measured stable settings (docs/flows.md).
+    let glow = d.join("glow");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "glow",
+        "--data",
+        "digits",
+        "--steps",
+        "3",
+        "--out",
+        glow.to_str().unwrap(),
+    ]);
+    assert!(ok, "glow on digits failed: {err}");
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(glow.join("run.json")).unwrap()).unwrap();
+    assert_eq!(meta["options"]["lr"], 2e-4);
+    assert_eq!(meta["options"]["batch_size"], 64);
+    assert_eq!(meta["options"]["config"]["sigmoid_scale"], true);
     let _ = std::fs::remove_dir_all(&d);
 }
