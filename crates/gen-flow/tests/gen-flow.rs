@@ -14,6 +14,30 @@ fn small(kind: FlowKind, dim: usize) -> FlowConfig {
     }
 }
 
+/// Trains `model` for `steps` Adam steps on shuffled batches of 256 rows of `x`.
+fn fit_epochs(
+    model: &mut FlowModel,
+    x: &Matrix,
+    steps: u64,
+    lr: f64,
+    dir: &std::path::Path,
+) -> gen_core::train::TrainReport {
+    let batcher = EpochBatcher::new(x.rows(), 256, 1).unwrap();
+    let cfg = TrainConfig {
+        steps,
+        lr,
+        batch_size: 256,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    Trainer::new(cfg, dir)
+        .unwrap()
+        .fit(model, |t, _| {
+            Ok(FlowBatch::from(x.select_rows(&batcher.indices(t))?))
+        })
+        .unwrap()
+}
+
 /// ∫∫ p over [lo, hi]² by the midpoint rule on n² cells.
 fn mass_on_grid(model: &FlowModel, n: usize, lo: f64, hi: f64) -> f64 {
     let (grid, cell) = gen_data::toy2d::midpoint_grid(n, lo, hi);
@@ -62,20 +86,7 @@ fn trained_2d_density_integrates_to_one() {
     };
     let mut model = FlowModel::new(cfg, &Backend::Flex.device().unwrap()).unwrap();
     let dir = std::env::temp_dir().join(format!("gen-flow-int-{}", std::process::id()));
-    let batcher = EpochBatcher::new(x.rows(), 256, 1).unwrap();
-    let cfg = TrainConfig {
-        steps: 400,
-        lr: 1e-3,
-        batch_size: 256,
-        progress: false,
-        ..TrainConfig::default()
-    };
-    let report = Trainer::new(cfg, &dir)
-        .unwrap()
-        .fit(&mut model, |t, _| {
-            Ok(FlowBatch::from(x.select_rows(&batcher.indices(t))?))
-        })
-        .unwrap();
+    let report = fit_epochs(&mut model, &x, 400, 1e-3, &dir);
     assert!(
         report.final_loss < report.losses[0],
         "training lowered the NLL"
@@ -205,20 +216,7 @@ fn learned_base_densities_train_score_sample_and_checkpoint() {
             base.name(),
             std::process::id()
         ));
-        let batcher = EpochBatcher::new(rings.rows(), 256, 1).unwrap();
-        let train = TrainConfig {
-            steps: 200,
-            lr: 3e-3,
-            batch_size: 256,
-            progress: false,
-            ..TrainConfig::default()
-        };
-        let report = Trainer::new(train, &dir)
-            .unwrap()
-            .fit(&mut model, |t, _| {
-                Ok(FlowBatch::from(rings.select_rows(&batcher.indices(t))?))
-            })
-            .unwrap();
+        let report = fit_epochs(&mut model, &rings, 200, 3e-3, &dir);
         assert!(
             report.final_loss < report.losses[0] - 0.2,
             "{}: NLL {} → {}",
