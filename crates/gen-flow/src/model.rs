@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::base::{BaseKind, LearnedBase};
 use crate::flow::{Flow, FlowLayer};
-use crate::masks::{MaskKind, coupling_mask};
+use crate::masks::{MaskKind, Split, coupling_mask};
 use crate::transforms::{
     ActNorm, Coupling, CouplingKind, Logit, LuLinear, MaskedAutoregressive, Permutation,
     PermutationKind, SplineAutoregressive, SplineCoupling, spline,
@@ -226,6 +226,32 @@ impl FlowConfig {
         }
     }
 
+    /// A coupling layer of this configuration on `split`: conditioner widths,
+    /// activation and context from the config, zero last layer (identity
+    /// start), and the config's scale map (clamp or Glow's sigmoid).
+    pub fn coupling(
+        &self,
+        kind: CouplingKind,
+        split: &Split,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Result<FlowLayer> {
+        Ok(FlowLayer::Coupling(
+            Coupling::with_split(
+                kind,
+                split,
+                &self.hidden,
+                self.activation,
+                self.context_dim,
+                true,
+                rng,
+                device,
+            )?
+            .with_scale_clamp(self.scale_clamp)
+            .with_sigmoid_scale(self.sigmoid_scale),
+        ))
+    }
+
     /// Checks the configuration before anything is built.
     pub fn validate(&self) -> Result<()> {
         self.base.validate()?;
@@ -350,21 +376,8 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
                 } else {
                     CouplingKind::Affine
                 };
-                let mask = coupling_mask(config.mask, d, k)?;
-                layers.push(FlowLayer::Coupling(
-                    Coupling::new(
-                        kind,
-                        &mask,
-                        &config.hidden,
-                        config.activation,
-                        c,
-                        true,
-                        rng,
-                        device,
-                    )?
-                    .with_scale_clamp(config.scale_clamp)
-                    .with_sigmoid_scale(config.sigmoid_scale),
-                ));
+                let split = Split::from_mask(&coupling_mask(config.mask, d, k)?)?;
+                layers.push(config.coupling(kind, &split, rng, device)?);
                 if config.actnorm {
                     layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
                 }
@@ -373,21 +386,8 @@ pub fn build_flow(config: &FlowConfig, rng: &mut Rng, device: &Device) -> Result
             FlowKind::Glow => {
                 // Generative order of one Glow step: coupling, then LU linear, then ActNorm
                 // (so the normalizing direction is ActNorm → 1x1 → coupling, as in Glow).
-                let mask = coupling_mask(config.mask, d, k)?;
-                layers.push(FlowLayer::Coupling(
-                    Coupling::new(
-                        CouplingKind::Affine,
-                        &mask,
-                        &config.hidden,
-                        config.activation,
-                        c,
-                        true,
-                        rng,
-                        device,
-                    )?
-                    .with_scale_clamp(config.scale_clamp)
-                    .with_sigmoid_scale(config.sigmoid_scale),
-                ));
+                let split = Split::from_mask(&coupling_mask(config.mask, d, k)?)?;
+                layers.push(config.coupling(CouplingKind::Affine, &split, rng, device)?);
                 layers.push(FlowLayer::LuLinear(LuLinear::new(d, 0.0, rng, device)));
                 layers.push(FlowLayer::ActNorm(ActNorm::new(d, device)));
             }

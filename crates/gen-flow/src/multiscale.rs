@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::flow::FlowLayer;
 use crate::masks::{MaskKind, Split, coupling_mask};
 use crate::model::{FlowConfig, FlowKind};
-use crate::transforms::{ActNorm, Conv1x1, Coupling, CouplingKind, Permutation};
+use crate::transforms::{ActNorm, Conv1x1, CouplingKind, Permutation};
 
 /// The image shape of the data and the number of squeeze/split scales.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,20 +115,7 @@ pub fn build_multiscale(
     let mut norm: Vec<FlowLayer> = Vec::new();
     let coupling = |mask: Vec<f32>, rng: &mut Rng| -> Result<FlowLayer> {
         let split = Split::from_prefix_mask(&mask, d)?;
-        Ok(FlowLayer::Coupling(
-            Coupling::with_split(
-                CouplingKind::Affine,
-                &split,
-                &config.hidden,
-                config.activation,
-                config.context_dim,
-                true,
-                rng,
-                device,
-            )?
-            .with_scale_clamp(config.scale_clamp)
-            .with_sigmoid_scale(config.sigmoid_scale),
-        ))
+        config.coupling(CouplingKind::Affine, &split, rng, device)
     };
     let squeeze = |c: usize, h: usize, w: usize| -> Result<FlowLayer> {
         // The Permutation's generative direction un-squeezes, so its
@@ -202,6 +189,7 @@ pub fn build_multiscale(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transforms::Coupling;
 
     #[test]
     fn squeeze_groups_two_by_two_blocks_into_channels() {

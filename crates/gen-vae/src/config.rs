@@ -133,28 +133,13 @@ impl VaeConfig {
 
     /// Checks every field; errors say which value is wrong and how to fix it.
     pub fn validate(&self) -> Result<()> {
-        if self.d_in == 0 {
-            return Err(GenError::config(
-                "d_in",
-                0,
-                "the observed dimension must be at least 1",
-                "pass the number of pixels per image (e.g. 784 for MNIST)",
-            ));
-        }
+        check_network(self.d_in, &self.hidden, self.likelihood)?;
         if self.latent == 0 {
             return Err(GenError::config(
                 "latent",
                 0,
                 "a VAE needs at least one latent dimension",
                 "use 2 latent dimensions for pictures of the latent space, 10..50 for likelihood (genlab: --vae-latent)",
-            ));
-        }
-        if let Some(i) = self.hidden.iter().position(|&h| h == 0) {
-            return Err(GenError::config(
-                format!("hidden[{i}]"),
-                0,
-                "hidden layers need at least one unit",
-                "give positive widths, e.g. --hidden 400",
             ));
         }
         if let Some(c) = &self.conv {
@@ -192,16 +177,6 @@ impl VaeConfig {
                 "use 0 to disable, or a small value such as 0.25",
             ));
         }
-        if let Likelihood::Gaussian { log_var, .. } = self.likelihood
-            && !log_var.is_finite()
-        {
-            return Err(GenError::config(
-                "log_var",
-                log_var,
-                "the decoder log-variance must be finite",
-                "use e.g. log(0.01) ≈ -4.6 for data scaled to [0, 1]",
-            ));
-        }
         if let Objective::Iwae { k } = self.objective {
             if k == 0 {
                 return Err(GenError::config(
@@ -231,4 +206,36 @@ impl VaeConfig {
             self.beta * ((t + 1) as f64 / self.kl_warmup_steps as f64).min(1.0)
         }
     }
+}
+
+/// The checks every VAE-family network shares: D ≥ 1, positive hidden
+/// widths, and a finite fixed decoder log-variance.
+pub(crate) fn check_network(d_in: usize, hidden: &[usize], likelihood: Likelihood) -> Result<()> {
+    if d_in == 0 {
+        return Err(GenError::config(
+            "d_in",
+            0,
+            "the observed dimension must be at least 1",
+            "pass the number of pixels per image (e.g. 784 for MNIST)",
+        ));
+    }
+    if let Some(i) = hidden.iter().position(|&h| h == 0) {
+        return Err(GenError::config(
+            format!("hidden[{i}]"),
+            0,
+            "hidden layers need at least one unit",
+            "give positive widths, e.g. --vae-hidden 400",
+        ));
+    }
+    if let Likelihood::Gaussian { log_var, .. } = likelihood
+        && !log_var.is_finite()
+    {
+        return Err(GenError::config(
+            "log_var",
+            log_var,
+            "the decoder log-variance must be finite",
+            "use e.g. log(0.01) ≈ -4.6 for data scaled to [0, 1]",
+        ));
+    }
+    Ok(())
 }

@@ -120,14 +120,7 @@ impl VqVaeConfig {
 
     /// Checks every field; errors say which value is wrong and how to fix it.
     pub fn validate(&self) -> Result<()> {
-        if self.d_in == 0 {
-            return Err(GenError::config(
-                "d_in",
-                0,
-                "the observed dimension must be at least 1",
-                "pass the number of pixels per image (e.g. 784 for MNIST)",
-            ));
-        }
+        crate::config::check_network(self.d_in, &self.hidden, self.likelihood)?;
         if self.codebook_size == 0 {
             return Err(GenError::config(
                 "codebook_size",
@@ -152,30 +145,12 @@ impl VqVaeConfig {
                 "use 16 positions for 28x28 MNIST, 4..16 for 8x8 digits (genlab: --codes)",
             ));
         }
-        if let Some(i) = self.hidden.iter().position(|&h| h == 0) {
-            return Err(GenError::config(
-                format!("hidden[{i}]"),
-                0,
-                "hidden layers need at least one unit",
-                "give positive widths, e.g. --vae-hidden 400",
-            ));
-        }
         if !(self.commitment.is_finite() && self.commitment >= 0.0) {
             return Err(GenError::config(
                 "commitment",
                 self.commitment,
                 "the commitment cost β must be finite and ≥ 0",
                 "use 0.25 as in van den Oord et al. 2017 (genlab: --commitment)",
-            ));
-        }
-        if let Likelihood::Gaussian { log_var, .. } = self.likelihood
-            && !log_var.is_finite()
-        {
-            return Err(GenError::config(
-                "log_var",
-                log_var,
-                "the decoder log-variance must be finite",
-                "use e.g. log(0.01) ≈ -4.6 for data scaled to [0, 1]",
             ));
         }
         Ok(())

@@ -15,7 +15,8 @@ use gen_core::nn::Activation;
 use gen_core::optim::OptimConfig;
 use gen_core::train::{EpochBatcher, TrainConfig, Trainer};
 use gen_core::{
-    Backend, GenError, Matrix, Result, Sample, SampleOptions, Score, Scores, rng_from_seed,
+    Backend, Checkpoint, GenError, Learn, Matrix, Result, Sample, SampleOptions, Score, Scores,
+    rng_from_seed,
 };
 use gen_vae::{
     ConvSpec, Estimator, Likelihood, Objective, Ppca, Vae, VaeConfig, VqVae, VqVaeConfig,
@@ -138,6 +139,42 @@ enum Prep {
     Binarize,
     /// x / (levels − 1).
     Scale,
+}
+
+/// Trains an image model on shuffled minibatches of `raw` (binarized afresh
+/// each step, or scaled to [0, 1] once), checkpointing every 1000 steps.
+#[allow(clippy::too_many_arguments)]
+fn fit_images<M: Learn<Batch = Matrix> + Checkpoint>(
+    model: &mut M,
+    raw: &Matrix,
+    levels: u32,
+    prep: Prep,
+    a: &VaeArgs,
+    steps: u64,
+    seed: u64,
+    out: &Path,
+) -> Result<gen_core::train::TrainReport> {
+    let scaled = match prep {
+        Prep::Scale => Some(gen_data::transforms::scale_unit(raw, levels)?),
+        Prep::Binarize => None,
+    };
+    let batcher = EpochBatcher::new(raw.rows(), a.batch, seed)?;
+    let tc = TrainConfig {
+        steps,
+        lr: a.lr,
+        seed,
+        checkpoint_every: 1000,
+        log_every: 10,
+        batch_size: a.batch,
+        ..TrainConfig::default()
+    };
+    Trainer::new(tc, out)?.fit(model, |t, rng| {
+        let idx = batcher.indices(t);
+        match &scaled {
+            Some(x) => x.select_rows(&idx),
+            None => gen_data::transforms::binarize(&raw.select_rows(&idx)?, levels, rng),
+        }
+    })
 }
 
 fn prep_images(d: &Data, prep: Prep, model: &str) -> Result<(Matrix, usize, usize)> {
@@ -272,24 +309,7 @@ pub fn train(
     .save(out)?;
     let device = backend.device()?;
     let mut vae = Vae::new(cfg.clone(), &device, seed)?;
-    let scaled = gen_data::transforms::scale_unit(raw, levels)?;
-    let batcher = EpochBatcher::new(raw.rows(), a.batch, seed)?;
-    let tc = TrainConfig {
-        steps,
-        lr: a.lr,
-        seed,
-        checkpoint_every: 1000,
-        log_every: 10,
-        batch_size: a.batch,
-        ..TrainConfig::default()
-    };
-    let report = Trainer::new(tc, out)?.fit(&mut vae, |t, rng| {
-        let idx = batcher.indices(t);
-        match prep {
-            Prep::Binarize => gen_data::transforms::binarize(&raw.select_rows(&idx)?, levels, rng),
-            Prep::Scale => scaled.select_rows(&idx),
-        }
-    })?;
+    let report = fit_images(&mut vae, raw, levels, prep, a, steps, seed, out)?;
     let (xt, _, _) = prep_images(&test, prep, model)?;
     let mut rng = rng_from_seed(seed ^ 0x5eed);
     let t0 = Instant::now();
@@ -380,24 +400,7 @@ fn train_vq(
     }
     .save(out)?;
     let mut vq = VqVae::new(cfg.clone(), &run.backend.device()?, seed)?;
-    let scaled = gen_data::transforms::scale_unit(raw, levels)?;
-    let batcher = EpochBatcher::new(raw.rows(), a.batch, seed)?;
-    let tc = TrainConfig {
-        steps: run.steps,
-        lr: a.lr,
-        seed,
-        checkpoint_every: 1000,
-        log_every: 10,
-        batch_size: a.batch,
-        ..TrainConfig::default()
-    };
-    let report = Trainer::new(tc, out)?.fit(&mut vq, |t, rng| {
-        let idx = batcher.indices(t);
-        match prep {
-            Prep::Binarize => gen_data::transforms::binarize(&raw.select_rows(&idx)?, levels, rng),
-            Prep::Scale => scaled.select_rows(&idx),
-        }
-    })?;
+    let report = fit_images(&mut vq, raw, levels, prep, a, run.steps, seed, out)?;
     let (xt, _, _) = prep_images(test, prep, model)?;
     let t0 = Instant::now();
     let bound = vq.vq_elbo(&xt)?.mean();

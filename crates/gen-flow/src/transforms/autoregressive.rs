@@ -99,6 +99,16 @@ impl MaskedAutoregressive {
         };
         (mu, alpha)
     }
+}
+
+impl AutoregressiveLayer for MaskedAutoregressive {
+    fn ar_dim(&self) -> usize {
+        self.dim
+    }
+
+    fn is_inverted(&self) -> bool {
+        self.inverted
+    }
 
     /// MAF's one-pass map z = (x − μ(x)) ⊙ exp(−α(x)), log|det ∂z/∂x| = −Σ α.
     fn parallel(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<1>) {
@@ -134,13 +144,27 @@ pub(crate) fn solve_sequentially(
     (x, row_sum(ld))
 }
 
-impl Bijection for MaskedAutoregressive {
+/// A MADE-based layer with a one-pass map and its D-pass inverse (MAF,
+/// NSF-AR). MAF-style layers (`is_inverted` false) normalize in one pass and
+/// generate in D; IAF-style layers swap the two. [`Bijection`] follows from this.
+pub trait AutoregressiveLayer {
+    /// D.
+    fn ar_dim(&self) -> usize;
+    /// `true` for the IAF-style direction (one-pass generation).
+    fn is_inverted(&self) -> bool;
+    /// The one-pass map and its log|det|.
+    fn parallel(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<1>);
+    /// The D-pass inverse of [`Self::parallel`] and its log|det|.
+    fn sequential(&self, z: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<1>);
+}
+
+impl<T: AutoregressiveLayer> Bijection for T {
     fn dim(&self) -> usize {
-        self.dim
+        self.ar_dim()
     }
 
     fn forward(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
-        Ok(if self.inverted {
+        Ok(if self.is_inverted() {
             self.parallel(x, context)
         } else {
             self.sequential(x, context)
@@ -148,7 +172,7 @@ impl Bijection for MaskedAutoregressive {
     }
 
     fn inverse(&self, y: Tensor<2>, context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
-        Ok(if self.inverted {
+        Ok(if self.is_inverted() {
             self.sequential(y, context)
         } else {
             self.parallel(y, context)

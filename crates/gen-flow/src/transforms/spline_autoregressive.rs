@@ -33,8 +33,8 @@ use gen_core::burn::tensor::{Device, Tensor};
 use gen_core::nn::{Activation, Made};
 use gen_core::{Result, Rng};
 
-use crate::bijection::{Bijection, row_sum};
-use crate::transforms::autoregressive::solve_sequentially;
+use crate::bijection::row_sum;
+use crate::transforms::autoregressive::{AutoregressiveLayer, solve_sequentially};
 use crate::transforms::spline::{check_bins_and_bound, params_per_dim, rq_spline};
 
 /// A MADE-conditioned rational-quadratic spline autoregressive layer (NSF-AR).
@@ -105,6 +105,16 @@ impl SplineAutoregressive {
     pub fn params(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> Tensor<3> {
         self.made.forward(x, context)
     }
+}
+
+impl AutoregressiveLayer for SplineAutoregressive {
+    fn ar_dim(&self) -> usize {
+        self.dim
+    }
+
+    fn is_inverted(&self) -> bool {
+        self.inverted
+    }
 
     /// One pass: z = g(x; θ(x)), log|det ∂z/∂x| = Σ_i log g'(x_i).
     fn parallel(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<1>) {
@@ -118,28 +128,6 @@ impl SplineAutoregressive {
         solve_sequentially(self.dim, &z, |x| {
             let raw = self.params(x, context);
             rq_spline(z.clone(), raw, self.bins, self.bound, true)
-        })
-    }
-}
-
-impl Bijection for SplineAutoregressive {
-    fn dim(&self) -> usize {
-        self.dim
-    }
-
-    fn forward(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
-        Ok(if self.inverted {
-            self.parallel(x, context)
-        } else {
-            self.sequential(x, context)
-        })
-    }
-
-    fn inverse(&self, y: Tensor<2>, context: Option<&Tensor<2>>) -> Result<(Tensor<2>, Tensor<1>)> {
-        Ok(if self.inverted {
-            self.sequential(y, context)
-        } else {
-            self.parallel(y, context)
         })
     }
 }
