@@ -6,13 +6,12 @@
 use std::path::Path;
 
 use gen_core::checkpoint::{read_json, write_json_atomic};
+use gen_core::numerics::GaussianFactor;
 use gen_core::{
     Capabilities, Checkpoint, GenError, Learn, Matrix, Model, Result, Rng, Sample, SampleOptions,
     Score, Scores, StepContext, StepStats, TaskSupport,
 };
 use serde::{Deserialize, Serialize};
-
-use crate::linalg::GaussianFactor;
 
 /// Capability row of [`Gaussian`].
 pub const GAUSSIAN_CAPABILITIES: Capabilities = Capabilities {
@@ -155,7 +154,8 @@ impl Sample for Gaussian {
 
 impl Score for Gaussian {
     type Input = Matrix;
-    fn score(&self, x: &Matrix) -> Result<Scores> {
+    fn score(&self, x: &Matrix, options: &gen_core::ScoreOptions) -> Result<Scores> {
+        options.only_default("gaussian", "exact, closed form")?;
         Ok(Scores::exact(self.log_prob(x)?))
     }
 }

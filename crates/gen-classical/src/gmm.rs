@@ -10,16 +10,13 @@
 use std::path::Path;
 
 use gen_core::checkpoint::{read_json, write_json_atomic};
+use gen_core::numerics::{GaussianFactor, log_sum_exp};
 use gen_core::{
     Capabilities, Checkpoint, GenError, Infer, Learn, Matrix, Model, Result, Rng, Sample,
     SampleOptions, Score, Scores, StepContext, StepStats, TaskSupport,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
-
-use gen_core::math::logsumexp;
-
-use crate::linalg::GaussianFactor;
 
 /// Capability row of [`Gmm`].
 pub const GMM_CAPABILITIES: Capabilities = Capabilities {
@@ -208,7 +205,11 @@ impl Gmm {
     /// Exact log p(x) for each row.
     pub fn log_prob(&self, x: &Matrix) -> Result<Vec<f64>> {
         let k = self.factors.len();
-        Ok(self.joint_log(x)?.chunks_exact(k).map(logsumexp).collect())
+        Ok(self
+            .joint_log(x)?
+            .chunks_exact(k)
+            .map(log_sum_exp)
+            .collect())
     }
 
     /// Posterior responsibilities p(z = k | xₙ) (n × K).
@@ -216,7 +217,7 @@ impl Gmm {
         let k = self.factors.len();
         let mut joint = self.joint_log(x)?;
         for row in joint.chunks_exact_mut(k) {
-            let lse = logsumexp(row);
+            let lse = log_sum_exp(row);
             row.iter_mut().for_each(|v| *v = (*v - lse).exp());
         }
         Matrix::new(x.rows(), k, joint)
@@ -231,7 +232,7 @@ impl Gmm {
         let mut resp = joint.clone();
         let mut ll = 0.0;
         for row in resp.chunks_exact_mut(k) {
-            let lse = logsumexp(row);
+            let lse = log_sum_exp(row);
             ll += lse;
             row.iter_mut().for_each(|v| *v = (*v - lse).exp());
         }
@@ -351,7 +352,8 @@ impl Sample for Gmm {
 
 impl Score for Gmm {
     type Input = Matrix;
-    fn score(&self, x: &Matrix) -> Result<Scores> {
+    fn score(&self, x: &Matrix, options: &gen_core::ScoreOptions) -> Result<Scores> {
+        options.only_default("gmm", "exact, log-sum-exp over components")?;
         Ok(Scores::exact(self.log_prob(x)?))
     }
 }

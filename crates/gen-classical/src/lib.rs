@@ -7,20 +7,21 @@
 //! - [`Gaussian`]: multivariate normal, closed-form maximum likelihood.
 //! - [`Gmm`]: Gaussian mixture fitted by EM; exact density, exact posterior
 //!   over components (responsibilities) as inference.
-//! - [`CharNGram`]: character n-gram with add-k smoothing; exact
-//!   log-likelihood by the chain rule, sampling with temperature.
+//! - [`CharNGram`]: character n-gram with add-k or interpolated Kneser–Ney
+//!   smoothing ([`Smoothing`]); exact log-likelihood by the chain rule,
+//!   sampling with temperature.
 #![warn(missing_docs)]
 // Dense linear algebra over covariance indices reads best with explicit indices.
 #![allow(clippy::needless_range_loop)]
 
 pub mod gaussian;
 pub mod gmm;
-pub mod linalg;
 pub mod ngram;
+pub mod protocol;
 
 pub use gaussian::{GAUSSIAN_CAPABILITIES, Gaussian};
 pub use gmm::{GMM_CAPABILITIES, Gmm, GmmConfig};
-pub use ngram::{CharNGram, Corpus, NGRAM_CAPABILITIES, NGramMode};
+pub use ngram::{CharNGram, Corpus, NGRAM_CAPABILITIES, NGramMode, Smoothing, SmoothingKind};
 
 /// The capability rows of every model in this crate.
 pub fn capabilities() -> Vec<gen_core::Capabilities> {

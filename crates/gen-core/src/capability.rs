@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+use crate::error::{GenError, Result};
+use crate::score::{ScoreKind, Scores};
+
 /// How well a model supports one task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,6 +67,31 @@ pub struct Capabilities {
     pub infer: TaskSupport,
 }
 
+impl Capabilities {
+    /// Whether what [`crate::Score::score`] returned agrees with this row:
+    /// an `exact` row must return [`ScoreKind::Exact`] scores, an
+    /// `approximate` row a bound, an estimate or an integrated likelihood, and
+    /// a `none` row must refuse with [`GenError::Unsupported`]. The `Err`
+    /// says what disagrees.
+    pub fn check_score(&self, returned: &Result<Scores>) -> std::result::Result<(), String> {
+        let model = self.model;
+        match (self.score.support, returned) {
+            (Support::Exact, Ok(s)) if s.kind == ScoreKind::Exact => Ok(()),
+            (Support::Approximate, Ok(s)) if s.kind != ScoreKind::Exact => Ok(()),
+            (Support::None, Err(GenError::Unsupported { .. })) => Ok(()),
+            (support, Ok(s)) => Err(format!(
+                "{model}: the capability table says scoring is {support:?} ({}), but score returned `{}` values",
+                self.score.how,
+                s.kind.name()
+            )),
+            (support, Err(e)) => Err(format!(
+                "{model}: the capability table says scoring is {support:?} ({}), but score failed: {e}",
+                self.score.how
+            )),
+        }
+    }
+}
+
 /// Renders capability rows as a Markdown table.
 pub fn capability_table(rows: &[Capabilities]) -> String {
     let mut out = String::from(
@@ -76,4 +104,44 @@ pub fn capability_table(rows: &[Capabilities]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(support: Support) -> Capabilities {
+        let t = TaskSupport {
+            support,
+            how: "test",
+        };
+        Capabilities {
+            model: "m",
+            family: "f",
+            learn: t.clone(),
+            score: t.clone(),
+            sample: t.clone(),
+            infer: t,
+        }
+    }
+
+    #[test]
+    fn score_kinds_must_match_the_row() {
+        let exact = Ok(Scores::exact(vec![0.0]));
+        let integrated = Ok(Scores::integrated("rk4", 10, vec![0.0]));
+        let bound = Ok(Scores::bound("elbo", vec![0.0]));
+        let refused = Err(GenError::Unsupported {
+            model: "m".into(),
+            task: crate::Task::Score,
+            why: "no density".into(),
+        });
+        assert!(row(Support::Exact).check_score(&exact).is_ok());
+        assert!(row(Support::Exact).check_score(&integrated).is_err());
+        assert!(row(Support::Approximate).check_score(&integrated).is_ok());
+        assert!(row(Support::Approximate).check_score(&bound).is_ok());
+        assert!(row(Support::Approximate).check_score(&exact).is_err());
+        assert!(row(Support::None).check_score(&refused).is_ok());
+        assert!(row(Support::None).check_score(&bound).is_err());
+        assert!(row(Support::Exact).check_score(&refused).is_err());
+    }
 }

@@ -8,6 +8,9 @@
 //!   bound or an estimate.
 //! - [`matrix`]: [`Matrix`], the host-side table all crates exchange.
 //! - [`error`]: [`GenError`], messages with cause and fix.
+//! - [`numerics`]: the one home of host numerics (log-sum-exp, ln 2π,
+//!   Gaussian log-densities and KLs, Box–Muller draws, Cholesky, symmetric
+//!   eigen-decomposition).
 //!
 //! With the `burn` feature (on by default through `ndarray`, `flex`, `wgpu`):
 //! run-time device choice, the shared neural blocks, the one trainer and
@@ -17,8 +20,8 @@
 pub mod capability;
 pub mod checkpoint;
 pub mod error;
-pub mod math;
 pub mod matrix;
+pub mod numerics;
 pub mod score;
 pub mod task;
 pub mod train;
@@ -27,9 +30,10 @@ pub use capability::{Capabilities, Support, TaskSupport, capability_table};
 pub use checkpoint::Checkpoint;
 pub use error::{GenError, Result, Task};
 pub use matrix::Matrix;
-pub use score::{ScoreKind, Scores};
+pub use score::{ScoreEstimator, ScoreKind, ScoreOptions, Scores};
 pub use task::{
-    Infer, Learn, Model, Rng, Sample, SampleOptions, Score, StepContext, StepStats, rng_from_seed,
+    EncodingPart, Infer, Learn, Model, Rng, Sample, SampleOptions, Score, StepContext, StepStats,
+    rng_from_seed,
 };
 
 #[cfg(feature = "burn")]

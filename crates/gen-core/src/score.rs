@@ -1,7 +1,11 @@
-//! What a score *is*: exact log-density, a lower bound, or a Monte-Carlo estimate.
+//! What a score *is*: exact log-density, a lower bound, a Monte-Carlo
+//! estimate, or a numerically integrated likelihood.
 //!
 //! The tutorial (section 4.2) separates models by how well they can evaluate
-//! log p_θ(x). A bare number hides that, so every score carries its [`ScoreKind`].
+//! log p_θ(x). A bare number hides that, so every score carries its [`ScoreKind`],
+//! and [`crate::Capabilities::check_score`] holds it to the model's row of
+//! the capability table. How to score (estimator, K, seed) is passed in
+//! [`ScoreOptions`], never set on the model.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,15 +27,133 @@ pub enum ScoreKind {
         /// The number of samples per row.
         samples: usize,
     },
+    /// log p_θ(x) from a numerical solve, e.g. the instantaneous change of
+    /// variables log p(x) = log p(z(T)) + ∫₀ᵀ tr(∂f/∂z) dt integrated by RK4
+    /// (CNF, the probability-flow ODE of diffusion). Exact up to the solver's
+    /// discretisation error, which is why it is not [`ScoreKind::Exact`].
+    Integrated {
+        /// The solver, e.g. `"rk4"`.
+        solver: String,
+        /// Solver steps per row.
+        steps: usize,
+    },
 }
 
 impl ScoreKind {
-    /// Short name: `exact`, `bound` or `estimate`.
+    /// Short name: `exact`, `bound`, `estimate` or `integrated`.
     pub fn name(&self) -> &'static str {
         match self {
             ScoreKind::Exact => "exact",
             ScoreKind::Bound { .. } => "bound",
             ScoreKind::Estimate { .. } => "estimate",
+            ScoreKind::Integrated { .. } => "integrated",
+        }
+    }
+
+    /// True only for [`ScoreKind::Exact`].
+    pub fn is_exact(&self) -> bool {
+        matches!(self, ScoreKind::Exact)
+    }
+}
+
+/// Which estimator [`crate::Score::score`] uses, for models that have more than one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreEstimator {
+    /// The model's own default (exact where it can be, else its bound).
+    #[default]
+    Default,
+    /// The evidence lower bound (VAE family).
+    Elbo,
+    /// The importance-weighted estimate with [`ScoreOptions::k`] samples.
+    Iwae,
+}
+
+impl ScoreEstimator {
+    /// Every estimator, in the order `--help` lists them.
+    pub const ALL: [ScoreEstimator; 3] = [
+        ScoreEstimator::Default,
+        ScoreEstimator::Elbo,
+        ScoreEstimator::Iwae,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ScoreEstimator::Default => "default",
+            ScoreEstimator::Elbo => "elbo",
+            ScoreEstimator::Iwae => "iwae",
+        }
+    }
+}
+
+impl std::fmt::Display for ScoreEstimator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ScoreEstimator {
+    type Err = crate::GenError;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or_else(|| {
+                crate::GenError::config(
+                    "--estimator",
+                    s,
+                    "unknown estimator",
+                    "use default, elbo (a lower bound) or iwae (an estimate with --k samples)",
+                )
+            })
+    }
+}
+
+/// How to score: passed to [`crate::Score::score`] on every call, so a model
+/// holds no scoring state and two calls with the same options agree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreOptions {
+    /// Which estimator (models with one way to score ignore [`ScoreEstimator::Default`]
+    /// and refuse the others with a clear error).
+    pub estimator: ScoreEstimator,
+    /// Samples per row for Monte-Carlo estimators (IWAE's K; the ELBO's draws).
+    pub k: usize,
+    /// Seed of the estimator's noise.
+    pub seed: u64,
+}
+
+impl Default for ScoreOptions {
+    fn default() -> Self {
+        Self {
+            estimator: ScoreEstimator::Default,
+            k: 1,
+            seed: 0,
+        }
+    }
+}
+
+impl ScoreOptions {
+    /// Options choosing `estimator` with `k` samples per row.
+    pub fn with(estimator: ScoreEstimator, k: usize) -> Self {
+        Self {
+            estimator,
+            k,
+            ..Self::default()
+        }
+    }
+
+    /// The error a model with a single way of scoring returns for any other
+    /// estimator; `how` names that way.
+    pub fn only_default(&self, model: &str, how: &str) -> crate::Result<()> {
+        match self.estimator {
+            ScoreEstimator::Default => Ok(()),
+            other => Err(crate::GenError::config(
+                "--estimator",
+                other,
+                format!("{model} has one way to score: {how}"),
+                "drop --estimator (or pass --estimator default)",
+            )),
         }
     }
 }
@@ -60,6 +182,17 @@ impl Scores {
         Self {
             kind: ScoreKind::Bound {
                 bound: bound.into(),
+            },
+            values,
+        }
+    }
+
+    /// Log-densities from a numerical solve with `steps` steps of `solver`.
+    pub fn integrated(solver: impl Into<String>, steps: usize, values: Vec<f64>) -> Self {
+        Self {
+            kind: ScoreKind::Integrated {
+                solver: solver.into(),
+                steps,
             },
             values,
         }

@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use crate::capability::Capabilities;
 use crate::error::Result;
 use crate::matrix::Matrix;
-use crate::score::Scores;
+use crate::score::{ScoreOptions, Scores};
 
 /// The workspace's random number generator: ChaCha8, seedable, serializable
 /// (so checkpoints restore it exactly) and identical on every platform.
@@ -85,12 +85,31 @@ pub trait Sample: Model {
     fn sample(&self, n: usize, options: &SampleOptions, rng: &mut Rng) -> Result<Self::Output>;
 }
 
-/// Scoring: per-example log-density, labelled exact / bound / estimate.
+/// Scoring: per-example log-density, labelled exact / bound / estimate / integrated.
+///
+/// The label must agree with the model's row of the capability table
+/// ([`crate::Capabilities::check_score`]).
 pub trait Score: Model {
     /// The data scored (a [`Matrix`], or strings for text models).
     type Input: ?Sized;
-    /// One log-density per example, in nats.
-    fn score(&self, x: &Self::Input) -> Result<Scores>;
+    /// One log-density per example, in nats, computed as `options` says.
+    fn score(&self, x: &Self::Input, options: &ScoreOptions) -> Result<Scores>;
+}
+
+/// One named part of an encoding, as a command line writes it: posterior
+/// means, log-variances, code indices, exact latents z = f⁻¹(x).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodingPart {
+    /// JSON key, e.g. `mean`.
+    pub key: &'static str,
+    /// File name ending used for every part after the first, e.g. `logvar.npy`.
+    pub file_suffix: &'static str,
+    /// One row per input row.
+    pub values: Matrix,
+    /// Whether the values are integers (code indices).
+    pub integer: bool,
+    /// What the part is, in words.
+    pub description: &'static str,
 }
 
 /// Inference: posterior over latents, or an encoding, given data.
@@ -137,6 +156,16 @@ pub struct StepContext<'a> {
     pub lr: f64,
     /// The run's random number generator (restored exactly on resume).
     pub rng: &'a mut Rng,
+}
+
+impl StepContext<'_> {
+    /// The learning rate of a player whose rate is `multiplier` times the base
+    /// rate: `lr(t) · multiplier`, so every player follows the schedule (a GAN
+    /// with the two time-scale update rule steps its critic at, e.g., 4× the
+    /// generator's rate; see [`crate::train::players`]).
+    pub fn player_lr(&self, multiplier: f64) -> f64 {
+        self.lr * multiplier
+    }
 }
 
 /// Learning: one step of fitting, which the trainer drives.

@@ -44,8 +44,8 @@
 
 pub mod catalog;
 pub mod datasets;
+pub mod image;
 pub mod io;
-mod math;
 pub mod split;
 pub mod toy2d;
 pub mod transforms;

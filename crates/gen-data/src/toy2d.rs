@@ -22,10 +22,9 @@ use std::f64::consts::{PI, TAU};
 use std::fmt;
 use std::str::FromStr;
 
+use gen_core::numerics::{LN_2PI, log_sum_exp, normal_log_pdf, standard_normal, uniform};
 use gen_core::{GenError, Matrix, Result, Rng, rng_from_seed};
 use rand::Rng as _;
-
-use crate::math::{LN_2PI, log_sum_exp, normal_log_pdf, standard_normal, uniform};
 
 /// Distance of the eight-gaussians centres from the origin: 4 / 1.414.
 pub const EIGHT_GAUSSIANS_RADIUS: f64 = 4.0 / 1.414;

@@ -35,11 +35,11 @@
 //! zero eigenvalues) but is a poor, biased estimate, so the result carries a
 //! `warning`.
 
+use gen_core::numerics::linalg::{mean_and_cov, trace_sqrt_product};
 use gen_core::{GenError, Matrix, Result};
 use nalgebra::DMatrix;
 
 use crate::check;
-use crate::linalg::{mean_and_cov, trace_sqrt_product};
 
 /// Mean and covariance of a feature set: the statistics FID compares
 /// (pytorch-fid's `mu`, `sigma`; clean-fid's stored statistics).

@@ -15,10 +15,10 @@
 //! A perfectly confident, perfectly balanced classifier over `C` classes
 //! scores `C`; a constant prediction scores 1.
 
+use gen_core::numerics::mean_std;
 use gen_core::{GenError, Matrix, Result};
 
 use crate::check;
-use crate::linalg::mean_std;
 
 /// Default number of splits (torch-fidelity `isc_splits`, OpenAI's code).
 pub const DEFAULT_SPLITS: usize = 10;

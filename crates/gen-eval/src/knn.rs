@@ -11,8 +11,7 @@
 //! reference are the same set, the self-distances are set to exactly 0.
 
 use gen_core::Matrix;
-
-use crate::linalg::gram_block;
+use gen_core::numerics::linalg::gram_block;
 
 /// Largest number of distances held at once (1 Mi values = 8 MiB).
 pub(crate) const BLOCK_ENTRIES: usize = 1 << 20;

@@ -42,7 +42,6 @@ pub mod frechet;
 pub mod inception;
 mod knn;
 pub mod likelihood;
-mod linalg;
 pub mod memorization;
 pub mod mmd;
 pub mod prdc;

@@ -19,10 +19,10 @@
 //!   stably (shifting by the largest log-weight). `L_1` is the ELBO;
 //!   `E[L_k] ≤ E[L_{k+1}] ≤ log p(x)`.
 
+use gen_core::numerics::mean_stderr;
 use gen_core::{GenError, Matrix, Result};
 
 use crate::check;
-use crate::linalg::mean_stderr;
 
 /// A mean negative log-likelihood.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -132,7 +132,7 @@ pub fn elbo(reconstruction: &[f64], kl: &[f64]) -> Result<Elbo> {
     })
 }
 
-pub use gen_core::math::logsumexp;
+pub use gen_core::numerics::log_sum_exp as logsumexp;
 
 /// IWAE-k bound `log((1/k) Σᵢ exp(log wᵢ))` from `k` log importance weights
 /// (module docs). `−∞` weights are allowed, but not all of them; NaN/+∞ error.

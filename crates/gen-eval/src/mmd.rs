@@ -42,12 +42,13 @@
 
 use std::str::FromStr;
 
+use gen_core::numerics::linalg::gram_block;
+use gen_core::numerics::mean_std;
 use gen_core::{GenError, Matrix, Result, rng_from_seed};
 use rand::seq::SliceRandom;
 
 use crate::check;
 use crate::knn::{BLOCK_ENTRIES, DistanceBlocks};
-use crate::linalg::{gram_block, mean_std};
 
 /// Largest pooled sample over which [`Bandwidth::Median`] computes all pairwise
 /// distances; larger samples use evenly spaced rows.

@@ -23,11 +23,11 @@
 //! Monte-Carlo means over samples from the first distribution, reported with
 //! their standard errors (sample std with ddof 1 over `√N`).
 
+use gen_core::numerics::mean_stderr;
 use gen_core::{GenError, Matrix, Result};
 
 use crate::check;
 use crate::knn::nearest_sq;
-use crate::linalg::mean_stderr;
 
 /// Options of [`mode_coverage`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

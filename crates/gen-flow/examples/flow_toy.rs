@@ -59,7 +59,9 @@ fn train_and_score(
     })?;
     let _ = std::fs::remove_dir_all(&dir);
     let test = toy.sample(20_000, 12_345);
-    let test_nll = model.score(&test)?.mean_nll();
+    let test_nll = model
+        .score(&test, &gen_core::ScoreOptions::default())?
+        .mean_nll();
     let true_nll = toy
         .log_prob(&test)?
         .map(|lp| -lp.iter().sum::<f64>() / lp.len() as f64);

@@ -23,8 +23,9 @@
 use gen_core::burn::module::{Module, Param};
 use gen_core::burn::tensor::activation::log_softmax;
 use gen_core::burn::tensor::{Device, Tensor, TensorData};
-use gen_core::nn::ops::{LN_2PI, logsumexp, standard_normal_log_prob};
+use gen_core::nn::ops::{logsumexp, standard_normal_log_prob};
 use gen_core::nn::{Activation, Made};
+use gen_core::numerics::LN_2PI;
 use gen_core::tensor::{to_matrix, to_tensor, to_vec};
 use gen_core::{GenError, Matrix, Result, Rng};
 use rand_distr::{Distribution, StandardNormal};

@@ -24,6 +24,8 @@
 //!   (squeeze / split, factored-out coordinates go straight to the base).
 //! - [`base`]: the base density: N(0, I), a learned Gaussian mixture, or a
 //!   MADE mixture of Gaussians (MAF MoG, Papamakarios et al. 2017).
+//! - [`config`]: [`FlowKind`] and [`FlowConfig`]; [`build`]: the layers of
+//!   every family from a configuration ([`build_flow`]).
 //! - [`Flow`]: base density + composed layers; [`FlowModel`]: the flow with its
 //!   optimiser implementing gen-core's `Sample`, `Score` (exact), `Infer`,
 //!   `Learn` and `Checkpoint`.
@@ -31,19 +33,26 @@
 
 pub mod base;
 pub mod bijection;
+pub mod build;
+pub mod config;
 pub mod flow;
 pub mod masks;
 pub mod model;
 pub mod multiscale;
+pub mod presets;
 pub mod transforms;
 
 pub use base::BaseKind;
 pub use bijection::Bijection;
+pub use build::build_flow;
+pub use config::{FlowConfig, FlowKind};
 pub use flow::{Flow, FlowLayer};
 pub use masks::{MaskKind, Split};
-pub use model::{FlowBatch, FlowConfig, FlowKind, FlowModel, build_flow, capabilities};
+pub use model::{FlowBatch, FlowModel, capabilities};
 pub use multiscale::ImageLayout;
 pub use transforms::PermutationKind;
 
+#[cfg(test)]
+pub(crate) mod test_util;
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,6 @@
 //! Multi-scale image flows (Dinh et al. 2017, section 3.6; Kingma & Dhariwal 2018).
+//! This module holds the image layout and the squeeze permutation; the layers
+//! are built by [`crate::build::build_multiscale`].
 //!
 //! Images are flat rows stored channel-major (`c·H·W + i·W + j`). One scale of
 //! the normalizing direction (data → base) is
@@ -23,14 +25,8 @@
 //! conditioning coordinates of the active part (CPU-sized; the papers use
 //! convolutional ResNets).
 
-use gen_core::burn::tensor::Device;
-use gen_core::{GenError, Result, Rng};
+use gen_core::{GenError, Result};
 use serde::{Deserialize, Serialize};
-
-use crate::flow::FlowLayer;
-use crate::masks::{MaskKind, Split, coupling_mask};
-use crate::model::{FlowConfig, FlowKind};
-use crate::transforms::{ActNorm, Conv1x1, CouplingKind, Permutation};
 
 /// The image shape of the data and the number of squeeze/split scales.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,97 +95,9 @@ pub fn squeeze_indices(c: usize, h: usize, w: usize) -> Vec<usize> {
     idx
 }
 
-/// The layers of a multi-scale RealNVP or Glow, in generative order.
-pub fn build_multiscale(
-    config: &FlowConfig,
-    layout: &ImageLayout,
-    rng: &mut Rng,
-    device: &Device,
-) -> Result<Vec<FlowLayer>> {
-    layout.validate(config.dim)?;
-    let d = config.dim;
-    let k = config.layers;
-    let glow = config.kind == FlowKind::Glow;
-    let (mut c, mut h, mut w) = (layout.channels, layout.height, layout.width);
-    // Built in the normalizing order (data → base), reversed at the end.
-    let mut norm: Vec<FlowLayer> = Vec::new();
-    let coupling = |mask: Vec<f32>, rng: &mut Rng| -> Result<FlowLayer> {
-        let split = Split::from_prefix_mask(&mask, d)?;
-        config.coupling(CouplingKind::Affine, &split, rng, device)
-    };
-    let squeeze = |c: usize, h: usize, w: usize| -> Result<FlowLayer> {
-        // The Permutation's generative direction un-squeezes, so its
-        // normalizing direction (used data → base) squeezes.
-        let sq = squeeze_indices(c, h, w);
-        let mut unsqueeze: Vec<usize> = (0..d).collect();
-        for (k, &j) in sq.iter().enumerate() {
-            unsqueeze[j] = k;
-        }
-        Ok(FlowLayer::Permutation(Permutation::new(unsqueeze, device)?))
-    };
-    // Per-channel ActNorm, as Glow: one scale and shift per channel of the active part.
-    let actnorm = |norm: &mut Vec<FlowLayer>, c: usize, h: usize, w: usize| -> Result<()> {
-        if config.actnorm || glow {
-            norm.push(FlowLayer::ActNorm(ActNorm::per_channel(
-                c,
-                h * w,
-                d,
-                device,
-            )?));
-        }
-        Ok(())
-    };
-    let glow_steps = |norm: &mut Vec<FlowLayer>, c: usize, h: usize, w: usize, rng: &mut Rng| {
-        let active = c * h * w;
-        for step in 0..k {
-            actnorm(norm, c, h, w)?;
-            norm.push(FlowLayer::Conv1x1(Conv1x1::new(c, h * w, d, rng, device)?));
-            let mask = coupling_mask(MaskKind::Channel { channels: c }, active, step)?;
-            norm.push(coupling(mask, rng)?);
-        }
-        Ok::<(), GenError>(())
-    };
-    for _ in 0..layout.scales {
-        if glow {
-            norm.push(squeeze(c, h, w)?);
-            (c, h, w) = (4 * c, h / 2, w / 2);
-            glow_steps(&mut norm, c, h, w, rng)?;
-        } else {
-            for step in 0..k {
-                let mask = coupling_mask(MaskKind::Checkerboard { h, w }, c * h * w, step)?;
-                norm.push(coupling(mask, rng)?);
-                actnorm(&mut norm, c, h, w)?;
-            }
-            norm.push(squeeze(c, h, w)?);
-            (c, h, w) = (4 * c, h / 2, w / 2);
-            for step in 0..k {
-                let mask = coupling_mask(MaskKind::Channel { channels: c }, c * h * w, step)?;
-                norm.push(coupling(mask, rng)?);
-                actnorm(&mut norm, c, h, w)?;
-            }
-        }
-        // Split: the second half of the channels is factored out.
-        c /= 2;
-    }
-    if glow {
-        if c >= 2 {
-            glow_steps(&mut norm, c, h, w, rng)?;
-        }
-    } else {
-        for step in 0..k + 1 {
-            let mask = coupling_mask(MaskKind::Checkerboard { h, w }, c * h * w, step)?;
-            norm.push(coupling(mask, rng)?);
-            actnorm(&mut norm, c, h, w)?;
-        }
-    }
-    norm.reverse();
-    Ok(norm)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transforms::Coupling;
 
     #[test]
     fn squeeze_groups_two_by_two_blocks_into_channels() {
@@ -221,125 +129,5 @@ mod tests {
         let l3 = ImageLayout { scales: 3, ..l };
         let e = l3.validate(784).unwrap_err().to_string();
         assert!(e.contains("odd 7×7"), "{e}");
-    }
-
-    fn trained_image_flow(kind: FlowKind) -> crate::FlowModel {
-        use gen_core::{Backend, Learn, StepContext, rng_from_seed};
-        let dev = Backend::Flex.device().unwrap();
-        let cfg = FlowConfig {
-            hidden: vec![16],
-            layers: 2,
-            scale_clamp: None,
-            image: Some(ImageLayout {
-                channels: 1,
-                height: 4,
-                width: 4,
-                scales: 1,
-            }),
-            ..FlowConfig::new(kind, 16)
-        };
-        let mut m = crate::FlowModel::new(cfg, &dev).unwrap();
-        let mut rng = rng_from_seed(3);
-        // A few large steps on skewed data so no layer is still the identity.
-        for step in 0..15 {
-            let x = crate::tests::normal_rows(64, 16, 1.0, step);
-            let x = gen_core::Matrix::new(
-                64,
-                16,
-                x.as_slice().iter().map(|v| v * v + 0.3 * v).collect(),
-            )
-            .unwrap();
-            let mut ctx = StepContext {
-                step,
-                lr: 2e-2,
-                rng: &mut rng,
-            };
-            m.learn_step(&crate::FlowBatch::from(x), &mut ctx).unwrap();
-        }
-        m
-    }
-
-    #[test]
-    fn multiscale_flows_invert_and_match_the_numerical_jacobian() {
-        use gen_core::tensor::{to_tensor, to_vec};
-        let dev = gen_core::Backend::Flex.device().unwrap();
-        for kind in [FlowKind::RealNvp, FlowKind::Glow] {
-            let flow = trained_image_flow(kind).flow();
-            let x = crate::tests::normal_rows(3, 16, 1.0, 11);
-            let (z, ld) = flow.inverse(to_tensor(&x, &dev), None).unwrap();
-            let (x2, ld_f) = flow.forward(z.clone(), None).unwrap();
-            let z0 = to_vec(z).unwrap();
-            assert!(z0.iter().any(|v| v.is_finite()));
-            for (a, b) in x.as_slice().iter().zip(to_vec(x2).unwrap()) {
-                assert!(
-                    (a - b as f64).abs() < 1e-4 * (1.0 + a.abs()),
-                    "{kind:?}: {a} vs {b}"
-                );
-            }
-            let (ld, ld_f) = (to_vec(ld).unwrap(), to_vec(ld_f).unwrap());
-            assert!(
-                (ld[0] + ld_f[0]).abs() < 1e-3,
-                "{kind:?}: {} vs {}",
-                ld[0],
-                ld_f[0]
-            );
-            // log|det ∂z/∂x| against central differences of the whole map.
-            let f = |t: gen_core::burn::tensor::Tensor<2>| flow.inverse(t, None).unwrap().0;
-            let jac = crate::tests::fd_jacobian(&f, x.row(0), 1e-2, &dev);
-            let num = crate::tests::log_abs_det(&jac, 16);
-            assert!(
-                ld[0].abs() > 0.05,
-                "{kind:?}: the trained flow is still volume preserving"
-            );
-            assert!(
-                (num - ld[0] as f64).abs() < 1e-2 * (1.0 + num.abs()),
-                "{kind:?}: analytic {} vs numerical {num}",
-                ld[0]
-            );
-        }
-    }
-
-    #[test]
-    fn split_coordinates_are_untouched_after_the_split() {
-        let dev = gen_core::Backend::Flex.device().unwrap();
-        let cfg = FlowConfig {
-            image: Some(ImageLayout {
-                channels: 1,
-                height: 4,
-                width: 4,
-                scales: 1,
-            }),
-            ..FlowConfig::new(FlowKind::RealNvp, 16)
-        };
-        let layers = build_multiscale(
-            &cfg,
-            cfg.image.as_ref().unwrap(),
-            &mut gen_core::rng_from_seed(0),
-            &dev,
-        )
-        .unwrap();
-        // Generative order: the final stage (after the split) comes first and
-        // acts on the 8 kept coordinates only; the first stage sees all 16.
-        let couplings: Vec<&Coupling> = layers
-            .iter()
-            .filter_map(|l| match l {
-                FlowLayer::Coupling(c) => Some(c),
-                _ => None,
-            })
-            .collect();
-        let final_stage = cfg.layers + 1;
-        assert_eq!(couplings.len(), 3 * cfg.layers + 1);
-        for c in &couplings[..final_stage] {
-            assert_eq!(c.rest, (8..16).collect::<Vec<_>>());
-            assert_eq!(c.cond.len() + c.trans.len(), 8);
-        }
-        for c in &couplings[final_stage..] {
-            assert!(c.rest.is_empty());
-        }
-        let maf = FlowConfig {
-            image: cfg.image,
-            ..FlowConfig::new(FlowKind::Maf, 16)
-        };
-        assert!(maf.validate().is_err());
     }
 }

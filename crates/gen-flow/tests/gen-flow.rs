@@ -41,7 +41,9 @@ fn fit_epochs(
 /// ∫∫ p over [lo, hi]² by the midpoint rule on n² cells.
 fn mass_on_grid(model: &FlowModel, n: usize, lo: f64, hi: f64) -> f64 {
     let (grid, cell) = gen_data::toy2d::midpoint_grid(n, lo, hi);
-    let scores = model.score(&grid).unwrap();
+    let scores = model
+        .score(&grid, &gen_core::ScoreOptions::default())
+        .unwrap();
     scores.values.iter().map(|l| l.exp() * cell).sum()
 }
 
@@ -101,7 +103,14 @@ fn trained_2d_density_integrates_to_one() {
     model.save_checkpoint(&ck).unwrap();
     let loaded = FlowModel::load(&ck, &Backend::Flex.device().unwrap()).unwrap();
     let probe = Toy2d::EightGaussians.sample(50, 9);
-    assert_eq!(model.score(&probe).unwrap(), loaded.score(&probe).unwrap());
+    assert_eq!(
+        model
+            .score(&probe, &gen_core::ScoreOptions::default())
+            .unwrap(),
+        loaded
+            .score(&probe, &gen_core::ScoreOptions::default())
+            .unwrap()
+    );
     // Lower temperature concentrates samples: smaller spread of the latent.
     let mut rng = rng_from_seed(1);
     let cold = model
@@ -121,10 +130,16 @@ fn bad_input_gives_clear_errors() {
     let dev = Backend::Flex.device().unwrap();
     let m = FlowModel::new(small(FlowKind::RealNvp, 2), &dev).unwrap();
     let wrong = Matrix::zeros(3, 3);
-    let e = m.score(&wrong).unwrap_err().to_string();
+    let e = m
+        .score(&wrong, &gen_core::ScoreOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("expected 2 columns") && e.contains("Fix"), "{e}");
     let nan = Matrix::new(1, 2, vec![0.0, f64::NAN]).unwrap();
-    let e = m.score(&nan).unwrap_err().to_string();
+    let e = m
+        .score(&nan, &gen_core::ScoreOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("not finite") && e.contains("row 0, column 1"),
         "{e}"
@@ -154,7 +169,10 @@ fn bad_input_gives_clear_errors() {
     )
     .unwrap();
     let e = img
-        .score(&Matrix::new(1, 4, vec![0.1, 0.2, 1.5, 0.0]).unwrap())
+        .score(
+            &Matrix::new(1, 4, vec![0.1, 0.2, 1.5, 0.0]).unwrap(),
+            &gen_core::ScoreOptions::default(),
+        )
         .unwrap_err()
         .to_string();
     assert!(e.contains("outside [0, 1]"), "{e}");
@@ -175,7 +193,13 @@ fn learned_base_densities_train_score_sample_and_checkpoint() {
         ..small(FlowKind::Maf, 2)
     };
     let m = FlowModel::new(alone.clone(), &dev).unwrap();
-    assert_eq!(m.score(&rings).unwrap().values.len(), rings.rows());
+    assert_eq!(
+        m.score(&rings, &gen_core::ScoreOptions::default())
+            .unwrap()
+            .values
+            .len(),
+        rings.rows()
+    );
     let e = FlowModel::new(
         FlowConfig {
             base: BaseKind::StandardNormal,
@@ -240,7 +264,14 @@ fn learned_base_densities_train_score_sample_and_checkpoint() {
         model.save_checkpoint(&ck).unwrap();
         let loaded = FlowModel::load(&ck, &dev).unwrap();
         let probe = Toy2d::Rings.sample(50, 9);
-        assert_eq!(model.score(&probe).unwrap(), loaded.score(&probe).unwrap());
+        assert_eq!(
+            model
+                .score(&probe, &gen_core::ScoreOptions::default())
+                .unwrap(),
+            loaded
+                .score(&probe, &gen_core::ScoreOptions::default())
+                .unwrap()
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -8,6 +8,7 @@
 //! - Posterior collapse (Bowman et al. 2016; Lucas et al. 2019): q(z | x) ≈ p(z)
 //!   for every x, so the decoder ignores z. Flagged when no unit is active.
 
+use gen_core::numerics::kl_normal_standard;
 use gen_core::{GenError, Matrix, Result};
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +50,7 @@ impl Diagnostics {
         let mut kl = vec![0.0; l];
         for (m, v) in mean.iter_rows().zip(log_var.iter_rows()) {
             for j in 0..l {
-                kl[j] += 0.5 * (m[j] * m[j] + v[j].exp() - v[j] - 1.0);
+                kl[j] += kl_normal_standard(m[j], v[j]);
             }
         }
         kl.iter_mut().for_each(|k| *k /= n as f64);

@@ -23,9 +23,10 @@
 
 pub mod config;
 pub mod diagnostics;
-pub mod linalg;
+pub mod input;
 pub mod net;
 pub mod ppca;
+pub mod presets;
 pub mod vae;
 pub mod vqvae;
 
@@ -33,5 +34,14 @@ pub use config::{ConvSpec, Likelihood, Objective, VaeConfig};
 pub use diagnostics::{ACTIVE_UNIT_THRESHOLD, Diagnostics};
 pub use net::VaeNet;
 pub use ppca::Ppca;
-pub use vae::{Estimator, Posterior, Vae, capabilities};
+pub use vae::{Posterior, Vae};
 pub use vqvae::{CodeUsage, VqCodes, VqNet, VqVae, VqVaeConfig};
+
+/// The capability rows of this crate's models (`vae`, `beta-vae`, `iwae`,
+/// `conv-vae`, `vq-vae`, `ppca`).
+pub fn capabilities() -> Vec<gen_core::Capabilities> {
+    let mut rows = vae::capabilities_rows();
+    rows.push(vqvae::capabilities_row());
+    rows.push(Ppca::capabilities_row());
+    rows
+}

@@ -10,8 +10,9 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor, activation};
 use gen_core::burn;
 use gen_core::nn::conv::{ConvShape, conv2d};
-use gen_core::nn::ops::{LN_2PI, diag_normal_log_prob, standard_normal_log_prob};
-use gen_core::nn::{Activation, Init, Mlp, MlpConfig};
+use gen_core::nn::ops::{diag_normal_log_prob, standard_normal_log_prob};
+use gen_core::nn::{Activation, Init, Mlp, MlpConfig, bce_with_logits, upsample_nearest};
+use gen_core::numerics::LN_2PI;
 use gen_core::{Result, Rng};
 
 use crate::config::{ConvSpec, Likelihood, VaeConfig};
@@ -142,7 +143,7 @@ impl VaeNet {
         let mut h: Tensor<4> = self.activation.forward(f).reshape([b, ch, hh, ww]);
         let n = self.dec_conv.len();
         for (i, layer) in self.dec_conv.iter().enumerate() {
-            h = layer.forward(upsample2(h));
+            h = layer.forward(upsample_nearest(h, 2));
             if i + 1 < n {
                 h = self.activation.forward(h);
             }
@@ -234,27 +235,14 @@ pub fn observation_log_prob(
     }
 }
 
-/// Nearest-neighbour 2× upsampling: `[b, c, h, w]` → `[b, c, 2h, 2w]`.
-pub fn upsample2(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    let x: Tensor<5> = x.unsqueeze_dim(4);
-    let x: Tensor<4> = x.repeat_dim(4, 2).reshape([b, c, h, 2 * w]);
-    let x: Tensor<5> = x.unsqueeze_dim(3);
-    x.repeat_dim(3, 2).reshape([b, c, 2 * h, 2 * w])
-}
-
-/// Σ_d [x_d ℓ_d − softplus(ℓ_d)] = Σ_d log Bernoulli(x_d; σ(ℓ_d)), per row.
+/// Σ_d [x_d ℓ_d − softplus(ℓ_d)] = Σ_d log Bernoulli(x_d; σ(ℓ_d)), per row:
+/// minus the summed (stable) binary cross-entropy with logits.
 ///
 /// # Shapes
 /// - `x`, `logits`: `[batch, D]` → `[batch]`
 pub fn bernoulli_log_prob(x: Tensor<2>, logits: Tensor<2>) -> Tensor<1> {
-    // softplus(ℓ) = max(ℓ, 0) + log(1 + exp(−|ℓ|)), stable for any ℓ.
-    let sp = activation::relu(logits.clone()) + logits.clone().abs().neg().exp().log1p();
-    (x * logits - sp).sum_dim(1).squeeze_dim(1)
+    bce_with_logits(logits, x).neg().sum_dim(1).squeeze_dim(1)
 }
 
-/// KL(N(μ, diag σ²) ‖ N(0, I)) per latent dimension: ½(μ² + σ² − log σ² − 1),
-/// `[batch, L]` → `[batch, L]`.
-pub fn kl_per_dim(mu: Tensor<2>, logvar: Tensor<2>) -> Tensor<2> {
-    (mu.powf_scalar(2.0) + logvar.clone().exp() - logvar - 1.0) * 0.5
-}
+/// KL(N(μ, diag σ²) ‖ N(0, I)) per latent dimension (gen-core's).
+pub use gen_core::nn::ops::kl_diag_normal_standard_per_dim as kl_per_dim;

@@ -37,8 +37,9 @@ use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, TensorData};
 use gen_core::burn;
 use gen_core::checkpoint::{read_json, write_json_atomic};
-use gen_core::nn::ops::LN_2PI;
 use gen_core::nn::{Activation, Mlp};
+use gen_core::numerics::linalg::symmetric_eigen;
+use gen_core::numerics::{LN_2PI, standard_normals};
 use gen_core::optim::OptimConfig;
 use gen_core::{
     Capabilities, Checkpoint, GenError, Infer, Learn, Matrix, Model, Result, Rng, Sample,
@@ -47,7 +48,6 @@ use gen_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Likelihood, Objective, VaeConfig};
-use crate::linalg::{standard_normal, symmetric_eigen};
 use crate::net::VaeNet;
 use crate::vae::{Posterior, Vae};
 
@@ -122,15 +122,16 @@ impl Ppca {
                 s[j * d + i] = v;
             }
         }
+        // Eigenvalues descending; each eigenvector signed so that its
+        // largest-magnitude entry is positive (this fixes the signs of W, the
+        // posterior means and seeded samples).
         let (eigenvalues, eigenvectors) = symmetric_eigen(&s, d);
-        let mut order: Vec<usize> = (0..d).collect();
-        order.sort_by(|&a, &b| eigenvalues[b].total_cmp(&eigenvalues[a]));
-        let lambda: Vec<f64> = order.iter().map(|&i| eigenvalues[i].max(0.0)).collect();
+        let lambda: Vec<f64> = eigenvalues.iter().map(|l| l.max(0.0)).collect();
         let sigma2 = (lambda[q..].iter().sum::<f64>() / (d - q) as f64).max(MIN_SIGMA2);
         let mut comps = Matrix::zeros(q, d);
-        for (row, &i) in order.iter().take(q).enumerate() {
+        for i in 0..q {
             for j in 0..d {
-                comps.as_mut_slice()[row * d + j] = eigenvectors[j * d + i];
+                comps.as_mut_slice()[i * d + j] = eigenvectors[j * d + i];
             }
         }
         Ok(Self {
@@ -333,7 +334,8 @@ impl Model for Ppca {
 
 impl Score for Ppca {
     type Input = Matrix;
-    fn score(&self, x: &Matrix) -> Result<Scores> {
+    fn score(&self, x: &Matrix, options: &gen_core::ScoreOptions) -> Result<Scores> {
+        options.only_default("ppca", "the exact marginal N(mu, W W^T + sigma^2 I)")?;
         Ok(Scores::exact(self.log_prob(x)?))
     }
 }
@@ -348,11 +350,11 @@ impl Sample for Ppca {
         let sigma = self.sigma2.sqrt();
         let mut out = Vec::with_capacity(n * d);
         for _ in 0..n {
-            let z: Vec<f64> = standard_normal(q, rng)
+            let z: Vec<f64> = standard_normals(q, rng)
                 .iter()
                 .map(|v| v * options.temperature)
                 .collect();
-            let e = standard_normal(d, rng);
+            let e = standard_normals(d, rng);
             for (j, (m, ej)) in self.mean.iter().zip(&e).enumerate() {
                 let wz: f64 = z.iter().enumerate().map(|(i, zi)| w.get(j, i) * zi).sum();
                 out.push(m + wz + sigma * ej);
@@ -411,8 +413,8 @@ pub(crate) mod tests {
         let mu = [1.0, -2.0, 0.5, 0.0, 3.0, -1.0];
         let mut out = Vec::new();
         for _ in 0..n {
-            let z = standard_normal(q, &mut rng);
-            let e = standard_normal(d, &mut rng);
+            let z = standard_normals(q, &mut rng);
+            let e = standard_normals(d, &mut rng);
             for j in 0..d {
                 out.push(mu[j] + w[j][0] * z[0] + w[j][1] * z[1] + 0.3 * e[j]);
             }
@@ -508,5 +510,66 @@ pub(crate) mod tests {
         assert!(Ppca::fit(&x, 6).is_err());
         let p = Ppca::fit(&x, 2).unwrap();
         assert!(p.log_prob(&Matrix::zeros(2, 5)).is_err());
+    }
+
+    #[test]
+    fn iwae_on_the_linear_gaussian_vae_approaches_the_exact_ppca_likelihood() {
+        let x = synthetic(3000, 5);
+        let p = Ppca::fit(&x, 2).unwrap();
+        let test = synthetic(200, 6);
+        let exact = p.log_prob(&test).unwrap();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let exact_mean = mean(&exact);
+        let mut rng = rng_from_seed(3);
+        // The exact posterior: every log-weight equals log p(x).
+        let vae = p
+            .to_vae(1.0, 1.0, &gen_core::Backend::Ndarray.device().unwrap())
+            .unwrap();
+        let (elbo, iwae) = vae.elbo_and_iwae(&test, 10, &mut rng).unwrap();
+        #[allow(clippy::needless_range_loop)]
+        for i in 0..test.rows() {
+            assert!(
+                (elbo.values[i] - exact[i]).abs() < 2e-3,
+                "{} vs {}",
+                elbo.values[i],
+                exact[i]
+            );
+            assert!((iwae.values[i] - exact[i]).abs() < 2e-3);
+        }
+        // A deliberately poor posterior: ELBO < IWAE-1000 ≤ exact (on average), gap < 0.5 nats.
+        let vae = p
+            .to_vae(0.7, 3.0, &gen_core::Backend::Ndarray.device().unwrap())
+            .unwrap();
+        let (elbo, iwae1) = vae.elbo_and_iwae(&test, 1, &mut rng).unwrap();
+        let (_, iwae10) = vae.elbo_and_iwae(&test, 10, &mut rng).unwrap();
+        let (elbo_k, iwae1000) = vae.elbo_and_iwae(&test, 1000, &mut rng).unwrap();
+        let closed_elbo = vae.elbo(&test, 50, &mut rng).unwrap();
+        let (e, e1, i10, i1000) = (elbo_k.mean(), iwae1.mean(), iwae10.mean(), iwae1000.mean());
+        eprintln!(
+            "exact {exact_mean:.4}  elbo {e:.4} (closed-KL {:.4}, K=1 {e1:.4})  iwae10 {i10:.4}  iwae1000 {i1000:.4}",
+            closed_elbo.mean()
+        );
+        assert!(
+            e < exact_mean - 0.3,
+            "the perturbed posterior should leave an ELBO gap"
+        );
+        assert!(
+            (closed_elbo.mean() - e).abs() < 0.05,
+            "two ELBO estimators disagree"
+        );
+        assert!((elbo.mean() - e).abs() < 0.3);
+        assert!(
+            e < i10 && i10 < i1000,
+            "IWAE must increase with K: {e} {i10} {i1000}"
+        );
+        assert!(
+            i1000 <= exact_mean + 0.02,
+            "IWAE-1000 above the exact log-likelihood"
+        );
+        assert!(
+            exact_mean - i1000 < 0.5,
+            "IWAE-1000 gap {} ≥ 0.5 nats",
+            exact_mean - i1000
+        );
     }
 }

@@ -33,36 +33,18 @@ use gen_core::optim::Optimized;
 use gen_core::tensor::{to_tensor, to_vec};
 use gen_core::{
     Capabilities, Checkpoint, GenError, Infer, Learn, Matrix, Model, Result, Rng, Sample,
-    SampleOptions, Score, Scores, StepContext, StepStats, TaskSupport, rng_from_seed,
+    SampleOptions, Score, ScoreEstimator, Scores, StepContext, StepStats, TaskSupport,
+    rng_from_seed,
 };
 
-use crate::config::{Likelihood, Objective, VaeConfig};
+use crate::config::{Objective, VaeConfig};
 use crate::diagnostics::Diagnostics;
+use crate::input::row_chunks;
+pub use crate::input::{SCORE_BUDGET, check_images};
 use crate::net::{VaeNet, kl_per_dim};
-
-/// At most this many (example, importance sample) pairs go through the
-/// decoder at once when scoring; larger K is processed in chunks.
-pub const SCORE_BUDGET: usize = 16_384;
 
 /// Largest K accepted by the IWAE estimator.
 pub const MAX_IWAE_K: usize = 100_000;
-
-/// How [`Score::score`] evaluates log p(x).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Estimator {
-    /// ELBO with the closed-form KL and `samples` Monte-Carlo draws for the
-    /// reconstruction term (a lower bound).
-    Elbo {
-        /// Draws per example.
-        samples: usize,
-    },
-    /// IWAE_K (an estimate of log p(x), biased low, consistent in K).
-    Iwae {
-        /// Importance samples per example.
-        k: usize,
-    },
-}
 
 /// The posterior q_φ(z | x) = N(mean, diag exp(log_var)) of every row.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,15 +62,11 @@ pub struct Vae {
     state: Optimized<VaeNet>,
     /// Training device (autodiff).
     device: Device,
-    /// Estimator used by [`Score::score`].
-    estimator: Estimator,
-    /// Seed of the host noise used by [`Score::score`] (scores are reproducible).
-    score_seed: u64,
 }
 
 /// Standard normal draws as f32, from the host RNG.
 pub fn host_normal(n: usize, rng: &mut Rng) -> Vec<f32> {
-    crate::linalg::standard_normal(n, rng)
+    gen_core::numerics::standard_normals(n, rng)
         .into_iter()
         .map(|v| v as f32)
         .collect()
@@ -118,8 +96,6 @@ impl Vae {
             state: Optimized::new(net, &config.optim),
             config,
             device: train,
-            estimator: Estimator::Elbo { samples: 1 },
-            score_seed: 0,
         })
     }
 
@@ -131,27 +107,6 @@ impl Vae {
     /// The trained networks (on the training device).
     pub fn net(&self) -> &VaeNet {
         &self.state.model
-    }
-
-    /// Chooses what [`Score::score`] computes.
-    pub fn set_estimator(&mut self, estimator: Estimator) -> Result<()> {
-        match estimator {
-            Estimator::Elbo { samples: 0 } => Err(GenError::config(
-                "samples",
-                0,
-                "the ELBO needs at least one Monte-Carlo draw",
-                "use 1 (the usual test ELBO) or more for less variance",
-            )),
-            Estimator::Iwae { k } => {
-                check_k(k)?;
-                self.estimator = estimator;
-                Ok(())
-            }
-            e => {
-                self.estimator = e;
-                Ok(())
-            }
-        }
     }
 
     /// The model name in the capability table: `vae`, `beta-vae` or `iwae`.
@@ -454,55 +409,9 @@ impl Vae {
     }
 }
 
-/// Errors unless `x` has `d_in` columns, at least one row, finite values and
-/// (Bernoulli decoder) values in [0, 1]; messages say how to fix the input.
-pub fn check_images(x: &Matrix, d_in: usize, likelihood: Likelihood, context: &str) -> Result<()> {
-    if x.cols() != d_in {
-        let side = (x.cols() as f64).sqrt().round() as usize;
-        let img = if side * side == x.cols() {
-            format!(" ({side}x{side} images)")
-        } else {
-            String::new()
-        };
-        return Err(GenError::shape(
-            context,
-            format!("{} values per row (the model's input dimension)", d_in),
-            format!("{} values per row{img}", x.cols()),
-            "pass images of the size the model was trained on, flattened row-major",
-        ));
-    }
-    if x.rows() == 0 {
-        return Err(GenError::input(
-            context,
-            "no rows",
-            "pass at least one example",
-        ));
-    }
-    x.ensure_finite(context)?;
-    if likelihood == Likelihood::Bernoulli
-        && let Some(p) = x.as_slice().iter().position(|v| !(0.0..=1.0).contains(v))
-    {
-        return Err(GenError::input(
-            context,
-            format!(
-                "value {} at row {}, column {} is outside [0, 1]",
-                x.as_slice()[p],
-                p / x.cols(),
-                p % x.cols()
-            ),
-            "a Bernoulli decoder models binary pixels: scale to [0, 1] and binarize (gen_data::transforms::binarize)",
-        ));
-    }
-    Ok(())
-}
-
-/// logsumexp(log w) − log K for one row, in f64.
+/// logsumexp(log w) − log K for one row, in f64 (a log-mean-exp).
 pub fn iwae_from_log_weights(lw: &[f64]) -> f64 {
-    let m = lw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !m.is_finite() {
-        return m;
-    }
-    m + (lw.iter().map(|v| (v - m).exp()).sum::<f64>() / lw.len() as f64).ln()
+    gen_core::numerics::log_mean_exp(lw)
 }
 
 fn check_k(k: usize) -> Result<()> {
@@ -517,26 +426,17 @@ fn check_k(k: usize) -> Result<()> {
     Ok(())
 }
 
-/// Consecutive row indices in chunks of at most `size`.
-pub(crate) fn row_chunks(n: usize, size: usize) -> Vec<Vec<usize>> {
-    let size = size.max(1);
-    (0..n)
-        .step_by(size)
-        .map(|s| (s..(s + size).min(n)).collect())
-        .collect()
-}
-
 impl Model for Vae {
     fn capabilities(&self) -> Capabilities {
-        let mut c = capabilities()[0].clone();
+        let mut c = capabilities_rows()[0].clone();
         c.model = self.name();
         c
     }
 }
 
-/// The capability rows of this crate's models (`vae`, `beta-vae`, `iwae`,
-/// `conv-vae`, `vq-vae`, `ppca`).
-pub fn capabilities() -> Vec<Capabilities> {
+/// The capability rows of the VAE models (`vae`, `beta-vae`, `iwae`,
+/// `conv-vae`); the crate's table is [`crate::capabilities`].
+pub fn capabilities_rows() -> Vec<Capabilities> {
     let vae = Capabilities {
         model: "vae",
         family: "vae",
@@ -557,14 +457,7 @@ pub fn capabilities() -> Vec<Capabilities> {
     conv.model = "conv-vae";
     conv.learn =
         TaskSupport::approximate("Adam on the ELBO; stride-2 conv encoder, upsample+conv decoder");
-    vec![
-        vae,
-        beta,
-        iwae,
-        conv,
-        crate::vqvae::capabilities_row(),
-        crate::ppca::Ppca::capabilities_row(),
-    ]
+    vec![vae, beta, iwae, conv]
 }
 
 impl Learn for Vae {
@@ -576,13 +469,17 @@ impl Learn for Vae {
 
 impl Score for Vae {
     type Input = Matrix;
-    /// Scores with the estimator set by [`Vae::set_estimator`] (default: ELBO,
-    /// one draw) and a fixed noise seed, so repeated calls agree.
-    fn score(&self, x: &Matrix) -> Result<Scores> {
-        let mut rng = rng_from_seed(self.score_seed);
-        match self.estimator {
-            Estimator::Elbo { samples } => self.elbo(x, samples, &mut rng),
-            Estimator::Iwae { k } => self.iwae(x, k, &mut rng),
+    /// `default` and `elbo`: the ELBO with one draw (a bound); `iwae`: the
+    /// IWAE-K estimate with K = `options.k`. The noise comes from
+    /// `options.seed`, so repeated calls agree.
+    fn score(&self, x: &Matrix, options: &gen_core::ScoreOptions) -> Result<Scores> {
+        let mut rng = rng_from_seed(options.seed);
+        match options.estimator {
+            ScoreEstimator::Default | ScoreEstimator::Elbo => self.elbo(x, 1, &mut rng),
+            ScoreEstimator::Iwae => {
+                check_k(options.k)?;
+                self.iwae(x, options.k, &mut rng)
+            }
         }
     }
 }
@@ -659,7 +556,7 @@ impl Vae {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ppca::Ppca;
+    use crate::config::Likelihood;
     use gen_core::Backend;
     use gen_core::nn::ops::{diag_normal_log_prob, standard_normal_log_prob};
     use gen_core::train::{EpochBatcher, TrainConfig, Trainer};
@@ -758,63 +655,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn iwae_on_the_linear_gaussian_vae_approaches_the_exact_ppca_likelihood() {
-        let x = crate::ppca::tests::synthetic(3000, 5);
-        let p = Ppca::fit(&x, 2).unwrap();
-        let test = crate::ppca::tests::synthetic(200, 6);
-        let exact = p.log_prob(&test).unwrap();
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        let exact_mean = mean(&exact);
-        let mut rng = rng_from_seed(3);
-        // The exact posterior: every log-weight equals log p(x).
-        let vae = p.to_vae(1.0, 1.0, &dev()).unwrap();
-        let (elbo, iwae) = vae.elbo_and_iwae(&test, 10, &mut rng).unwrap();
-        #[allow(clippy::needless_range_loop)]
-        for i in 0..test.rows() {
-            assert!(
-                (elbo.values[i] - exact[i]).abs() < 2e-3,
-                "{} vs {}",
-                elbo.values[i],
-                exact[i]
-            );
-            assert!((iwae.values[i] - exact[i]).abs() < 2e-3);
-        }
-        // A deliberately poor posterior: ELBO < IWAE-1000 ≤ exact (on average), gap < 0.5 nats.
-        let vae = p.to_vae(0.7, 3.0, &dev()).unwrap();
-        let (elbo, iwae1) = vae.elbo_and_iwae(&test, 1, &mut rng).unwrap();
-        let (_, iwae10) = vae.elbo_and_iwae(&test, 10, &mut rng).unwrap();
-        let (elbo_k, iwae1000) = vae.elbo_and_iwae(&test, 1000, &mut rng).unwrap();
-        let closed_elbo = vae.elbo(&test, 50, &mut rng).unwrap();
-        let (e, e1, i10, i1000) = (elbo_k.mean(), iwae1.mean(), iwae10.mean(), iwae1000.mean());
-        eprintln!(
-            "exact {exact_mean:.4}  elbo {e:.4} (closed-KL {:.4}, K=1 {e1:.4})  iwae10 {i10:.4}  iwae1000 {i1000:.4}",
-            closed_elbo.mean()
-        );
-        assert!(
-            e < exact_mean - 0.3,
-            "the perturbed posterior should leave an ELBO gap"
-        );
-        assert!(
-            (closed_elbo.mean() - e).abs() < 0.05,
-            "two ELBO estimators disagree"
-        );
-        assert!((elbo.mean() - e).abs() < 0.3);
-        assert!(
-            e < i10 && i10 < i1000,
-            "IWAE must increase with K: {e} {i10} {i1000}"
-        );
-        assert!(
-            i1000 <= exact_mean + 0.02,
-            "IWAE-1000 above the exact log-likelihood"
-        );
-        assert!(
-            exact_mean - i1000 < 0.5,
-            "IWAE-1000 gap {} ≥ 0.5 nats",
-            exact_mean - i1000
-        );
-    }
-
     fn train_digits(cfg: VaeConfig, steps: u64, tag: &str) -> (Vae, gen_core::train::TrainReport) {
         let x = digits(gen_data::Split::Train);
         let mut vae = Vae::new(cfg, &dev(), 1).unwrap();
@@ -909,7 +749,12 @@ mod tests {
             .unwrap();
         assert!(big.values.iter().all(|v| v.is_finite()));
         // Score is reproducible; sample / reconstruct / interpolate / traverse have the right shapes.
-        assert_eq!(vae.score(&test).unwrap(), vae.score(&test).unwrap());
+        assert_eq!(
+            vae.score(&test, &gen_core::ScoreOptions::default())
+                .unwrap(),
+            vae.score(&test, &gen_core::ScoreOptions::default())
+                .unwrap()
+        );
         let s = vae.sample(5, &SampleOptions::default(), &mut rng).unwrap();
         assert_eq!(s.shape(), (5, 64));
         assert_eq!(vae.reconstruct(&test).unwrap().shape(), test.shape());
@@ -930,7 +775,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         vae.save_checkpoint(&dir).unwrap();
         let back = Vae::load(&dir, &dev()).unwrap();
-        assert_eq!(back.score(&test).unwrap(), vae.score(&test).unwrap());
+        assert_eq!(
+            back.score(&test, &gen_core::ScoreOptions::default())
+                .unwrap(),
+            vae.score(&test, &gen_core::ScoreOptions::default())
+                .unwrap()
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -988,7 +838,10 @@ mod tests {
     fn bad_input_gives_clear_errors() {
         let vae = Vae::new(VaeConfig::mlp_bernoulli(784, 20), &dev(), 0).unwrap();
         let digits = Matrix::zeros(3, 64);
-        let e = vae.score(&digits).unwrap_err().to_string();
+        let e = vae
+            .score(&digits, &gen_core::ScoreOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("784") && e.contains("8x8") && e.contains("Fix"),
             "{e}"
@@ -1004,12 +857,18 @@ mod tests {
             .to_string();
         assert!(e.contains("importance samples") && e.contains("Fix"), "{e}");
         let e = vae
-            .score(&Matrix::new(1, 784, vec![2.0; 784]).unwrap())
+            .score(
+                &Matrix::new(1, 784, vec![2.0; 784]).unwrap(),
+                &gen_core::ScoreOptions::default(),
+            )
             .unwrap_err()
             .to_string();
         assert!(e.contains("outside [0, 1]"), "{e}");
         let e = vae
-            .score(&Matrix::new(1, 784, vec![f64::NAN; 784]).unwrap())
+            .score(
+                &Matrix::new(1, 784, vec![f64::NAN; 784]).unwrap(),
+                &gen_core::ScoreOptions::default(),
+            )
             .unwrap_err()
             .to_string();
         assert!(e.contains("not finite"), "{e}");

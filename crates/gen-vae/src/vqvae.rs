@@ -75,8 +75,8 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Likelihood;
+use crate::input::{SCORE_BUDGET, check_images, row_chunks};
 use crate::net::observation_log_prob;
-use crate::vae::{SCORE_BUDGET, check_images, row_chunks};
 
 /// Everything needed to build a [`VqVae`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -620,8 +620,16 @@ impl Learn for VqVae {
 impl Score for VqVae {
     type Input = Matrix;
     /// The VQ bound log p(x | z_q(x)) − L log K per row ([`VqVae::vq_elbo`]).
-    fn score(&self, x: &Matrix) -> Result<Scores> {
-        self.vq_elbo(x)
+    fn score(&self, x: &Matrix, options: &gen_core::ScoreOptions) -> Result<Scores> {
+        match options.estimator {
+            gen_core::ScoreEstimator::Default | gen_core::ScoreEstimator::Elbo => self.vq_elbo(x),
+            other => Err(GenError::config(
+                "--estimator",
+                other,
+                "a VQ-VAE is scored by its bound log p(x|z_q) - L log K (uniform prior over codes); its posterior is one-hot, so there is no importance-weighted estimate",
+                "use --estimator elbo (the vq-elbo bound) with a vq-vae run",
+            )),
+        }
     }
 }
 
@@ -896,7 +904,7 @@ mod tests {
             .unwrap();
         let after = m.reconstruction_nll(&test).unwrap();
         let usage = m.code_usage(&test).unwrap();
-        let bound = m.score(&test).unwrap();
+        let bound = m.score(&test, &gen_core::ScoreOptions::default()).unwrap();
         eprintln!(
             "recon NLL {before:.2} -> {after:.2} nats; codes used {} / {}, perplexity {:.2}; vq-elbo {:.2}; final loss {:.3}",
             usage.used,
@@ -928,20 +936,30 @@ mod tests {
         std::fs::create_dir_all(&ck).unwrap();
         m.save_checkpoint(&ck).unwrap();
         let back = VqVae::load(&ck, &dev()).unwrap();
-        assert_eq!(back.score(&test).unwrap(), bound);
+        assert_eq!(
+            back.score(&test, &gen_core::ScoreOptions::default())
+                .unwrap(),
+            bound
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn bad_input_gives_clear_errors() {
         let m = VqVae::new(VqVaeConfig::mlp_bernoulli(784), &dev(), 0).unwrap();
-        let e = m.score(&Matrix::zeros(3, 64)).unwrap_err().to_string();
+        let e = m
+            .score(&Matrix::zeros(3, 64), &gen_core::ScoreOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("784") && e.contains("8x8") && e.contains("Fix"),
             "{e}"
         );
         let e = m
-            .score(&Matrix::new(1, 784, vec![f64::NAN; 784]).unwrap())
+            .score(
+                &Matrix::new(1, 784, vec![f64::NAN; 784]).unwrap(),
+                &gen_core::ScoreOptions::default(),
+            )
             .unwrap_err()
             .to_string();
         assert!(e.contains("not finite"), "{e}");

@@ -123,7 +123,12 @@ fn vq_vae_training_steps_give_the_same_loss_on_every_backend() {
             out.push(s.metrics["codes_used"] as f32);
         }
         let rows = x.select_rows(&[0, 1, 2])?;
-        out.extend(m.score(&rows)?.values.iter().map(|v| *v as f32));
+        out.extend(
+            m.score(&rows, &gen_core::ScoreOptions::default())?
+                .values
+                .iter()
+                .map(|v| *v as f32),
+        );
         out.extend(
             m.encode(&rows)?
                 .indices

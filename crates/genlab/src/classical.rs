@@ -2,35 +2,75 @@
 
 use std::path::Path;
 
-use gen_classical::{CharNGram, Corpus, Gaussian, Gmm, GmmConfig};
+use gen_classical::protocol::{HeldOut, density_summary};
+use gen_classical::{CharNGram, Corpus, Gaussian, Gmm, GmmConfig, SmoothingKind};
 use gen_core::train::{TrainConfig, Trainer};
 use gen_core::{
-    Checkpoint, GenError, Matrix, Result, Rng, Sample, SampleOptions, Score, Scores, rng_from_seed,
+    Capabilities, Checkpoint, EncodingPart, GenError, Infer, Matrix, Model, Result, Rng, Sample,
+    SampleOptions, Score, ScoreOptions, Scores, rng_from_seed,
 };
 use serde_json::json;
 
+use crate::TrainArgs;
 use crate::data::{self, Data};
 use crate::output;
+use crate::registry::{Family, Input, LoadedRun, Samples};
 use crate::run::{RunMeta, latest_model_dir};
 
 /// Exact log-density of each row.
 type LogProb = dyn Fn(&Matrix) -> Result<Vec<f64>>;
 
-/// Options shared by the classical trainers.
-#[derive(Debug, Clone)]
-pub struct ClassicalOpts {
-    /// EM iterations for gmm (others fit in one step).
-    pub steps: u64,
-    /// Seed.
-    pub seed: u64,
-    /// Mixture components.
-    pub components: usize,
-    /// n-gram order.
+/// Options of the classical baselines in `genlab train`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Classical baselines (gaussian, gmm, ngram)")]
+pub struct ClassicalArgs {
+    /// Context length + 1 (ngram).
+    #[arg(long, default_value_t = 5)]
     pub order: usize,
-    /// Add-k smoothing.
+    /// Add-k smoothing (ngram). Small k keeps samples readable: with add-k, a
+    /// rarely seen context spreads k*V of its mass uniformly over all characters.
+    #[arg(long, default_value_t = 0.01)]
     pub add_k: f64,
-    /// Covariance regulariser.
+    /// Smoothing (ngram): add-k, or interpolated Kneser-Ney (discount per order from the counts).
+    #[arg(long, default_value = "add-k",
+          value_parser = crate::choices::names::<SmoothingKind>(&SmoothingKind::NAMES))]
+    pub smoothing: SmoothingKind,
+    /// Covariance regulariser (gaussian, gmm).
+    #[arg(long, default_value_t = 1e-6)]
     pub reg_covar: f64,
+}
+
+/// What `run.json` stores for a classical run (the fitted parameters are in
+/// the checkpoint).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ClassicalRunOptions {
+    components: usize,
+    order: usize,
+    add_k: f64,
+    /// Absent from runs written before Kneser-Ney: add-k.
+    #[serde(default)]
+    smoothing: SmoothingKind,
+    reg_covar: f64,
+    seed: u64,
+    steps: u64,
+}
+
+/// The classical family: multivariate Gaussian, Gaussian mixture, n-gram.
+pub struct Classical;
+
+impl Family for Classical {
+    fn models(&self) -> Vec<Capabilities> {
+        gen_classical::capabilities()
+    }
+
+    fn train(&self, a: &TrainArgs) -> Result<serde_json::Value> {
+        train(a)
+    }
+
+    fn load(&self, meta: &RunMeta, dir: &Path) -> Result<Box<dyn LoadedRun>> {
+        let _: ClassicalRunOptions = meta.options_as()?;
+        Ok(Box::new(load(meta, dir)?))
+    }
 }
 
 fn points(d: &Data, model: &str) -> Result<Matrix> {
@@ -46,36 +86,40 @@ fn points(d: &Data, model: &str) -> Result<Matrix> {
     }
 }
 
-fn trainer(steps: u64, seed: u64, out: &Path, batch: usize) -> Result<Trainer> {
-    Trainer::new(
-        TrainConfig {
-            steps,
-            seed,
-            log_every: 1,
-            batch_size: batch,
-            ..TrainConfig::default()
-        },
-        out,
-    )
+fn trainer(steps: u64, seed: u64, out: &Path, batch_size: usize) -> Result<Trainer> {
+    let (log_every, defaults) = (1, TrainConfig::default());
+    let config = TrainConfig {
+        steps,
+        seed,
+        log_every,
+        batch_size,
+        ..defaults
+    };
+    Trainer::new(config, out)
 }
 
 /// Trains a classical model and writes the run directory.
-pub fn train(
-    model: &str,
-    data_name: &str,
-    o: &ClassicalOpts,
-    out: &Path,
-) -> Result<serde_json::Value> {
+fn train(a: &TrainArgs) -> Result<serde_json::Value> {
+    let (model, data_name, out, o) = (
+        a.model.as_str(),
+        a.data.as_str(),
+        &a.common.out,
+        &a.classical,
+    );
+    let (seed, steps, components) = (a.common.seed, a.common.steps, a.common.components);
     let train = data::load(data_name, gen_data::Split::Train)?;
     let test = data::load(data_name, gen_data::Split::Test)?;
-    RunMeta {
-        model: model.into(),
-        data: data_name.into(),
-        options: json!({"components": o.components, "order": o.order, "add_k": o.add_k,
-                        "reg_covar": o.reg_covar, "seed": o.seed, "steps": o.steps}),
-    }
-    .save(out)?;
-    let mut rng = rng_from_seed(o.seed);
+    let options = ClassicalRunOptions {
+        components,
+        order: o.order,
+        add_k: o.add_k,
+        smoothing: o.smoothing,
+        reg_covar: o.reg_covar,
+        seed,
+        steps,
+    };
+    RunMeta::new(model, data_name, &options)?.save(out)?;
+    let mut rng = rng_from_seed(seed);
     let mut summary = json!({"model": model, "data": data_name, "train": train.describe()});
     match model {
         "gaussian" | "gmm" => {
@@ -83,33 +127,27 @@ pub fn train(
             let xt = points(&test, model)?;
             let (report, scorer): (_, Box<LogProb>) = if model == "gmm" {
                 let cfg = GmmConfig {
-                    components: o.components,
+                    components,
                     reg_covar: o.reg_covar,
                 };
                 let mut g = Gmm::init(&x, cfg, &mut rng)?;
-                let r =
-                    trainer(o.steps, o.seed, out, x.rows())?.fit(&mut g, |_, _| Ok(x.clone()))?;
+                let r = trainer(steps, seed, out, x.rows())?.fit(&mut g, |_, _| Ok(x.clone()))?;
                 write_samples(&g, &train, out, &mut rng)?;
                 (r, Box::new(move |m: &Matrix| g.log_prob(m)))
             } else {
                 let mut g = Gaussian::fit(&x, o.reg_covar)?;
-                let r = trainer(1, o.seed, out, x.rows())?.fit(&mut g, |_, _| Ok(x.clone()))?;
+                let r = trainer(1, seed, out, x.rows())?.fit(&mut g, |_, _| Ok(x.clone()))?;
                 write_samples(&g, &train, out, &mut rng)?;
                 (r, Box::new(move |m: &Matrix| g.log_prob(m)))
             };
-            let test_ll = scorer(&xt)?;
-            let mean_ll = test_ll.iter().sum::<f64>() / test_ll.len() as f64;
             summary["train_nll"] = json!(report.final_loss);
-            summary["test_nll"] = json!(-mean_ll);
             summary["steps"] = json!(report.steps);
             summary["seconds"] = json!(report.seconds);
-            if let Data::Points { toy: Some(toy), .. } = &test
-                && let Some(true_ll) = toy.log_prob(&xt)?
-            {
-                let true_nll = -true_ll.iter().sum::<f64>() / true_ll.len() as f64;
-                summary["true_test_nll"] = json!(true_nll);
-                summary["kl_gap_nats"] = json!(-mean_ll - true_nll);
-            }
+            let true_ll = match &test {
+                Data::Points { toy: Some(toy), .. } => toy.log_prob(&xt)?,
+                _ => None,
+            };
+            density_summary(&scorer(&xt)?, true_ll.as_deref(), &mut summary);
             if let Data::Points { x: tr, .. } = &train {
                 output::density_png(&*scorer, tr, &out.join("density.png"))?;
             }
@@ -128,50 +166,21 @@ pub fn train(
                     ));
                 }
             };
-            let mut m = CharNGram::unfitted(o.order, o.add_k)?;
-            let r = trainer(1, o.seed, out, 1)?.fit(&mut m, |_, _| Ok(corpus.clone()))?;
-            let nll = per_symbol_nll(&m, &test_text);
-            // Held-out NLL per character for every order 1..=n: the picture of
-            // what longer contexts buy (order 1 is the unigram baseline).
-            let mut by_order = Vec::new();
-            for n in 1..o.order {
-                let m_n = match &corpus {
-                    Corpus::Text(t) => CharNGram::fit_text(t, n, o.add_k)?,
-                    Corpus::Lines(l) => CharNGram::fit_lines(l, n, o.add_k)?,
-                };
-                by_order.push((n as f64, per_symbol_nll(&m_n, &test_text)));
-            }
-            by_order.push((o.order as f64, nll));
-            let uni = by_order[0].1;
-            output::curve_png(&by_order, &out.join("nll_by_order.png"))?;
-            summary["test_nll_per_char_by_order"] =
-                json!(by_order.iter().map(|p| p.1).collect::<Vec<_>>());
-            summary["order"] = json!(o.order);
+            let mut m = CharNGram::unfitted(o.order, o.smoothing.with_add_k(o.add_k))?;
+            let r = trainer(1, seed, out, 1)?.fit(&mut m, |_, _| Ok(corpus.clone()))?;
+            let held_out = HeldOut::evaluate(&m, &corpus, &test_text)?;
+            output::curve_png(&held_out.by_order, &out.join("nll_by_order.png"))?;
+            held_out.write_summary(&mut summary);
             summary["train_nll_per_char"] = json!(r.final_loss);
-            summary["test_nll_per_char"] = json!(nll);
-            summary["test_perplexity"] = json!(nll.exp());
-            summary["unigram_test_perplexity"] = json!(uni.exp());
             let samples = m.sample(20, &SampleOptions::default(), &mut rng)?;
-            gen_core::checkpoint::write_atomic(
-                &out.join("samples.txt"),
-                samples.join("\n").as_bytes(),
-            )?;
+            let text = samples.join("\n");
+            gen_core::checkpoint::write_atomic(&out.join("samples.txt"), text.as_bytes())?;
             summary["samples"] = json!(samples.iter().take(5).collect::<Vec<_>>());
         }
-        other => return Err(unknown_model(other)),
+        other => return Err(GenError::Other(format!("{other} is not a classical model"))),
     }
     gen_core::checkpoint::write_json_atomic(&out.join("summary.json"), &summary)?;
     Ok(summary)
-}
-
-fn per_symbol_nll(m: &CharNGram, texts: &[String]) -> f64 {
-    let (mut s, mut n) = (0.0, 0usize);
-    for t in texts {
-        let lp = m.symbol_log_probs(t);
-        n += lp.len();
-        s -= lp.iter().sum::<f64>();
-    }
-    s / n.max(1) as f64
 }
 
 fn write_samples<M: Sample<Output = Matrix>>(
@@ -193,15 +202,6 @@ fn write_samples<M: Sample<Output = Matrix>>(
     }
 }
 
-pub(crate) fn unknown_model(name: &str) -> GenError {
-    GenError::config(
-        "model",
-        name,
-        "unknown model",
-        "see `genlab models` for the list",
-    )
-}
-
 /// A loaded classical model.
 pub enum Loaded {
     /// Multivariate Gaussian.
@@ -213,7 +213,7 @@ pub enum Loaded {
 }
 
 /// Loads the newest checkpoint of a classical run.
-pub fn load(meta: &RunMeta, run_dir: &Path) -> Result<Loaded> {
+fn load(meta: &RunMeta, run_dir: &Path) -> Result<Loaded> {
     let dir = latest_model_dir(run_dir)?;
     Ok(match meta.model.as_str() {
         "gaussian" => {
@@ -226,26 +226,24 @@ pub fn load(meta: &RunMeta, run_dir: &Path) -> Result<Loaded> {
             g.load_checkpoint(&dir)?;
             Loaded::Gmm(g)
         }
-        "ngram" => {
+        _ => {
             let mut m = CharNGram::unfitted(1, 1.0)?;
             m.load_checkpoint(&dir)?;
             Loaded::NGram(m)
         }
-        other => return Err(unknown_model(other)),
     })
 }
 
-/// What `genlab sample` produces.
-pub enum Samples {
-    /// Vectors.
-    Rows(Matrix),
-    /// Strings.
-    Strings(Vec<String>),
-}
+impl LoadedRun for Loaded {
+    fn capabilities(&self) -> Capabilities {
+        match self {
+            Loaded::Gaussian(g) => g.capabilities(),
+            Loaded::Gmm(g) => g.capabilities(),
+            Loaded::NGram(m) => m.capabilities(),
+        }
+    }
 
-impl Loaded {
-    /// Draws samples.
-    pub fn sample(&self, n: usize, opts: &SampleOptions, rng: &mut Rng) -> Result<Samples> {
+    fn sample(&self, n: usize, opts: &SampleOptions, rng: &mut Rng) -> Result<Samples> {
         Ok(match self {
             Loaded::Gaussian(g) => Samples::Rows(g.sample(n, opts, rng)?),
             Loaded::Gmm(g) => Samples::Rows(g.sample(n, opts, rng)?),
@@ -253,30 +251,44 @@ impl Loaded {
         })
     }
 
-    /// Scores rows (vector models) or strings (n-gram).
-    pub fn score_rows(&self, x: &Matrix) -> Result<Scores> {
-        match self {
-            Loaded::Gaussian(g) => g.score(x),
-            Loaded::Gmm(g) => g.score(x),
-            Loaded::NGram(_) => Err(GenError::config(
+    fn prepare(&self, d: Data) -> Result<Input> {
+        Ok(match d {
+            Data::Lines(l) => Input::Strings(l),
+            Data::Text(t) => Input::Strings(vec![t]),
+            other => Input::Rows(points(&other, self.capabilities().model)?),
+        })
+    }
+
+    fn score(&self, x: &Input, opts: &ScoreOptions) -> Result<Scores> {
+        match (self, x) {
+            (Loaded::Gaussian(g), Input::Rows(m)) => g.score(m, opts),
+            (Loaded::Gmm(g), Input::Rows(m)) => g.score(m, opts),
+            (Loaded::NGram(n), Input::Strings(s)) => n.score(s, opts),
+            (Loaded::NGram(_), Input::Rows(_)) => Err(GenError::config(
                 "--input",
                 "a numeric array",
                 "an n-gram scores strings",
                 "pass a text file with one string per line",
             )),
-        }
-    }
-
-    /// Scores strings.
-    pub fn score_strings(&self, s: &[String]) -> Result<Scores> {
-        match self {
-            Loaded::NGram(m) => m.score(s),
-            _ => Err(GenError::config(
+            (_, Input::Strings(_)) => Err(GenError::config(
                 "--input",
                 "text",
                 "this model scores numeric vectors",
                 "pass a .npy or .csv file",
             )),
+        }
+    }
+
+    fn encode(&self, x: &Matrix) -> Result<Vec<EncodingPart>> {
+        match self {
+            Loaded::Gmm(g) => Ok(vec![EncodingPart {
+                key: "responsibilities",
+                file_suffix: "resp.npy",
+                values: g.infer(x)?,
+                integer: false,
+                description: "posterior responsibilities p(k | x)",
+            }]),
+            _ => Err(self.unsupported(gen_core::Task::Infer, "it has no latent variables")),
         }
     }
 }

@@ -32,6 +32,22 @@ pub enum Data {
 }
 
 impl Data {
+    /// Raw levels, height, width and grey levels of an image set, or an
+    /// error saying that `model` models images.
+    pub fn images(&self, model: &str) -> Result<(Matrix, usize, usize, u32)> {
+        match self {
+            Data::Images {
+                x, h, w, levels, ..
+            } => Ok((x.clone(), *h, *w, *levels)),
+            other => Err(GenError::config(
+                "--data",
+                other.describe(),
+                format!("{model} models images"),
+                "use --data mnist5k or --data digits",
+            )),
+        }
+    }
+
     /// Short description for summaries.
     pub fn describe(&self) -> String {
         match self {
@@ -62,26 +78,45 @@ pub fn load(name: &str, split: Split) -> Result<Data> {
         w: d.width,
         levels: d.levels,
     };
-    Ok(match name {
-        "mnist5k" | "mnist" => images(gen_data::mnist5k(split)?),
-        "digits" | "digits8x8" => images(gen_data::digits8x8(split)?),
+    Ok(match canonical_name(name)? {
+        "mnist5k" => images(gen_data::mnist5k(split)?),
+        "digits" => images(gen_data::digits8x8(split)?),
         "shakespeare" => Data::Text(gen_data::shakespeare(split)?),
-        "english-words" | "words" => Data::Lines(gen_data::english_words(split)?),
+        "english-words" => Data::Lines(gen_data::english_words(split)?),
         "surnames" => Data::Lines(gen_data::census_surnames(split)?),
-        "first-names" | "names" => Data::Lines(gen_data::census_first_names(split)?),
-        other => {
-            let names: Vec<String> = gen_data::catalog()
-                .iter()
-                .map(|d| d.name.to_string())
-                .collect();
-            return Err(GenError::config(
-                "--data",
-                other,
-                "unknown data set",
-                format!("use one of: {} (see `genlab datasets`)", names.join(", ")),
-            ));
-        }
+        "first-names" => Data::Lines(gen_data::census_first_names(split)?),
+        other => return Err(unknown_data(other)),
     })
+}
+
+/// The catalogue name of data set `name` (which may be an older spelling,
+/// e.g. `mnist` or `8gaussians`), or an error listing the data sets.
+pub fn canonical_name(name: &str) -> Result<&'static str> {
+    if let Ok(toy) = name.parse::<Toy2d>() {
+        return Ok(toy.name());
+    }
+    Ok(match name {
+        "mnist5k" | "mnist" => "mnist5k",
+        "digits" | "digits8x8" => "digits",
+        "shakespeare" => "shakespeare",
+        "english-words" | "words" => "english-words",
+        "surnames" => "surnames",
+        "first-names" | "names" => "first-names",
+        other => return Err(unknown_data(other)),
+    })
+}
+
+fn unknown_data(name: &str) -> GenError {
+    let names: Vec<String> = gen_data::catalog()
+        .iter()
+        .map(|d| d.name.to_string())
+        .collect();
+    GenError::config(
+        "--data",
+        name,
+        "unknown data set",
+        format!("use one of: {} (see `genlab datasets`)", names.join(", ")),
+    )
 }
 
 /// Parses `--split`.
@@ -94,6 +129,20 @@ pub fn parse_split(s: &str) -> Result<Split> {
             other,
             "unknown split",
             "use train or test",
+        )),
+    }
+}
+
+/// Rows of a .npy or .csv file.
+pub fn read_rows(path: &std::path::Path) -> Result<Matrix> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") => gen_data::io::npy::read_npy(path)?.to_matrix(),
+        Some("csv") => gen_data::io::csv::read_csv(path),
+        _ => Err(GenError::config(
+            "--input",
+            path.display(),
+            "unknown file type",
+            "use .npy, .csv, or .txt (strings)",
         )),
     }
 }

@@ -42,10 +42,26 @@ use gen_eval::extractor::{Extractor, ExtractorKind, PixelScale, to_unit_range};
 use gen_eval::{C2stOptions, DataCopyingOptions, Kernel, KidOptions, MmdEstimator, SlicedOptions};
 use serde_json::{Value, json};
 
+/// The metrics of `genlab eval`.
+const METRICS: [&str; 11] = [
+    "fid",
+    "kid",
+    "mmd",
+    "prdc",
+    "energy",
+    "wasserstein",
+    "swd",
+    "c2st",
+    "authenticity",
+    "copying",
+    "is",
+];
+
 /// Arguments of `genlab eval`.
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// fid, kid, mmd, prdc, energy, wasserstein, swd, c2st, authenticity, copying or is.
+    /// The metric.
+    #[arg(value_parser = crate::choices::listed("metric", &METRICS))]
     pub metric: String,
     /// Reference ("real") rows, .npy.
     #[arg(long)]
@@ -60,20 +76,22 @@ pub struct EvalArgs {
     #[arg(long)]
     pub probs: Option<PathBuf>,
     /// Embed raw images first: mnist (28×28), digits (8×8) or none.
-    #[arg(long, default_value = "none")]
+    #[arg(long, default_value = "none",
+          value_parser = crate::choices::listed("features", &["none", "mnist", "digits"]))]
     pub features: String,
     /// Neighbours (prdc, default 5), folds (c2st, default 5) or cells (copying, default 10).
     #[arg(long)]
     pub k: Option<usize>,
-    /// Kernel for kid / mmd: poly or rbf.
-    #[arg(long)]
+    /// Kernel for kid / mmd (default: poly for kid, rbf for mmd).
+    #[arg(long, value_parser = crate::choices::listed("kernel", &["poly", "rbf"]))]
     pub kernel: Option<String>,
     /// RBF bandwidth σ (default: median heuristic).
     #[arg(long)]
     pub bandwidth: Option<f64>,
-    /// MMD estimator: unbiased, biased or u-statistic.
-    #[arg(long, default_value = "unbiased")]
-    pub estimator: String,
+    /// MMD estimator.
+    #[arg(long, default_value = "unbiased",
+          value_parser = crate::choices::names::<MmdEstimator>(&["unbiased", "biased", "u-statistic"]))]
+    pub estimator: MmdEstimator,
     /// KID subsets.
     #[arg(long, default_value_t = 100)]
     pub subsets: usize,
@@ -220,14 +238,14 @@ pub fn run(a: &EvalArgs) -> Result<Value> {
                     .subset_size
                     .unwrap_or_else(|| 1000.min(r.rows()).min(f.rows())),
                 kernel: kernel(a, false)?,
-                estimator: a.estimator.parse::<MmdEstimator>()?,
+                estimator: a.estimator,
                 seed: a.seed,
             };
             to_json(&gen_eval::kid(&r, &f, &opts)?)?
         }
         "mmd" => {
             let (r, f) = pair(&mut load)?;
-            let est = a.estimator.parse::<MmdEstimator>()?;
+            let est = a.estimator;
             to_json(&gen_eval::mmd2(&r, &f, &kernel(a, true)?, est)?)?
         }
         "prdc" => {

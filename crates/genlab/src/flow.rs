@@ -1,56 +1,36 @@
-//! `genlab train|sample|score|encode` for the normalizing flows of gen-flow
-//! (realnvp, nice, glow, maf, iaf, nsf, nsf-ar; `--bins` / `--bound` set the splines;
-//! cnf, with `--ode-steps` / `--trace` for its RK4 solver and trace estimator).
+//! The normalizing flows (gen-flow) on the command line: realnvp, nice,
+//! glow, maf, iaf, nsf, nsf-ar and cnf. The image preset, default learning
+//! rates and batches, and the evaluation protocol live in `gen_flow::presets`.
 //!
-//! 2-D toys: the flow is trained on 10,000 points with fresh minibatches,
-//! the summary reports the exact test NLL beside the true density's NLL
-//! (their difference estimates KL(p‖q)), and `density.png` (the flow's
-//! density as a heat map) is written next to `samples.png` (data beside
-//! samples). Images: dequantized pixels in [0, 1) go through a logit
-//! pre-processing layer (its log-determinant is part of the likelihood); the
-//! summary reports test bits/dim and sample grids at several temperatures.
+//! 2-D toys: the summary reports the exact test NLL beside the true density's
+//! NLL (their difference estimates KL(p‖q)), with `density.png` next to
+//! `samples.png`. Images: test bits/dim and sample grids at several temperatures.
 
 use std::path::Path;
 use std::str::FromStr;
 
-use gen_core::train::{EpochBatcher, TrainConfig, Trainer};
+use gen_core::train::{EpochBatcher, LrSchedule, TrainConfig, Trainer};
 use gen_core::{
-    Backend, GenError, Matrix, Result, Sample, SampleOptions, Score, Scores, rng_from_seed,
+    Capabilities, EncodingPart, GenError, Matrix, Model, Result, Rng, Sample, SampleOptions, Score,
+    ScoreOptions, Scores,
 };
-use gen_flow::{FlowBatch, FlowConfig, FlowKind, FlowModel, MaskKind, PermutationKind};
+use gen_flow::transforms::{CnfConfig, TraceEstimator};
+use gen_flow::{BaseKind, FlowBatch, FlowConfig, FlowKind, FlowModel};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::data::{self, Data};
-use crate::output;
+use crate::data::Data;
+use crate::registry::{Family, Input, LoadedRun, Samples, rows_of};
 use crate::run::{RunMeta, latest_model_dir};
+use crate::{TrainArgs, output};
 
-/// Whether `name` is a flow model.
-/// Global gradient-norm clip of image flows.
-const IMAGE_GRAD_CLIP: f32 = 100.0;
-
-pub fn is_flow(name: &str) -> bool {
-    FlowKind::from_str(name).is_ok()
-}
-
-/// Capability rows of the flows.
-pub fn capabilities() -> Vec<gen_core::Capabilities> {
-    FlowKind::ALL
-        .into_iter()
-        .filter(|k| k.implemented())
-        .map(gen_flow::capabilities)
-        .collect()
-}
-
-/// Flow options of `genlab train` (flattened into its arguments).
+/// Flow options of `genlab train` (the batch and learning rate are the
+/// shared `--batch` / `--lr`, formerly `--flow-batch` / `--flow-lr`).
 #[derive(clap::Args, Debug, Clone)]
+#[command(
+    next_help_heading = "Normalizing flows (realnvp, nice, glow, maf, iaf, nsf, nsf-ar, cnf)"
+)]
 pub struct FlowArgs {
-    /// Flow minibatch size. Default: 512 on toys, 64 on images.
-    #[arg(long = "flow-batch")]
-    pub flow_batch: Option<usize>,
-    /// Flow Adam learning rate. Default: 1e-3; on images 5e-4 for realnvp and
-    /// 2e-4 for glow (the measured stable settings, docs/flows.md).
-    #[arg(long = "flow-lr")]
-    pub flow_lr: Option<f64>,
     /// Spline bins K of nsf / nsf-ar (≥ 2).
     #[arg(long = "bins", default_value_t = gen_flow::transforms::spline::DEFAULT_BINS)]
     pub bins: usize,
@@ -61,14 +41,17 @@ pub struct FlowArgs {
     /// RK4 steps per ODE solve of cnf (more: smaller solver error, slower).
     #[arg(long = "ode-steps", default_value_t = 10)]
     pub ode_steps: usize,
-    /// Trace estimator of cnf while training: exact or hutchinson (scoring is
-    /// always exact; D > 16 uses hutchinson for training regardless).
-    #[arg(long = "trace", default_value = "exact")]
-    pub trace: gen_flow::transforms::TraceEstimator,
+    /// Trace estimator of cnf while training (scoring is always exact; D > 16
+    /// uses hutchinson for training regardless).
+    #[arg(long = "trace", default_value = "exact",
+          value_parser = crate::choices::names::<TraceEstimator>(&["exact", "hutchinson"]))]
+    pub trace: TraceEstimator,
     /// Base density: gaussian (N(0, I)), gmm (a learned Gaussian mixture) or
     /// made-mog (a learned MADE mixture of Gaussians; maf on it is MAF MoG),
     /// with --components mixture components.
-    #[arg(long = "base", default_value = "gaussian")]
+    #[arg(long = "base", default_value = "gaussian", value_parser = crate::choices::Choices::new(
+        vec![vec!["gaussian", "normal"], vec!["gmm", "mixture"], vec!["made-mog", "mog"]],
+        |s| BaseKind::parse(s, 1).map(|_| s.to_string())))]
     pub base: String,
     /// Flow blocks (couplings, MADE blocks, Glow steps; per stage on images).
     /// Default: the flow type's own (8 for realnvp on toys).
@@ -87,156 +70,53 @@ pub struct FlowArgs {
     pub fresh: bool,
 }
 
-impl FlowArgs {
-    /// The CNF solver settings of these arguments.
-    pub fn cnf(&self) -> gen_flow::transforms::CnfConfig {
-        gen_flow::transforms::CnfConfig {
-            steps: self.ode_steps,
-            trace: self.trace,
-            ..Default::default()
-        }
-    }
-}
-
-/// `genlab encode` for flow runs (exact z = f⁻¹(x)); other runs go to `fallback`.
-pub fn encode_or(
-    a: &crate::vae::InferArgs,
-    fallback: fn(&crate::vae::InferArgs) -> Result<()>,
-) -> Result<()> {
-    let meta = RunMeta::load(&a.checkpoint)?;
-    if !is_flow(&meta.model) {
-        return fallback(a);
-    }
-    let x = rows(a.input.as_deref(), a.data.as_deref(), &a.split)?;
-    let keep: Vec<usize> = (0..x.rows().min(a.rows)).collect();
-    let z = encode(&meta, &a.checkpoint, &x.select_rows(&keep)?)?;
-    match &a.out {
-        Some(p) => {
-            gen_data::io::npy::write_npy_f64(p, &z)?;
-            eprintln!(
-                "wrote {} exact encodings z = f⁻¹(x) to {}",
-                z.rows(),
-                p.display()
-            );
-            Ok(())
-        }
-        None => {
-            crate::print_json(&json!({"z": z.iter_rows().map(|r| r.to_vec()).collect::<Vec<_>>()}))
-        }
-    }
-}
-
-/// `genlab sample` for flow runs.
-pub fn sample_cmd(
-    meta: &RunMeta,
-    run_dir: &Path,
-    n: usize,
-    t: f64,
+/// What `run.json` stores for a flow run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FlowRunOptions {
+    backend: String,
     seed: u64,
-    out: Option<&Path>,
-) -> Result<()> {
-    let m = sample(meta, run_dir, n, t, seed)?;
-    match out {
-        Some(p) => {
-            gen_data::io::npy::write_npy_f64(p, &m)?;
-            eprintln!("wrote {} samples to {}", m.rows(), p.display());
-            Ok(())
-        }
-        None => crate::print_json(
-            &json!({"samples": m.iter_rows().map(|r| r.to_vec()).collect::<Vec<_>>()}),
-        ),
-    }
+    steps: u64,
+    batch_size: usize,
+    lr: f64,
+    cosine: bool,
+    fresh: bool,
+    config: FlowConfig,
 }
 
-/// Training options of a flow run.
-#[derive(Debug, Clone)]
-pub struct FlowOpts {
-    /// Optimisation steps.
-    pub steps: u64,
-    /// Seed (weights, batches, dequantization noise).
-    pub seed: u64,
-    /// Backend.
-    pub backend: Backend,
-    /// Minibatch size (None: the data's default).
-    pub batch_size: Option<usize>,
-    /// Adam learning rate (None: the model's and data's default).
-    pub lr: Option<f64>,
-    /// Spline bins K (nsf, nsf-ar).
-    pub spline_bins: usize,
-    /// Spline half-width B (nsf, nsf-ar).
-    pub spline_bound: f64,
-    /// ODE solver and trace estimator (cnf).
-    pub cnf: gen_flow::transforms::CnfConfig,
-    /// Base density.
-    pub base: gen_flow::BaseKind,
-    /// Override of the number of blocks.
-    pub layers: Option<usize>,
-    /// Override of the conditioner widths.
-    pub hidden: Option<Vec<usize>>,
-    /// Cosine learning-rate decay.
-    pub cosine: bool,
-    /// Fresh toy samples every step.
-    pub fresh: bool,
-}
-
-const IMAGE_LOGIT_ALPHA: f64 = 0.05;
-/// Default minibatch of image flows (the MNIST-5k runs in docs/flows.md).
-const IMAGE_BATCH: usize = 64;
+/// Sample temperatures of the image grids.
 const TEMPERATURES: [f64; 4] = [0.5, 0.7, 0.85, 1.0];
 
-/// Trains flow `model` on `data_name` and writes the run directory.
-pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<serde_json::Value> {
-    let kind = FlowKind::from_str(model)?;
-    let train = data::load(data_name, gen_data::Split::Train)?;
-    let test = data::load(data_name, gen_data::Split::Test)?;
+/// The flows.
+pub struct FlowFamily;
+
+impl Family for FlowFamily {
+    fn models(&self) -> Vec<Capabilities> {
+        FlowKind::ALL
+            .into_iter()
+            .filter(|k| k.implemented())
+            .map(gen_flow::capabilities)
+            .collect()
+    }
+
+    fn train(&self, a: &TrainArgs) -> Result<serde_json::Value> {
+        train(a)
+    }
+
+    fn load(&self, meta: &RunMeta, dir: &Path) -> Result<Box<dyn LoadedRun>> {
+        let o: FlowRunOptions = meta.options_as()?;
+        let device = o.backend.parse::<gen_core::Backend>()?.device()?;
+        Ok(Box::new(FlowModel::load(&latest_model_dir(dir)?, &device)?))
+    }
+}
+
+fn train(a: &TrainArgs) -> Result<serde_json::Value> {
+    let (c, f) = (&a.common, &a.flow);
+    let kind = FlowKind::from_str(&a.model)?;
+    let train = crate::data::load(&a.data, gen_data::Split::Train)?;
+    let test = crate::data::load(&a.data, gen_data::Split::Test)?;
     let mut config = match &train {
         Data::Points { x, .. } => FlowConfig::new(kind, x.cols()),
-        Data::Images { h, w, .. } => {
-            let coupling = matches!(kind, FlowKind::RealNvp | FlowKind::Nice | FlowKind::Glow);
-            FlowConfig {
-                hidden: vec![256, 256],
-                mask: if coupling {
-                    MaskKind::Checkerboard { h: *h, w: *w }
-                } else {
-                    MaskKind::Half
-                },
-                permutation: if coupling {
-                    PermutationKind::None
-                } else {
-                    PermutationKind::Reverse
-                },
-                // Multi-scale RealNVP runs without ActNorm (the paper's batch
-                // norm is left out); Glow's steps carry their own ActNorm.
-                actnorm: kind != FlowKind::RealNvp,
-                // Glow's couplings scale by σ(s̃ + 2), as in the paper: the
-                // normalizing direction only contracts.
-                sigmoid_scale: kind == FlowKind::Glow,
-                logit: Some(IMAGE_LOGIT_ALPHA),
-                // 784-dimensional likelihoods have large, spiky gradients early on.
-                optim: gen_core::optim::OptimConfig {
-                    grad_clip_norm: Some(IMAGE_GRAD_CLIP),
-                    ..Default::default()
-                },
-                // RealNVP and Glow are multi-scale on images: as many
-                // squeeze/split scales as halvings leave an even size, at most 2.
-                image: matches!(kind, FlowKind::RealNvp | FlowKind::Glow).then(|| {
-                    gen_flow::ImageLayout {
-                        channels: 1,
-                        height: *h,
-                        width: *w,
-                        scales: (0..2)
-                            .take_while(|s| (h >> s) % 2 == 0 && (w >> s) % 2 == 0)
-                            .count(),
-                    }
-                }),
-                layers: match kind {
-                    FlowKind::RealNvp => 3,
-                    FlowKind::Glow => 4,
-                    _ => FlowConfig::new(kind, h * w).layers,
-                },
-                ..FlowConfig::new(kind, h * w)
-            }
-        }
+        Data::Images { h, w, .. } => FlowConfig::image(kind, *h, *w),
         other => {
             return Err(GenError::config(
                 "--data",
@@ -247,194 +127,155 @@ pub fn train(model: &str, data_name: &str, o: &FlowOpts, out: &Path) -> Result<s
         }
     };
     let image = matches!(train, Data::Images { .. });
-    let batch_size = o
-        .batch_size
-        .unwrap_or(if image { IMAGE_BATCH } else { 512 });
-    let lr = o.lr.unwrap_or(match (image, kind) {
-        (true, FlowKind::RealNvp) => 5e-4,
-        (true, FlowKind::Glow) => 2e-4,
-        _ => 1e-3,
-    });
-    let fresh = match (o.fresh, &train) {
+    let batch_size = c.batch.unwrap_or(FlowKind::default_batch(image));
+    let lr = c.lr.unwrap_or(kind.default_lr(image));
+    let fresh = match (f.fresh, &train) {
         (true, Data::Points { toy: Some(t), .. }) => Some(*t),
         (true, _) => {
             return Err(GenError::config(
                 "--fresh",
-                data_name,
+                &a.data,
                 "fresh samples need a toy distribution to draw from",
                 "drop --fresh, or train on a 2-D toy (e.g. rings)",
             ));
         }
         (false, _) => None,
     };
-    config.seed = o.seed;
-    config.base = o.base;
-    if let Some(l) = o.layers {
-        config.layers = l;
-    }
-    if let Some(h) = &o.hidden {
-        config.hidden = h.clone();
-    }
-    config.spline_bins = o.spline_bins;
-    config.spline_bound = o.spline_bound;
+    config.seed = c.seed;
+    config.base = BaseKind::parse(&f.base, c.components)?;
+    config.layers = f.layers.unwrap_or(config.layers);
+    config.hidden = f.hidden.clone().unwrap_or(config.hidden);
+    config.spline_bins = f.bins;
+    config.spline_bound = f.bound;
     config.validate()?;
-    config.cnf = o.cnf.clone();
-    RunMeta {
-        model: model.into(),
-        data: data_name.into(),
-        options: json!({"backend": o.backend.name(), "seed": o.seed, "steps": o.steps,
-                        "batch_size": batch_size, "lr": lr, "cosine": o.cosine, "fresh": o.fresh,
-                        "config": config}),
-    }
-    .save(out)?;
-    let device = o.backend.device()?;
-    let mut flow = FlowModel::new(config.clone(), &device)?;
-    let mut summary = json!({"model": model, "data": data_name, "train": train.describe(),
-                             "backend": o.backend.name(), "config": config});
-    let trainer = Trainer::new(
-        TrainConfig {
-            steps: o.steps,
-            lr,
-            seed: o.seed,
-            log_every: 10,
-            batch_size,
-            schedule: if o.cosine {
-                gen_core::train::LrSchedule::Cosine {
-                    warmup: 0,
-                    min_factor: 0.0,
-                }
-            } else {
-                gen_core::train::LrSchedule::Constant
-            },
-            ..TrainConfig::default()
+    config.cnf = CnfConfig {
+        steps: f.ode_steps,
+        trace: f.trace,
+        ..Default::default()
+    };
+    let opts = FlowRunOptions {
+        backend: c.backend.name().into(),
+        seed: c.seed,
+        steps: c.steps,
+        batch_size,
+        lr,
+        cosine: f.cosine,
+        fresh: f.fresh,
+        config: config.clone(),
+    };
+    RunMeta::new(&a.model, &a.data, &opts)?.save(&c.out)?;
+    let mut flow = FlowModel::new(config.clone(), &c.backend.device()?)?;
+    let mut summary = json!({"model": a.model, "data": a.data, "train": train.describe(),
+                             "backend": c.backend.name(), "config": config});
+    let schedule = match f.cosine {
+        true => LrSchedule::Cosine {
+            warmup: 0,
+            min_factor: 0.0,
         },
-        out,
-    )?;
-    let mut rng = rng_from_seed(o.seed ^ 0x5eed);
-    match (&train, &test) {
-        (Data::Points { x, .. }, Data::Points { x: xt, toy }) => {
-            let batcher = EpochBatcher::new(x.rows(), batch_size.min(x.rows()), o.seed)?;
+        false => LrSchedule::Constant,
+    };
+    let tc = TrainConfig {
+        steps: c.steps,
+        lr,
+        seed: c.seed,
+        log_every: 10,
+        batch_size,
+        schedule,
+        ..TrainConfig::default()
+    };
+    let trainer = Trainer::new(tc, &c.out)?;
+    let mut rng = gen_core::rng_from_seed(c.seed ^ 0x5eed);
+    let (Data::Points { x, .. } | Data::Images { x, .. }) = &train else {
+        unreachable!("checked above: flows train on points or images")
+    };
+    let batcher = EpochBatcher::new(x.rows(), batch_size.min(x.rows()), c.seed)?;
+    let report = match (&train, &test) {
+        (Data::Points { .. }, Data::Points { x: xt, toy }) => {
             let report = trainer.fit(&mut flow, |t, rng| match fresh {
                 Some(toy) => Ok(FlowBatch::from(toy.sample_with(batch_size, rng))),
                 None => Ok(FlowBatch::from(x.select_rows(&batcher.indices(t))?)),
             })?;
-            summary["train"] = json!(match fresh {
-                Some(t) => format!("fresh batches of {} from {}", batch_size, t.name()),
-                None => train.describe(),
-            });
-            let test_nll = flow.score(xt)?.mean_nll();
-            summary["train_nll"] = json!(report.final_loss);
-            summary["test_nll"] = json!(test_nll);
-            summary["steps"] = json!(report.steps);
-            summary["seconds"] = json!(report.seconds);
-            summary["ms_per_step"] = json!(1e3 * report.seconds / o.steps as f64);
-            if let Some(toy) = toy
-                && let Some(true_ll) = toy.log_prob(xt)?
-            {
-                let true_nll = -true_ll.iter().sum::<f64>() / true_ll.len() as f64;
-                summary["true_test_nll"] = json!(true_nll);
-                summary["kl_gap_nats"] = json!(test_nll - true_nll);
+            if let Some(t) = fresh {
+                summary["train"] =
+                    json!(format!("fresh batches of {batch_size} from {}", t.name()));
             }
-            let s = flow.sample(x.rows().min(5000), &SampleOptions::default(), &mut rng)?;
-            output::scatter_png(x, &s, &out.join("samples.png"))?;
-            output::density_png(
-                &|m: &Matrix| flow.log_prob(m, None),
-                x,
-                &out.join("density.png"),
+            let true_ll = match toy {
+                Some(t) => t.log_prob(xt)?,
+                None => None,
+            };
+            let eval = flow.evaluate_points(xt, true_ll.as_deref())?;
+            output::extend(&mut summary, json!(eval));
+            summary["ms_per_step"] = json!(1e3 * report.seconds / c.steps as f64);
+            let s = Sample::sample(
+                &flow,
+                x.rows().min(5000),
+                &SampleOptions::default(),
+                &mut rng,
             )?;
-            output::loss_png(&report.losses, &out.join("loss.png"))?;
+            output::scatter_png(x, &s, &c.out.join("samples.png"))?;
+            let log_prob = |m: &Matrix| flow.log_prob(m, None);
+            output::density_png(&log_prob, x, &c.out.join("density.png"))?;
+            report
         }
-        (
-            Data::Images {
-                x, h, w, levels, ..
-            },
-            Data::Images { x: xt, .. },
-        ) => {
-            let levels = *levels;
-            let batcher = EpochBatcher::new(x.rows(), batch_size.min(x.rows()), o.seed)?;
+        (Data::Images { h, w, levels, .. }, Data::Images { x: xt, .. }) => {
             let report = trainer.fit(&mut flow, |t, rng| {
                 let raw = x.select_rows(&batcher.indices(t))?;
-                Ok(FlowBatch::from(gen_data::transforms::dequantize(
-                    &raw, levels, rng,
-                )?))
+                let deq = gen_data::transforms::dequantize(&raw, *levels, rng)?;
+                Ok(FlowBatch::from(deq))
             })?;
-            let xt = gen_data::transforms::dequantize(xt, levels, &mut rng_from_seed(1))?;
-            let test_nll = flow.score(&xt)?.mean_nll();
-            let bpd = gen_eval::bits_per_dim_dequantized(test_nll, h * w, levels)?;
-            summary["train_nll"] = json!(report.final_loss);
-            summary["test_nll_nats"] = json!(test_nll);
-            summary["test_bits_per_dim"] = json!(bpd);
-            summary["steps"] = json!(report.steps);
-            summary["seconds"] = json!(report.seconds);
+            output::extend(&mut summary, json!(flow.evaluate_images(xt, *levels)?));
             for t in TEMPERATURES {
-                let s = flow.sample(64, &SampleOptions::with_temperature(t), &mut rng)?;
-                let clipped = Matrix::new(
-                    64,
-                    h * w,
-                    s.as_slice().iter().map(|v| v.clamp(0.0, 1.0)).collect(),
-                )?;
-                output::grid_png(&clipped, *h, *w, &out.join(format!("samples_t{t}.png")))?;
+                let s = Sample::sample(&flow, 64, &SampleOptions::with_temperature(t), &mut rng)?;
+                let path = c.out.join(format!("samples_t{t}.png"));
+                output::grid_png(&output::clip_unit(&s)?, *h, *w, &path)?;
             }
-            output::loss_png(&report.losses, &out.join("loss.png"))?;
+            report
         }
         _ => unreachable!("train and test splits of one data set have the same kind"),
-    }
-    gen_core::checkpoint::write_json_atomic(&out.join("summary.json"), &summary)?;
+    };
+    summary["train_nll"] = json!(report.final_loss);
+    summary["steps"] = json!(report.steps);
+    summary["seconds"] = json!(report.seconds);
+    output::loss_png(&report.losses, &c.out.join("loss.png"))?;
+    gen_core::checkpoint::write_json_atomic(&c.out.join("summary.json"), &summary)?;
     Ok(summary)
 }
 
-/// Loads the newest checkpoint of a flow run on the backend it was trained on.
-pub fn load(meta: &RunMeta, run_dir: &Path) -> Result<FlowModel> {
-    let backend: Backend = meta
-        .options
-        .get("backend")
-        .and_then(|v| v.as_str())
-        .unwrap_or("flex")
-        .parse()?;
-    FlowModel::load(&latest_model_dir(run_dir)?, &backend.device()?)
-}
+impl LoadedRun for FlowModel {
+    fn capabilities(&self) -> Capabilities {
+        Model::capabilities(self)
+    }
 
-/// Rows to score / encode for a flow: a file or a data set split (images are
-/// dequantized with a fixed seed and scaled to [0, 1)).
-pub fn rows(input: Option<&Path>, data_name: Option<&str>, split: &str) -> Result<Matrix> {
-    match (input, data_name) {
-        (Some(p), _) => crate::read_rows(p),
-        (None, Some(d)) => match data::load(d, data::parse_split(split)?)? {
-            Data::Points { x, .. } => Ok(x),
-            Data::Images { x, levels, .. } => {
-                gen_data::transforms::dequantize(&x, levels, &mut rng_from_seed(1))
-            }
+    fn sample(&self, n: usize, opts: &SampleOptions, rng: &mut Rng) -> Result<Samples> {
+        Sample::sample(self, n, opts, rng).map(Samples::Rows)
+    }
+
+    fn prepare(&self, d: Data) -> Result<Input> {
+        match d {
+            Data::Points { x, .. } => Ok(Input::Rows(x)),
+            Data::Images { x, levels, .. } => Ok(Input::Rows(gen_flow::presets::dequantized_test(
+                &x, levels,
+            )?)),
             other => Err(GenError::config(
                 "--data",
                 other.describe(),
                 "flows model vectors",
                 "use a toy or an image set",
             )),
-        },
-        (None, None) => Err(GenError::config(
-            "input",
-            "none",
-            "nothing to score or encode",
-            "pass --input FILE or --data NAME [--split test]",
-        )),
+        }
     }
-}
 
-/// Exact log-densities of rows under a flow run.
-pub fn score(meta: &RunMeta, run_dir: &Path, x: &Matrix) -> Result<Scores> {
-    load(meta, run_dir)?.score(x)
-}
+    fn score(&self, x: &Input, opts: &ScoreOptions) -> Result<Scores> {
+        Score::score(self, rows_of(x, "a flow")?, opts)
+    }
 
-/// Samples of a flow run at temperature `t`.
-pub fn sample(meta: &RunMeta, run_dir: &Path, n: usize, t: f64, seed: u64) -> Result<Matrix> {
-    load(meta, run_dir)?.sample(
-        n,
-        &SampleOptions::with_temperature(t),
-        &mut rng_from_seed(seed),
-    )
-}
-
-/// Exact encodings z = f⁻¹(x) of rows under a flow run.
-pub fn encode(meta: &RunMeta, run_dir: &Path, x: &Matrix) -> Result<Matrix> {
-    load(meta, run_dir)?.encode(x, None)
+    fn encode(&self, x: &Matrix) -> Result<Vec<EncodingPart>> {
+        Ok(vec![EncodingPart {
+            key: "z",
+            file_suffix: "",
+            values: FlowModel::encode(self, x, None)?,
+            integer: false,
+            description: "exact encodings z = f⁻¹(x)",
+        }])
+    }
 }

@@ -28,6 +28,15 @@ pub enum KmCommand {
     },
 }
 
+/// The names of a `(name, description)` table as choices.
+fn names(
+    field: &'static str,
+    table: &[(&'static str, &'static str)],
+) -> crate::choices::Choices<String> {
+    let names: Vec<&'static str> = table.iter().map(|(n, _)| *n).collect();
+    crate::choices::listed(field, &names)
+}
+
 /// Options of `genlab km run`.
 #[derive(Args, Debug)]
 pub struct KmRunArgs {
@@ -37,11 +46,11 @@ pub struct KmRunArgs {
     /// Target language index z (1-based): K = L_z.
     #[arg(long)]
     target: usize,
-    /// Adversary: ascending, random, staged, withholding, noisy.
-    #[arg(long, default_value = "ascending")]
+    /// Adversary (see `genlab km list`).
+    #[arg(long, default_value = "ascending", value_parser = names("adversary", gen_km_game::spec::ADVERSARIES))]
     adversary: String,
-    /// Learner: km, km-v1, km-critical, closure, cp, density, identification, identification-minimal, memorizer, hallucinator.
-    #[arg(long, default_value = "km")]
+    /// Learner (see `genlab km list`).
+    #[arg(long, default_value = "km", value_parser = names("learner", gen_km_game::spec::LEARNERS))]
     learner: String,
     /// Horizon T (number of steps).
     #[arg(long, default_value_t = 200)]

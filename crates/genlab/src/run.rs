@@ -14,18 +14,42 @@ use gen_core::checkpoint::{CheckpointDir, read_json, write_json_atomic};
 use gen_core::{GenError, Result};
 use serde::{Deserialize, Serialize};
 
-/// What `run.json` holds.
+/// What `run.json` holds. Each family stores its options as a typed struct
+/// of its own ([`RunMeta::new`]) and reads them back as that type
+/// ([`RunMeta::options_as`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunMeta {
     /// The model name (`genlab models`).
     pub model: String,
     /// The training data set name.
     pub data: String,
-    /// Model-specific options as given on the command line.
+    /// The family's typed run options, serialised.
     pub options: serde_json::Value,
 }
 
 impl RunMeta {
+    /// Metadata of a run of `model` on `data` with the family's typed `options`.
+    pub fn new(model: &str, data: &str, options: &impl Serialize) -> Result<Self> {
+        Ok(Self {
+            model: model.into(),
+            data: data.into(),
+            options: serde_json::to_value(options).map_err(|e| GenError::Other(e.to_string()))?,
+        })
+    }
+
+    /// The options as the family's typed struct; a run.json that does not
+    /// match it is reported, not half-read.
+    pub fn options_as<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_value(self.options.clone()).map_err(|e| {
+            GenError::config(
+                "run.json",
+                &self.model,
+                format!("its options do not describe a {} run: {e}", self.model),
+                "retrain with this version of genlab, or fix run.json",
+            )
+        })
+    }
+
     /// Writes `run.json`.
     pub fn save(&self, dir: &Path) -> Result<()> {
         write_json_atomic(&dir.join("run.json"), self)

@@ -191,6 +191,61 @@ fn ngram_on_shakespeare_beats_the_unigram_on_held_out_text() {
 }
 
 #[test]
+fn ngram_smoothing_option_and_run_dirs_from_before_it() {
+    let dir = tmp("ngram-kn");
+    let d = dir.to_str().unwrap();
+    let train = |smoothing: &str| {
+        let (ok, out, err) = genlab(&[
+            "train",
+            "ngram",
+            "--data",
+            "first-names",
+            "--order",
+            "3",
+            "--smoothing",
+            smoothing,
+            "--out",
+            d,
+        ]);
+        assert!(ok, "{err}");
+        json(&out)
+    };
+    let kn = train("kneser-ney");
+    assert_eq!(kn["smoothing"], "kneser-ney");
+    assert_eq!(kn["kneser_ney_discounts"].as_array().unwrap().len(), 3);
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["options"]["smoothing"], "kneser-ney");
+    let (ok, out, err) = genlab(&["sample", "--checkpoint", d, "--n", "5"]);
+    assert!(ok && !out.trim().is_empty(), "{err}");
+    // A run written before --smoothing existed has no "smoothing" in run.json
+    // (and an add-k checkpoint): it still loads, as add-k.
+    let add_k = train("add-k");
+    assert_eq!(add_k["smoothing"], "add-k");
+    let mut run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    run["options"].as_object_mut().unwrap().remove("smoothing");
+    std::fs::write(dir.join("run.json"), run.to_string()).unwrap();
+    let (ok, _, err) = genlab(&["sample", "--checkpoint", d, "--n", "5"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "ngram",
+        "--data",
+        "first-names",
+        "--smoothing",
+        "witten-bell",
+        "--out",
+        d,
+    ]);
+    assert!(
+        !ok && err.contains("add-k") && err.contains("kneser-ney"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn bad_requests_fail_with_a_message_that_says_what_to_do() {
     let (ok, _, err) = genlab(&[
         "train",

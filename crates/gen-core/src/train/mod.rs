@@ -1,9 +1,18 @@
-//! Training: the shared loop, learning-rate schedules and stateless batching.
+//! Training: the shared loop, learning-rate schedules, stateless batching,
+//! and (with `burn`) weight averaging and multi-player steps.
 
 pub mod batcher;
+#[cfg(feature = "burn")]
+pub mod ema;
+#[cfg(feature = "burn")]
+pub mod players;
 pub mod schedule;
 pub mod trainer;
 
 pub use batcher::EpochBatcher;
+#[cfg(feature = "burn")]
+pub use ema::{Ema, EmaConfig, EmaWarmup};
+#[cfg(feature = "burn")]
+pub use players::{PlayerLosses, TwoPlayer, TwoPlayerConfig, alternating_step};
 pub use schedule::LrSchedule;
-pub use trainer::{TrainConfig, TrainReport, Trainer};
+pub use trainer::{EvalContext, EvalMetrics, TrainConfig, TrainReport, Trainer};

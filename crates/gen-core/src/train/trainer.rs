@@ -6,7 +6,15 @@
 //! two for a GAN, or runs one EM update), guards against non-finite losses,
 //! logs JSON lines, shows progress and writes atomic checkpoints holding the
 //! model, its optimizer state, the step and the RNG state.
+//!
+//! [`Trainer::fit_with_eval`] also calls an evaluation hook every
+//! `eval_every` steps and after the last one; the named values it returns
+//! are appended to `metrics.jsonl` as `{"step": s, "eval": {...}}` lines.
+//! The hook gets its own RNG, a pure function of the seed and the step, so
+//! evaluating never changes the training numbers and a resumed run evaluates
+//! exactly as an uninterrupted one.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -48,6 +56,10 @@ pub struct TrainConfig {
     /// The NaN/Inf guard is always on.
     #[serde(default = "default_explosion_factor")]
     pub explosion_factor: Option<f64>,
+    /// Call the evaluation hook of [`Trainer::fit_with_eval`] every this many
+    /// steps, and after the last step (0: only after the last step).
+    #[serde(default)]
+    pub eval_every: u64,
 }
 
 /// Steps before the explosion guard starts watching (early losses move fast).
@@ -93,6 +105,7 @@ impl Default for TrainConfig {
             resume: false,
             keep_checkpoints: 2,
             explosion_factor: default_explosion_factor(),
+            eval_every: 0,
         }
     }
 }
@@ -199,6 +212,35 @@ struct MetricsLine {
     elapsed_s: f64,
 }
 
+/// One evaluation line of `metrics.jsonl`.
+#[derive(Debug, Serialize)]
+struct EvalLine<'a> {
+    step: u64,
+    eval: &'a BTreeMap<String, f64>,
+    elapsed_s: f64,
+}
+
+/// What the trainer hands the evaluation hook of [`Trainer::fit_with_eval`].
+#[derive(Debug)]
+pub struct EvalContext<'a> {
+    /// Steps completed when the hook runs (≥ 1).
+    pub step: u64,
+    /// An RNG for the evaluation (sampling, noise), seeded from the run's seed
+    /// and `step` alone: the training RNG is not touched.
+    pub rng: &'a mut Rng,
+}
+
+/// Named values an evaluation returns (e.g. `fid`, `test_nll`).
+pub type EvalMetrics = BTreeMap<String, f64>;
+
+/// The evaluation RNG of `step`: the run seed mixed with a constant, on
+/// ChaCha stream `step`, so it never overlaps the training stream.
+fn eval_rng(seed: u64, step: u64) -> Rng {
+    let mut rng = rng_from_seed(seed ^ 0x9E37_79B9_7F4A_7C15);
+    rng.set_stream(step);
+    rng
+}
+
 /// The training loop; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct Trainer {
@@ -226,10 +268,44 @@ impl Trainer {
     }
 
     /// Trains `model` for the configured steps; `next_batch(step, rng)` supplies batches.
-    pub fn fit<M, F>(&self, model: &mut M, mut next_batch: F) -> Result<TrainReport>
+    pub fn fit<M, F>(&self, model: &mut M, next_batch: F) -> Result<TrainReport>
     where
         M: Learn + Checkpoint,
         F: FnMut(u64, &mut Rng) -> Result<M::Batch>,
+    {
+        self.run(model, next_batch, None::<NoEval<M>>)
+    }
+
+    /// [`Trainer::fit`] with an evaluation hook: `eval(model, ctx)` runs after
+    /// step `ctx.step` whenever `ctx.step` is a multiple of
+    /// [`TrainConfig::eval_every`] and after the last step, before that
+    /// step's checkpoint; its metrics are appended to `metrics.jsonl` as
+    /// `{"step": s, "eval": {name: value, ..}, "elapsed_s": ..}`. An error
+    /// from the hook stops the run (the last checkpoint stays valid).
+    pub fn fit_with_eval<M, F, E>(
+        &self,
+        model: &mut M,
+        next_batch: F,
+        eval: E,
+    ) -> Result<TrainReport>
+    where
+        M: Learn + Checkpoint,
+        F: FnMut(u64, &mut Rng) -> Result<M::Batch>,
+        E: FnMut(&M, &mut EvalContext<'_>) -> Result<EvalMetrics>,
+    {
+        self.run(model, next_batch, Some(eval))
+    }
+
+    fn run<M, F, E>(
+        &self,
+        model: &mut M,
+        mut next_batch: F,
+        mut eval: Option<E>,
+    ) -> Result<TrainReport>
+    where
+        M: Learn + Checkpoint,
+        F: FnMut(u64, &mut Rng) -> Result<M::Batch>,
+        E: FnMut(&M, &mut EvalContext<'_>) -> Result<EvalMetrics>,
     {
         let cfg = &self.config;
         let ckpts = CheckpointDir::new(&self.run_dir, cfg.keep_checkpoints);
@@ -311,6 +387,34 @@ impl Trainer {
                     .map_err(|e| GenError::Other(format!("metrics serialization: {e}")))?;
                 writeln!(log, "{json}").map_err(|e| GenError::io(&metrics_path, e))?;
             }
+            let eval_due = state.step == cfg.steps
+                || (cfg.eval_every > 0 && state.step.is_multiple_of(cfg.eval_every));
+            if let Some(eval) = eval.as_mut().filter(|_| eval_due) {
+                let mut rng = eval_rng(cfg.seed, state.step);
+                let mut ctx = EvalContext {
+                    step: state.step,
+                    rng: &mut rng,
+                };
+                let metrics = match eval(model, &mut ctx) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        bar.abandon_with_message(format!(
+                            "evaluation failed at step {}",
+                            state.step
+                        ));
+                        let _ = log.flush();
+                        return Err(e);
+                    }
+                };
+                let line = EvalLine {
+                    step: state.step,
+                    eval: &metrics,
+                    elapsed_s: start.elapsed().as_secs_f64(),
+                };
+                let json = serde_json::to_string(&line)
+                    .map_err(|e| GenError::Other(format!("metrics serialization: {e}")))?;
+                writeln!(log, "{json}").map_err(|e| GenError::io(&metrics_path, e))?;
+            }
             let done = (state.step - first_step) as f64;
             let rate = done * cfg.batch_size as f64 / start.elapsed().as_secs_f64().max(1e-9);
             bar.set_position(state.step);
@@ -352,6 +456,9 @@ impl Trainer {
         })
     }
 }
+
+/// The hook type of [`Trainer::fit`], which has none.
+type NoEval<M> = fn(&M, &mut EvalContext<'_>) -> Result<EvalMetrics>;
 
 fn save<M: Checkpoint>(ckpts: &CheckpointDir, model: &M, state: &TrainerState) -> Result<PathBuf> {
     ckpts.write(state.step, |dir| {
@@ -399,7 +506,9 @@ fn progress_bar(cfg: &TrainConfig, start: u64) -> indicatif::ProgressBar {
 
 #[cfg(test)]
 mod tests {
-    use super::explosion_threshold;
+    use super::*;
+    use crate::{Capabilities, Model, TaskSupport};
+    use rand::Rng as _;
 
     #[test]
     fn explosion_threshold_waits_for_warmup_then_tracks_the_recent_scale() {
@@ -419,5 +528,152 @@ mod tests {
         let mut past: Vec<f64> = vec![1e6; 200];
         past.extend(vec![1.0; 100]);
         assert!(explosion_threshold(&past, 1e4).unwrap() < 1e5);
+    }
+
+    /// A random walk x ← x + b + U(−1, 1) (noise from the run RNG) whose
+    /// loss is |x|: exact resume needs its state and the RNG restored.
+    #[derive(Debug, Default)]
+    struct Walker {
+        x: f64,
+    }
+
+    impl Model for Walker {
+        fn capabilities(&self) -> Capabilities {
+            Capabilities {
+                model: "walker",
+                family: "test",
+                learn: TaskSupport::exact("random walk"),
+                score: TaskSupport::none("none"),
+                sample: TaskSupport::none("none"),
+                infer: TaskSupport::none("none"),
+            }
+        }
+    }
+
+    impl Learn for Walker {
+        type Batch = f64;
+        fn learn_step(&mut self, b: &f64, ctx: &mut StepContext<'_>) -> Result<StepStats> {
+            self.x += b + ctx.rng.random_range(-1.0..1.0);
+            Ok(StepStats::loss(self.x.abs()))
+        }
+    }
+
+    impl Checkpoint for Walker {
+        fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+            write_json_atomic(&dir.join("walker.json"), &self.x.to_bits())
+        }
+        fn load_checkpoint(&mut self, dir: &Path) -> Result<()> {
+            self.x = f64::from_bits(read_json(&dir.join("walker.json"))?);
+            Ok(())
+        }
+    }
+
+    /// What one run of [`walk`] observed.
+    struct Walked {
+        losses: std::result::Result<Vec<f64>, String>,
+        /// Steps at which the hook ran, in order (this call only).
+        hook_steps: Vec<u64>,
+        /// The `eval` lines of metrics.jsonl: (step, x, noise).
+        logged: Vec<(u64, f64, f64)>,
+    }
+
+    /// 25 steps of the walker, evaluating every `eval_every` steps (None: no
+    /// hook); `fail_at` makes the batch source fail there (a killed run).
+    fn walk(dir: &Path, eval_every: Option<u64>, resume: bool, fail_at: Option<u64>) -> Walked {
+        let cfg = TrainConfig {
+            steps: 25,
+            seed: 3,
+            log_every: 5,
+            checkpoint_every: 5,
+            progress: false,
+            resume,
+            eval_every: eval_every.unwrap_or(0),
+            ..TrainConfig::default()
+        };
+        let trainer = Trainer::new(cfg, dir).unwrap();
+        let mut model = Walker::default();
+        let batches = |t: u64, _: &mut Rng| {
+            if Some(t) == fail_at {
+                return Err(GenError::Other("interrupted".into()));
+            }
+            Ok(0.1)
+        };
+        let mut hook_steps = Vec::new();
+        let out = match eval_every {
+            None => trainer.fit(&mut model, batches),
+            Some(_) => trainer.fit_with_eval(&mut model, batches, |m, ctx| {
+                hook_steps.push(ctx.step);
+                Ok(EvalMetrics::from([
+                    ("x".to_string(), m.x),
+                    ("noise".to_string(), ctx.rng.random::<f64>()),
+                ]))
+            }),
+        };
+        let log = fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        let logged = log
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v.get("eval").is_some())
+            .map(|v| {
+                (
+                    v["step"].as_u64().unwrap(),
+                    v["eval"]["x"].as_f64().unwrap(),
+                    v["eval"]["noise"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        Walked {
+            losses: out.map(|r| r.losses).map_err(|e| e.to_string()),
+            hook_steps,
+            logged,
+        }
+    }
+
+    #[test]
+    fn eval_hook_runs_every_eval_every_steps_and_at_the_end_into_metrics() {
+        let root = std::env::temp_dir().join(format!("genlab-eval-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+
+        let plain = walk(&root.join("plain"), None, false, None);
+        assert!(plain.logged.is_empty());
+
+        let every10 = walk(&root.join("every10"), Some(10), false, None);
+        assert_eq!(every10.hook_steps, vec![10, 20, 25]);
+        let logged_steps: Vec<u64> = every10.logged.iter().map(|l| l.0).collect();
+        assert_eq!(logged_steps, vec![10, 20, 25]);
+        // Evaluating draws from its own RNG: the training numbers are unchanged.
+        assert_eq!(every10.losses, plain.losses);
+        // The hook saw the model after step s: |x| is the loss of step s.
+        let losses = every10.losses.as_ref().unwrap();
+        for &(s, x, _) in &every10.logged {
+            assert_eq!(x.abs(), losses[s as usize - 1], "step {s}");
+        }
+        // The evaluation RNG differs between steps.
+        assert_ne!(every10.logged[0].2, every10.logged[1].2);
+
+        let at_end = walk(&root.join("end"), Some(0), false, None);
+        assert_eq!(at_end.hook_steps, vec![25]);
+
+        // Killed during step 22 (last checkpoint: 20, after its evaluation),
+        // then resumed: every evaluation is logged once, with the values of
+        // the uninterrupted run.
+        let cut = walk(&root.join("split"), Some(10), false, Some(22));
+        assert!(cut.losses.unwrap_err().contains("interrupted"));
+        assert_eq!(cut.hook_steps, vec![10, 20]);
+        let resumed = walk(&root.join("split"), Some(10), true, None);
+        assert_eq!(resumed.hook_steps, vec![25]);
+        assert_eq!(resumed.losses, every10.losses);
+        assert_eq!(resumed.logged, every10.logged);
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn old_train_configs_without_the_new_fields_still_load() {
+        let mut v = serde_json::to_value(TrainConfig::default()).unwrap();
+        let obj = v.as_object_mut().unwrap();
+        obj.remove("eval_every");
+        obj.remove("explosion_factor");
+        let cfg: TrainConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(cfg, TrainConfig::default());
     }
 }

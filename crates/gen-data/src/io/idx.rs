@@ -19,7 +19,7 @@ use std::path::Path;
 use gen_core::{Matrix, Result};
 
 use super::{format_err, memory_path, read_bytes};
-use crate::datasets::ImageDataset;
+use crate::image::ImageDataset;
 
 /// Magic number of an MNIST label file (u8 elements, 1 dimension).
 pub const MAGIC_LABELS: u32 = 0x0000_0801;

@@ -138,15 +138,12 @@ mod tests {
     use gen_core::nn::Activation;
     use gen_core::nn::masked_linear::random_order;
     use gen_core::tensor::{to_tensor, to_vec};
-    use gen_core::{Backend, Learn, Matrix, StepContext, rng_from_seed};
-    use gen_data::toy2d::Toy2d;
+    use gen_core::{Backend, Matrix, rng_from_seed};
     use proptest::prelude::*;
 
     use super::SplineAutoregressive;
     use crate::bijection::Bijection;
-    use crate::flow::{Flow, FlowLayer};
-    use crate::model::{FlowBatch, FlowConfig, FlowKind, FlowModel};
-    use crate::tests::{check_layer_fd, fd_jacobian, normal_rows};
+    use crate::test_util::{check_layer_fd, fd_jacobian, normal_rows};
 
     fn device() -> gen_core::burn::tensor::Device {
         Backend::Flex.device().expect("flex is compiled in")
@@ -318,206 +315,9 @@ mod tests {
     }
 
     #[test]
-    fn sixteen_bins_on_a_wide_bound_invert() {
-        let l = random_layer(3, 0, 16, 5.0, 21);
-        // N(0, 1) rows: the 16-bin splines on [−5, 5] act on all of them.
-        check_layer_fd(&l, 8, 3, None, &device(), 1e-3);
-        let l = random_layer(2, 2, 16, 5.0, 22).inverted();
-        let ctx = normal_rows(8, 2, 1.0, 5);
-        check_layer_fd(&l, 8, 4, Some(&ctx), &device(), 1e-3);
-        // And through the flow configuration (--bins 16 --bound 5).
-        let cfg = FlowConfig {
-            spline_bins: 16,
-            spline_bound: 5.0,
-            layers: 2,
-            hidden: vec![16],
-            ..FlowConfig::new(FlowKind::NsfAr, 3)
-        };
-        let m = FlowModel::new(cfg, &device()).unwrap();
-        let x = normal_rows(20, 3, 2.0, 8);
-        let back = m.decode(&m.encode(&x, None).unwrap(), None).unwrap();
-        for (a, b) in x.as_slice().iter().zip(back.as_slice()) {
-            assert!((a - b).abs() < 1e-4 * (1.0 + a.abs()), "{a} vs {b}");
-        }
-    }
-
-    #[test]
     fn one_dimensional_layer_is_a_learnable_spline() {
         // D = 1: MADE's output has no inputs (degree 1 sees nothing), only biases.
         let l = random_layer(1, 0, 4, 2.0, 9);
         check_layer_fd(&l, 5, 1, None, &device(), 1e-3);
-    }
-
-    #[test]
-    fn random_nsf_ar_density_integrates_to_one() {
-        // Two random layers with a reversal: ∫ p(x) dx over [−7, 7]² by a
-        // midpoint sum; N(0, I) mass outside is < 1e-10 and the splines only
-        // act on [−2.5, 2.5], so any log-det error shows up in the total.
-        let dev = device();
-        let mut rng = rng_from_seed(13);
-        let mut layers = Vec::new();
-        for _ in 0..2 {
-            layers.push(FlowLayer::SplineAutoregressive(
-                SplineAutoregressive::new(
-                    vec![1, 2],
-                    &[16, 16],
-                    Activation::Tanh,
-                    0,
-                    6,
-                    2.5,
-                    false,
-                    &mut rng,
-                    &dev,
-                )
-                .unwrap(),
-            ));
-            layers.push(FlowLayer::Permutation(
-                crate::transforms::Permutation::reverse(2, &dev).unwrap(),
-            ));
-        }
-        let flow = Flow {
-            layers,
-            base: None,
-            dim: 2,
-            context_dim: 0,
-        };
-        let (grid, cell) = gen_data::toy2d::midpoint_grid(400, -7.0, 7.0);
-        let lp = to_vec(flow.log_prob(to_tensor(&grid, &dev), None).unwrap()).unwrap();
-        let mass: f64 = lp.iter().map(|l| (*l as f64).exp() * cell).sum();
-        assert!((mass - 1.0).abs() < 5e-3, "density integrates to {mass}");
-    }
-
-    #[test]
-    fn training_on_eight_gaussians_lowers_the_nll() {
-        let dev = device();
-        let cfg = FlowConfig {
-            layers: 2,
-            hidden: vec![32, 32],
-            ..FlowConfig::new(FlowKind::NsfAr, 2)
-        };
-        let mut model = FlowModel::new(cfg, &dev).unwrap();
-        let test = Toy2d::EightGaussians.sample(2000, 99);
-        let mut rng = rng_from_seed(0);
-        let mut first = None;
-        for step in 0..300 {
-            let batch = FlowBatch::from(Toy2d::EightGaussians.sample_with(256, &mut rng));
-            let mut ctx = StepContext {
-                step,
-                lr: 3e-3,
-                rng: &mut rng,
-            };
-            model.learn_step(&batch, &mut ctx).unwrap();
-            if first.is_none() {
-                first = Some(-mean(&model.log_prob(&test, None).unwrap()));
-            }
-        }
-        let (before, after) = (first.unwrap(), -mean(&model.log_prob(&test, None).unwrap()));
-        let true_nll = -mean(&Toy2d::EightGaussians.log_prob(&test).unwrap().unwrap());
-        eprintln!("NSF-AR eight-gaussians: test NLL {before:.3} → {after:.3} (true {true_nll:.3})");
-        assert!(after < before - 0.5, "test NLL {before} → {after}");
-        assert!(
-            after > true_nll - 0.1,
-            "test NLL {after} below the true NLL {true_nll}"
-        );
-    }
-
-    #[test]
-    fn training_step_and_both_directions_agree_across_backends() {
-        // One Adam step (parallel density pass + backward) and the loss after it.
-        let batch = FlowBatch::from(Toy2d::EightGaussians.sample(64, 3));
-        let cfg = FlowConfig {
-            layers: 3,
-            hidden: vec![16, 16],
-            ..FlowConfig::new(FlowKind::NsfAr, 2)
-        };
-        gen_core::parity::check_parity("nsf-ar step", true, 1e-4, 1e-4, |device| {
-            let mut m = FlowModel::new(cfg.clone(), device)?;
-            let mut rng = rng_from_seed(0);
-            let mut ctx = StepContext {
-                step: 0,
-                lr: 1e-2,
-                rng: &mut rng,
-            };
-            let s0 = m.learn_step(&batch, &mut ctx)?;
-            let l1 = gen_core::tensor::scalar(m.loss(&batch)?)?;
-            Ok(vec![s0.loss as f32, l1 as f32])
-        })
-        .unwrap();
-        // A random conditional layer (weights from the host Rng): the sequential
-        // generative pass and the parallel normalizing pass with their log-dets.
-        // (Samples after an Adam step are not compared: Adam's first update is
-        // lr·sign(g), and gradients at rounding level flip sign between backends.)
-        let x = normal_rows(16, 3, 1.5, 2);
-        let c = normal_rows(16, 2, 1.0, 3);
-        gen_core::parity::check_parity("nsf-ar layer", false, 1e-4, 1e-4, |device| {
-            let mut rng = rng_from_seed(4);
-            let l = SplineAutoregressive::new(
-                vec![2, 3, 1],
-                &[16, 16],
-                Activation::Tanh,
-                2,
-                6,
-                2.5,
-                false,
-                &mut rng,
-                device,
-            )?;
-            let ct = to_tensor(&c, device);
-            let (y, ld_f) = l.forward(to_tensor(&x, device), Some(&ct))?;
-            let (z, ld_i) = l.inverse(to_tensor(&x, device), Some(&ct))?;
-            let mut out = to_vec(y)?;
-            for t in [ld_f, ld_i] {
-                out.extend(to_vec(t)?);
-            }
-            out.extend(to_vec(z)?);
-            Ok(out)
-        })
-        .unwrap();
-    }
-
-    #[test]
-    fn nsf_ar_names_config_defaults_and_bad_spline_settings() {
-        for name in ["nsf-ar", "nsfar", "ar-nsf", "NSF_AR"] {
-            assert_eq!(name.parse::<FlowKind>().unwrap(), FlowKind::NsfAr, "{name}");
-        }
-        assert_eq!(FlowKind::NsfAr.name(), "nsf-ar");
-        assert!(FlowKind::ALL.contains(&FlowKind::NsfAr) && FlowKind::NsfAr.implemented());
-        assert_eq!(
-            serde_json::to_string(&FlowKind::NsfAr).unwrap(),
-            "\"nsf-ar\""
-        );
-        // Configs written before the spline fields existed still load, with K = 8, B = 3.
-        let mut old = serde_json::to_value(FlowConfig::new(FlowKind::Nsf, 2)).unwrap();
-        let obj = old.as_object_mut().unwrap();
-        obj.remove("spline_bins");
-        obj.remove("spline_bound");
-        let cfg: FlowConfig = serde_json::from_value(old).unwrap();
-        assert_eq!((cfg.spline_bins, cfg.spline_bound), (8, 3.0));
-        let cfg = FlowConfig::new(FlowKind::NsfAr, 2);
-        assert_eq!(
-            (cfg.layers, cfg.actnorm, cfg.hidden.clone()),
-            (5, true, vec![64, 64])
-        );
-        // Bad bins / bound are configuration errors that say how to fix them.
-        for (bins, bound, want) in [
-            (1, 3.0, "K ≥ 2"),
-            (8, 0.0, "B > 0"),
-            (8, f64::NAN, "B > 0"),
-            (2000, 3.0, "below 1"),
-        ] {
-            for kind in [FlowKind::Nsf, FlowKind::NsfAr] {
-                let cfg = FlowConfig {
-                    spline_bins: bins,
-                    spline_bound: bound,
-                    ..FlowConfig::new(kind, 2)
-                };
-                let e = FlowModel::new(cfg, &device()).unwrap_err().to_string();
-                assert!(e.contains(want) && e.contains("Fix"), "{e}");
-            }
-        }
-    }
-
-    fn mean(v: &[f64]) -> f64 {
-        v.iter().sum::<f64>() / v.len() as f64
     }
 }

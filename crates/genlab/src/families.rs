@@ -1,0 +1,61 @@
+//! The registered families: the one place `genlab` learns which models
+//! exist. `train`, `sample`, `score`, `encode`, `reconstruct` and
+//! `interpolate` dispatch through [`FAMILIES`]; adding a family is one entry
+//! there and its own argument group in `train`.
+
+use std::path::Path;
+
+use gen_core::{Capabilities, GenError, Result};
+
+use crate::choices::Choices;
+use crate::registry::{Family, LoadedRun};
+use crate::run::RunMeta;
+
+/// Every family, in the order `genlab models` prints them.
+pub static FAMILIES: &[&dyn Family] = &[
+    &crate::classical::Classical,
+    &crate::vae::VaeFamily,
+    &crate::flow::FlowFamily,
+];
+
+/// Every model's capability row.
+pub fn all_capabilities() -> Vec<Capabilities> {
+    FAMILIES.iter().flat_map(|f| f.models()).collect()
+}
+
+/// Every model name, in table order.
+pub fn model_names() -> Vec<&'static str> {
+    all_capabilities().iter().map(|c| c.model).collect()
+}
+
+/// The family that owns `model`.
+pub fn family_of(model: &str) -> Result<&'static dyn Family> {
+    FAMILIES
+        .iter()
+        .copied()
+        .find(|f| f.models().iter().any(|c| c.model == model))
+        .ok_or_else(|| {
+            GenError::config(
+                "model",
+                model,
+                "unknown model",
+                format!(
+                    "use one of: {} (see `genlab models`)",
+                    model_names().join(", ")
+                ),
+            )
+        })
+}
+
+/// Loads the run in `dir` through its family.
+pub fn load(dir: &Path) -> Result<(RunMeta, Box<dyn LoadedRun>)> {
+    let meta = RunMeta::load(dir)?;
+    let run = family_of(&meta.model)?.load(&meta, dir)?;
+    Ok((meta, run))
+}
+
+/// The model argument of `train`: every registered model, listed by `--help`.
+pub fn model_choice() -> Choices<String> {
+    let names = model_names().into_iter().map(|n| vec![n]).collect();
+    Choices::new(names, |s| family_of(s).map(|_| s.to_string()))
+}

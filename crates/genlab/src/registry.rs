@@ -1,0 +1,99 @@
+//! What a family of models offers the command line: the [`Family`] trait
+//! (its capability rows, how to train one of its models from the parsed
+//! `train` arguments, how to load a run directory) and the [`LoadedRun`] a run
+//! loads into, which samples, scores and encodes as its capabilities say.
+//! The list of registered families is [`crate::families::FAMILIES`].
+
+use std::path::Path;
+
+use gen_core::{
+    Capabilities, EncodingPart, GenError, Matrix, Result, Rng, SampleOptions, ScoreOptions, Scores,
+    Task,
+};
+
+use crate::TrainArgs;
+use crate::data::Data;
+use crate::run::RunMeta;
+
+/// A family of models.
+pub trait Family: Sync {
+    /// The capability rows of its models; their `model` fields are the names
+    /// `genlab train` accepts.
+    fn models(&self) -> Vec<Capabilities>;
+    /// Trains `args.model`, writes the run directory `args.common.out` and
+    /// returns the summary.
+    fn train(&self, args: &TrainArgs) -> Result<serde_json::Value>;
+    /// Loads the newest checkpoint of the run in `dir` described by `meta`.
+    fn load(&self, meta: &RunMeta, dir: &Path) -> Result<Box<dyn LoadedRun>>;
+}
+
+/// What a model scores or encodes.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Numeric rows.
+    Rows(Matrix),
+    /// Strings.
+    Strings(Vec<String>),
+}
+
+/// What `sample` produces.
+#[derive(Debug, Clone)]
+pub enum Samples {
+    /// Numeric rows.
+    Rows(Matrix),
+    /// Strings.
+    Strings(Vec<String>),
+}
+
+/// A trained model loaded from a run directory, as its capabilities allow.
+pub trait LoadedRun {
+    /// Its row of the capability table.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Draws `n` samples.
+    fn sample(&self, n: usize, options: &SampleOptions, rng: &mut Rng) -> Result<Samples>;
+
+    /// The rows of data set split `data`, prepared as in training (scaled,
+    /// binarized or dequantized with the family's fixed evaluation seed).
+    fn prepare(&self, data: Data) -> Result<Input>;
+
+    /// Per-row log-densities labelled with what they are.
+    fn score(&self, x: &Input, options: &ScoreOptions) -> Result<Scores>;
+
+    /// Latent codes of rows (exact z = f⁻¹(x), posterior parameters, codes).
+    fn encode(&self, _x: &Matrix) -> Result<Vec<EncodingPart>> {
+        Err(self.unsupported(Task::Infer, "it has no encoder"))
+    }
+
+    /// Reconstructions of rows through the latent space.
+    fn reconstruct(&self, _x: &Matrix) -> Result<Matrix> {
+        Err(self.unsupported(Task::Infer, "it has no encoder-decoder pair"))
+    }
+
+    /// Decodes `steps` points on the latent segment between two rows.
+    fn interpolate(&self, _a: &[f64], _b: &[f64], _steps: usize) -> Result<Matrix> {
+        Err(self.unsupported(Task::Infer, "it has no continuous latent space"))
+    }
+
+    /// The error for a task this model does not offer.
+    fn unsupported(&self, task: Task, why: &str) -> GenError {
+        GenError::Unsupported {
+            model: self.capabilities().model.to_string(),
+            task,
+            why: why.to_string(),
+        }
+    }
+}
+
+/// The rows of an [`Input`], or a clear error for strings.
+pub fn rows_of<'a>(x: &'a Input, model: &str) -> Result<&'a Matrix> {
+    match x {
+        Input::Rows(m) => Ok(m),
+        Input::Strings(_) => Err(GenError::config(
+            "--input",
+            "text",
+            format!("{model} models numeric vectors"),
+            "pass a .npy or .csv file, or --data with a toy or image set",
+        )),
+    }
+}
