@@ -46,6 +46,7 @@ pub mod catalog;
 pub mod datasets;
 pub mod image;
 pub mod io;
+pub mod prep;
 pub mod split;
 pub mod toy2d;
 pub mod transforms;

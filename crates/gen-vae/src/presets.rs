@@ -18,8 +18,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ConvSpec, Likelihood, Objective, VaeConfig};
 
-/// Seed of the one fixed binarization of evaluation data.
-pub const TEST_BINARIZE_SEED: u64 = 1234;
+pub use gen_data::prep::{Prep, TEST_BINARIZE_SEED, fit_images};
+
+/// The preparation a decoder likelihood needs: binarized pixels for a
+/// Bernoulli decoder, pixels scaled to [0, 1] for a Gaussian one.
+pub fn prep_for(likelihood: &Likelihood) -> Prep {
+    if *likelihood == Likelihood::Bernoulli {
+        Prep::Binarize
+    } else {
+        Prep::Scale
+    }
+}
 
 /// Fixed variance of the Gaussian decoder presets (and the initial value of
 /// the learned one): σ² = 0.01 on pixels in [0, 1].
@@ -342,38 +351,6 @@ impl VaeFamilyModel {
     }
 }
 
-/// How a run turns raw grey levels into model input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Prep {
-    /// Bernoulli decoders: dynamic binarization while training, one fixed
-    /// binarization (seed [`TEST_BINARIZE_SEED`]) for evaluation.
-    Binarize,
-    /// Gaussian decoders and PPCA: x / (levels − 1).
-    Scale,
-}
-
-impl Prep {
-    /// The preparation a decoder likelihood needs.
-    pub fn for_likelihood(l: &Likelihood) -> Prep {
-        if *l == Likelihood::Bernoulli {
-            Prep::Binarize
-        } else {
-            Prep::Scale
-        }
-    }
-
-    /// Evaluation input: raw levels binarized with [`TEST_BINARIZE_SEED`] or scaled.
-    pub fn evaluation(self, raw: &Matrix, levels: u32) -> Result<Matrix> {
-        match self {
-            Prep::Binarize => {
-                gen_data::transforms::binarize(raw, levels, &mut rng_from_seed(TEST_BINARIZE_SEED))
-            }
-            Prep::Scale => gen_data::transforms::scale_unit(raw, levels),
-        }
-    }
-}
-
 /// The test-split figures of a neural VAE run (nats per image).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VaeEvaluation {
@@ -525,34 +502,6 @@ impl crate::VqVae {
             eval_seconds: t0.elapsed().as_secs_f64(),
         })
     }
-}
-
-/// The training protocol of image runs: shuffled minibatches of the raw
-/// levels `raw` (epoch order from `config.seed`), binarized afresh from the
-/// run RNG at every step ([`Prep::Binarize`], dynamic binarization) or scaled
-/// to [0, 1] once ([`Prep::Scale`]), on the one gen-core trainer writing to `out`.
-pub fn fit_images<M>(
-    model: &mut M,
-    (raw, levels): (&Matrix, u32),
-    prep: Prep,
-    config: gen_core::train::TrainConfig,
-    out: &std::path::Path,
-) -> Result<gen_core::train::TrainReport>
-where
-    M: gen_core::Learn<Batch = Matrix> + gen_core::Checkpoint,
-{
-    let scaled = match prep {
-        Prep::Scale => Some(gen_data::transforms::scale_unit(raw, levels)?),
-        Prep::Binarize => None,
-    };
-    let batcher = gen_core::train::EpochBatcher::new(raw.rows(), config.batch_size, config.seed)?;
-    gen_core::train::Trainer::new(config, out)?.fit(model, |t, rng| {
-        let idx = batcher.indices(t);
-        match &scaled {
-            Some(x) => x.select_rows(&idx),
-            None => gen_data::transforms::binarize(&raw.select_rows(&idx)?, levels, rng),
-        }
-    })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &crate::classical::Classical,
     &crate::vae::VaeFamily,
     &crate::flow::FlowFamily,
+    &crate::autoregressive::ArFamily,
 ];
 
 /// Every model's capability row.

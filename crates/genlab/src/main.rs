@@ -5,6 +5,7 @@
 //! directories; model knowledge (presets, evaluation protocols) lives in the
 //! family crates.
 
+mod autoregressive;
 mod choices;
 mod classical;
 mod data;
@@ -90,6 +91,9 @@ pub struct TrainArgs {
     /// Normalizing flows.
     #[command(flatten)]
     pub flow: flow::FlowArgs,
+    /// Autoregressive models.
+    #[command(flatten)]
+    pub ar: autoregressive::ArArgs,
 }
 
 /// Options every family shares.

@@ -75,10 +75,22 @@ pub trait LoadedRun {
         Err(self.unsupported(Task::Infer, "it has no continuous latent space"))
     }
 
-    /// The error for a task this model does not offer.
+    /// The error for a task this model does not offer: the capability
+    /// row's reason when the row says `none`, else `why`.
     fn unsupported(&self, task: Task, why: &str) -> GenError {
+        let caps = self.capabilities();
+        let row = match task {
+            Task::Sample => &caps.sample,
+            Task::Score => &caps.score,
+            Task::Infer => &caps.infer,
+            Task::Learn => &caps.learn,
+        };
+        let why = match row.support {
+            gen_core::Support::None => row.how,
+            _ => why,
+        };
         GenError::Unsupported {
-            model: self.capabilities().model.to_string(),
+            model: caps.model.to_string(),
             task,
             why: why.to_string(),
         }

@@ -148,7 +148,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let prep = if model == "ppca" {
         Prep::Scale
     } else {
-        Prep::for_likelihood(&likelihood)
+        gen_vae::presets::prep_for(&likelihood)
     };
     let xt = prep.evaluation(&raw_test, levels)?;
     let mut opts = VaeRunOptions {

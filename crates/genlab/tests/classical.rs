@@ -1,20 +1,10 @@
 //! End-to-end tests of `genlab train|sample|score|models|datasets|km` on the
 //! classical baselines, through the real binary.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::genlab;
 
-fn genlab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_genlab"))
-        .args(args)
-        .output()
-        .expect("the genlab binary runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use std::path::{Path, PathBuf};
 
 fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))

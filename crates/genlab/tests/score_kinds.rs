@@ -5,21 +5,10 @@
 //! integrated likelihood, `none` rows refuse. A new family is covered as
 //! soon as it registers.
 
-use std::process::Command;
+mod common;
+use common::genlab;
 
 use serde_json::Value;
-
-fn genlab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_genlab"))
-        .args(args)
-        .output()
-        .expect("the genlab binary runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// Small settings of every family, so each run takes a moment.
 const TINY: &[&str] = &[
