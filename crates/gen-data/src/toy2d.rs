@@ -130,6 +130,23 @@ impl Toy2d {
         }
     }
 
+    /// The centres (one row each) and the per-coordinate σ of the mixture
+    /// components, for the toys that are isotropic Gaussian mixtures
+    /// (eight-gaussians, twenty-five-gaussians): what mode-coverage metrics
+    /// count against. `None` for the others.
+    pub fn mode_centres(self) -> Option<(Matrix, f64)> {
+        let (centres, std): (Vec<(f64, f64)>, f64) = match self {
+            Toy2d::EightGaussians => ((0..8).map(eight_centre).collect(), EIGHT_GAUSSIANS_STD),
+            Toy2d::TwentyFiveGaussians => (
+                (0..25).map(twenty_five_centre).collect(),
+                TWENTY_FIVE_GAUSSIANS_STD,
+            ),
+            _ => return None,
+        };
+        let data = centres.iter().flat_map(|&(x, y)| [x, y]).collect();
+        Matrix::new(centres.len(), 2, data).ok().map(|m| (m, std))
+    }
+
     /// One-line description.
     pub fn description(self) -> &'static str {
         match self {

@@ -339,3 +339,21 @@ fn midpoint_grid_lists_cell_centres_and_the_cell_area() {
     assert_eq!(g.as_slice(), &[0.5, 0.5, 0.5, 1.5, 1.5, 0.5, 1.5, 1.5]);
     assert_eq!(cell, 1.0);
 }
+
+#[test]
+fn mode_centres_are_where_the_mixture_density_peaks() {
+    use gen_data::toy2d::Toy2d;
+    for (toy, k) in [(Toy2d::EightGaussians, 8), (Toy2d::TwentyFiveGaussians, 25)] {
+        let (c, sigma) = toy.mode_centres().unwrap();
+        assert_eq!((c.rows(), c.cols()), (k, 2));
+        // Each centre is a local maximum: moving σ/2 away lowers the density.
+        let lp = toy.log_prob(&c).unwrap().unwrap();
+        let mut moved = c.clone();
+        for r in 0..k {
+            moved.as_mut_slice()[2 * r] += 0.5 * sigma;
+        }
+        let lq = toy.log_prob(&moved).unwrap().unwrap();
+        assert!(lp.iter().zip(&lq).all(|(p, q)| p > q), "{toy:?}");
+    }
+    assert!(Toy2d::Rings.mode_centres().is_none());
+}

@@ -12,6 +12,7 @@ mod data;
 mod eval;
 mod families;
 mod flow;
+mod gan;
 mod infer;
 mod km;
 mod output;
@@ -94,6 +95,9 @@ pub struct TrainArgs {
     /// Autoregressive models.
     #[command(flatten)]
     pub ar: autoregressive::ArArgs,
+    /// GANs.
+    #[command(flatten)]
+    pub gan: gan::GanArgs,
 }
 
 /// Options every family shares.

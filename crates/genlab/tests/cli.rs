@@ -520,3 +520,66 @@ fn autoregressive_models_train_on_binarized_digits_and_score_exactly() {
     ]);
     assert!(!ok && err.contains("models images"), "{err}");
 }
+
+#[test]
+fn gans_train_on_a_toy_report_modes_sample_and_refuse_to_score() {
+    let d = workdir("gan");
+    let run = d.join("ns-gan");
+    let run_s = run.to_str().unwrap();
+    let (ok, out, err) = genlab(&[
+        "train",
+        "ns-gan",
+        "--data",
+        "eight-gaussians",
+        "--steps",
+        "300",
+        "--out",
+        run_s,
+    ]);
+    assert!(ok, "train failed: {err}");
+    let s: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["modes"], 8, "{s}");
+    let covered = num(&s, "modes_covered");
+    assert!((1.0..=8.0).contains(&covered), "{s}");
+    let hq = num(&s, "high_quality_fraction");
+    assert!((0.0..=1.0).contains(&hq), "{s}");
+    assert!(run.join("samples.png").exists() && run.join("loss.png").exists());
+    let (ok, _, err) = genlab(&["score", "--checkpoint", run_s, "--data", "eight-gaussians"]);
+    assert!(!ok && err.contains("not a density"), "{err}");
+    let (ok, out, err) = genlab(&["sample", "--checkpoint", run_s, "--n", "3"]);
+    assert!(ok, "sample failed: {err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["samples"].as_array().unwrap().len(), 3);
+    let bad = d.join("bad");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "wgan",
+        "--data",
+        "digits",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("2-D points"), "{err}");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "wgan",
+        "--data",
+        "rings",
+        "--clip",
+        "0",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("clip"), "{err}");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "gan",
+        "--data",
+        "rings",
+        "--n-critic",
+        "0",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("n_critic"), "{err}");
+}

@@ -1,0 +1,219 @@
+//! The adversarial family (gen-gan) on the command line: gan (minimax),
+//! ns-gan (non-saturating), wgan, hinge-gan, lsgan and mmd-gan on the 2-D
+//! toys. A GAN samples in one pass and has no density: `score` refuses with
+//! the capability row's reason. On the Gaussian-mixture toys the summary
+//! reports modes covered and the high-quality fraction (3σ).
+
+use std::path::Path;
+
+use gen_core::train::{EpochBatcher, TrainConfig, Trainer};
+use gen_core::{Capabilities, Checkpoint, Result, Rng, Sample, SampleOptions, Scores, Task};
+use gen_eval::toy::{ModeCoverageOptions, mode_coverage};
+use gen_gan::{Gan, GanConfig, GanLoss};
+use serde_json::json;
+
+use crate::data::Data;
+use crate::registry::{Family, Input, LoadedRun, Samples};
+use crate::run::{RunMeta, latest_model_dir};
+use crate::{TrainArgs, output};
+
+/// GAN options of `genlab train`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "GANs (gan, ns-gan, wgan, hinge-gan, lsgan, mmd-gan)")]
+pub struct GanArgs {
+    /// Critic updates per generator update (default: 5 for wgan, 1 otherwise).
+    #[arg(id = "n-critic", long = "n-critic")]
+    pub n_critic: Option<usize>,
+    /// Weight-clipping bound c of the WGAN critic.
+    #[arg(id = "clip", long = "clip", default_value_t = 0.01)]
+    pub clip: f64,
+    /// Spectrally normalise every discriminator layer.
+    #[arg(id = "spectral-norm", long = "spectral-norm")]
+    pub spectral_norm: bool,
+    /// Decay of an EMA of the generator's weights used for sampling (e.g. 0.999).
+    #[arg(id = "gan-ema", long = "gan-ema")]
+    pub ema: Option<f64>,
+    /// Hidden widths of both players, comma separated.
+    #[arg(
+        id = "gan-hidden",
+        long = "gan-hidden",
+        value_delimiter = ',',
+        default_value = "128,128"
+    )]
+    pub hidden: Vec<usize>,
+    /// The discriminator's learning rate is --lr times this (TTUR).
+    #[arg(id = "d-lr-mult", long = "d-lr-mult", default_value_t = 1.0)]
+    pub d_lr_mult: f64,
+}
+
+/// Model names and their losses.
+const MODELS: [(&str, &str); 6] = [
+    ("gan", "minimax"),
+    ("ns-gan", "non-saturating"),
+    ("wgan", "wasserstein"),
+    ("hinge-gan", "hinge"),
+    ("lsgan", "least-squares"),
+    ("mmd-gan", "mmd"),
+];
+
+fn loss_of(model: &str, clip: f64) -> GanLoss {
+    let name = MODELS
+        .iter()
+        .find(|(m, _)| *m == model)
+        .map_or("", |(_, l)| *l);
+    GanLoss::all()
+        .into_iter()
+        .find(|l| l.name() == name)
+        .map(|l| match l {
+            GanLoss::Wasserstein { .. } => GanLoss::Wasserstein { clip },
+            other => other,
+        })
+        .unwrap_or(GanLoss::NonSaturating)
+}
+
+/// What `run.json` stores for a GAN run.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct GanRunOptions {
+    backend: String,
+    seed: u64,
+    steps: u64,
+    batch_size: usize,
+    lr: f64,
+    config: GanConfig,
+}
+
+/// The adversarial family.
+pub struct GanFamily;
+
+impl Family for GanFamily {
+    fn models(&self) -> Vec<Capabilities> {
+        MODELS.iter().map(|(m, _)| row(m)).collect()
+    }
+
+    fn train(&self, a: &TrainArgs) -> Result<serde_json::Value> {
+        train(a)
+    }
+
+    fn load(&self, meta: &RunMeta, dir: &Path) -> Result<Box<dyn LoadedRun>> {
+        let o: GanRunOptions = meta.options_as()?;
+        let device = o.backend.parse::<gen_core::Backend>()?.device()?;
+        let mut gan = Gan::new(o.config, &device, o.seed)?;
+        gan.load_checkpoint(&latest_model_dir(dir)?)?;
+        Ok(Box::new(LoadedGan {
+            gan,
+            model: models_name(&meta.model),
+        }))
+    }
+}
+
+/// The capability row of `model`: gen-gan's, with the MMD generator's
+/// learning said as it is (no critic).
+fn row(model: &'static str) -> Capabilities {
+    let mut row = gen_gan::capabilities().remove(0);
+    row.model = model;
+    if model == "mmd-gan" {
+        row.learn = gen_core::TaskSupport::approximate(
+            "Adam on the MMD² between generated and data batches (a two-sample test, no critic)",
+        );
+    }
+    row
+}
+
+fn models_name(model: &str) -> &'static str {
+    MODELS
+        .iter()
+        .find(|(m, _)| *m == model)
+        .map_or("gan", |(m, _)| m)
+}
+
+fn train(a: &TrainArgs) -> Result<serde_json::Value> {
+    let (c, g) = (&a.common, &a.gan);
+    let train = crate::data::load(&a.data, gen_data::Split::Train)?;
+    let Data::Points { x, toy } = &train else {
+        return Err(gen_core::GenError::config(
+            "--data",
+            train.describe(),
+            "the GANs here model 2-D points (DCGAN on images is not built yet)",
+            "use a 2-D toy, e.g. --data eight-gaussians or --data twenty-five-gaussians",
+        ));
+    };
+    let loss = loss_of(&a.model, g.clip);
+    let config = GanConfig {
+        n_critic: g
+            .n_critic
+            .unwrap_or(GanConfig::with_loss(loss).n_critic),
+        spectral_norm: g.spectral_norm,
+        ema: g.ema,
+        hidden: g.hidden.clone(),
+        d_lr_mult: g.d_lr_mult,
+        data_dim: x.cols(),
+        ..GanConfig::with_loss(loss)
+    };
+    config.validate()?;
+    let (batch_size, lr) = (c.batch.unwrap_or(256), c.lr.unwrap_or(1e-3));
+    let opts = GanRunOptions {
+        backend: c.backend.name().into(),
+        seed: c.seed,
+        steps: c.steps,
+        batch_size,
+        lr,
+        config: config.clone(),
+    };
+    RunMeta::new(&a.model, &a.data, &opts)?.save(&c.out)?;
+    let mut gan = Gan::new(config.clone(), &c.backend.device()?, c.seed)?;
+    let batcher = EpochBatcher::new(x.rows(), batch_size.min(x.rows()), c.seed)?;
+    let tc = TrainConfig {
+        steps: c.steps,
+        lr,
+        seed: c.seed,
+        batch_size,
+        checkpoint_every: 1000,
+        log_every: 10,
+        ..TrainConfig::default()
+    };
+    let report =
+        Trainer::new(tc, &c.out)?.fit(&mut gan, |t, _| x.select_rows(&batcher.indices(t)))?;
+    let mut rng = gen_core::rng_from_seed(c.seed ^ 0x5eed);
+    let s = gan.sample(x.rows().min(5000), &SampleOptions::default(), &mut rng)?;
+    let mut summary = json!({"model": a.model, "data": a.data, "backend": c.backend.name(),
+        "loss": config.loss.name(), "config": config, "steps": report.steps,
+        "seconds": report.seconds, "ms_per_step": 1e3 * report.seconds / c.steps as f64,
+        "final_loss": report.final_loss, "score": "none: a GAN has no density"});
+    if let Some((centres, sigma)) = toy.and_then(|t| t.mode_centres()) {
+        let m = mode_coverage(&s, &centres, sigma, &ModeCoverageOptions::default())?;
+        summary["modes_covered"] = json!(m.modes_covered);
+        summary["modes"] = json!(m.modes);
+        summary["high_quality_fraction"] = json!(m.high_quality_fraction);
+    }
+    output::scatter_png(x, &s, &c.out.join("samples.png"))?;
+    output::loss_png(&report.losses, &c.out.join("loss.png"))?;
+    gen_core::checkpoint::write_json_atomic(&c.out.join("summary.json"), &summary)?;
+    Ok(summary)
+}
+
+/// A loaded GAN run.
+struct LoadedGan {
+    gan: Gan,
+    model: &'static str,
+}
+
+impl LoadedRun for LoadedGan {
+    fn capabilities(&self) -> Capabilities {
+        row(self.model)
+    }
+
+    fn sample(&self, n: usize, opts: &SampleOptions, rng: &mut Rng) -> Result<Samples> {
+        self.gan.sample(n, opts, rng).map(Samples::Rows)
+    }
+
+    fn prepare(&self, d: Data) -> Result<Input> {
+        match d {
+            Data::Points { x, .. } => Ok(Input::Rows(x)),
+            other => Ok(Input::Rows(other.images(self.model)?.0)),
+        }
+    }
+
+    fn score(&self, _x: &Input, _opts: &gen_core::ScoreOptions) -> Result<Scores> {
+        Err(self.unsupported(Task::Score, "a GAN has no density"))
+    }
+}
