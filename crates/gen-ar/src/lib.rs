@@ -7,6 +7,7 @@
 
 pub mod binary;
 pub mod decoding;
+pub mod sequence;
 
 pub use decoding::{
     DecodeOptions, Hypothesis, NextToken, beam_search, generate, next_token_distribution,
