@@ -17,6 +17,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &crate::vae::VaeFamily,
     &crate::flow::FlowFamily,
     &crate::autoregressive::ArFamily,
+    &crate::text::TextFamily,
     &crate::gan::GanFamily,
 ];
 

@@ -139,9 +139,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     };
     let loss = loss_of(&a.model, g.clip);
     let config = GanConfig {
-        n_critic: g
-            .n_critic
-            .unwrap_or(GanConfig::with_loss(loss).n_critic),
+        n_critic: g.n_critic.unwrap_or(GanConfig::with_loss(loss).n_critic),
         spectral_norm: g.spectral_norm,
         ema: g.ema,
         hidden: g.hidden.clone(),

@@ -18,6 +18,7 @@ mod km;
 mod output;
 mod registry;
 mod run;
+mod text;
 mod vae;
 
 use std::path::PathBuf;
@@ -98,6 +99,9 @@ pub struct TrainArgs {
     /// GANs.
     #[command(flatten)]
     pub gan: gan::GanArgs,
+    /// The character GPT.
+    #[command(flatten)]
+    pub text: text::TextArgs,
 }
 
 /// Options every family shares.
