@@ -279,6 +279,21 @@ impl LoadedRun for Loaded {
         }
     }
 
+    fn decode(
+        &self,
+        prompt: &str,
+        opts: &gen_ar::decoding::DecodeOptions,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<String> {
+        let Loaded::NGram(m) = self else {
+            return Err(self.unsupported(gen_core::Task::Sample, "decoding is for text models"));
+        };
+        crate::text::unknown_chars(prompt, |c| {
+            m.decode(&m.encode(&c.to_string())) == c.to_string()
+        })?;
+        crate::text::decode_text(m, &m.encode(prompt), opts, |t| m.decode(t), on_text)
+    }
+
     fn encode(&self, x: &Matrix) -> Result<Vec<EncodingPart>> {
         match self {
             Loaded::Gmm(g) => Ok(vec![EncodingPart {

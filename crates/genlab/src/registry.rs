@@ -60,6 +60,20 @@ pub trait LoadedRun {
     /// Per-row log-densities labelled with what they are.
     fn score(&self, x: &Input, options: &ScoreOptions) -> Result<Scores>;
 
+    /// Text after `prompt`, decoded as `options` say; each piece of text is
+    /// passed to `on_text` as it is generated (streaming).
+    fn decode(
+        &self,
+        _prompt: &str,
+        _options: &gen_ar::decoding::DecodeOptions,
+        _on_text: &mut dyn FnMut(&str),
+    ) -> Result<String> {
+        Err(self.unsupported(
+            Task::Sample,
+            "--prompt and the decoding options (--top-k, --top-p, --min-p, --beam, ...) are for text models (ngram, char-gpt)",
+        ))
+    }
+
     /// Latent codes of rows (exact z = f⁻¹(x), posterior parameters, codes).
     fn encode(&self, _x: &Matrix) -> Result<Vec<EncodingPart>> {
         Err(self.unsupported(Task::Infer, "it has no encoder"))

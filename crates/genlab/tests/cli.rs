@@ -667,3 +667,57 @@ fn char_gpt_trains_on_names_samples_strings_and_scores_exactly() {
     ]);
     assert!(!ok && err.contains("heads"), "{err}");
 }
+
+#[test]
+fn text_models_decode_a_prompt_with_one_interface() {
+    let d = workdir("decode");
+    let run = d.join("ngram");
+    let run_s = run.to_str().unwrap();
+    let (ok, _, err) = genlab(&[
+        "train",
+        "ngram",
+        "--data",
+        "first-names",
+        "--order",
+        "3",
+        "--smoothing",
+        "kneser-ney",
+        "--out",
+        run_s,
+    ]);
+    assert!(ok, "train failed: {err}");
+    let decode = |extra: &[&str]| {
+        let mut args = vec![
+            "sample",
+            "--checkpoint",
+            run_s,
+            "--prompt",
+            "ma",
+            "--max-tokens",
+            "30",
+        ];
+        args.extend_from_slice(extra);
+        genlab(&args)
+    };
+    let (ok, greedy, err) = decode(&["--greedy"]);
+    assert!(ok && greedy.starts_with("ma"), "{err}");
+    // top-k 1 and beam width 1 are greedy decoding.
+    assert_eq!(decode(&["--top-k", "1", "--seed", "7"]).1, greedy);
+    assert_eq!(decode(&["--beam", "1", "--length-penalty", "0"]).1, greedy);
+    // Sampling is seeded: the same seed gives the same text.
+    assert_eq!(decode(&["--seed", "3"]).1, decode(&["--seed", "3"]).1);
+    for (extra, says) in [
+        (&["--temperature", "0"][..], "greedy"),
+        (&["--top-p", "1.5"][..], "top_p"),
+        (&["--top-k", "0"][..], "top_k"),
+        (&["--beam", "0"][..], "beam_width"),
+    ] {
+        let (ok, out, err) = decode(extra);
+        assert!(
+            !ok && out.is_empty() && err.contains(says),
+            "{extra:?}: {err}"
+        );
+    }
+    let (ok, _, err) = genlab(&["sample", "--checkpoint", run_s, "--prompt", "Ωx"]);
+    assert!(!ok && err.contains("\"Ω\""), "{err}");
+}
