@@ -1,9 +1,10 @@
-//! `genlab train|sample|score` for the classical baselines (gaussian, gmm, ngram).
+//! `genlab train|sample|score|encode` for the classical density baselines
+//! (gaussian, gmm); the n-gram has its own file.
 
 use std::path::Path;
 
-use gen_classical::protocol::{HeldOut, density_summary};
-use gen_classical::{CharNGram, Corpus, Gaussian, Gmm, GmmConfig, SmoothingKind};
+use gen_classical::protocol::density_summary;
+use gen_classical::{Gaussian, Gmm, GmmConfig};
 use gen_core::train::{TrainConfig, Trainer};
 use gen_core::{
     Capabilities, Checkpoint, EncodingPart, GenError, Infer, Matrix, Model, Result, Rng, Sample,
@@ -22,19 +23,8 @@ type LogProb = dyn Fn(&Matrix) -> Result<Vec<f64>>;
 
 /// Options of the classical baselines in `genlab train`.
 #[derive(clap::Args, Debug, Clone)]
-#[command(next_help_heading = "Classical baselines (gaussian, gmm, ngram)")]
+#[command(next_help_heading = "Classical baselines (gaussian, gmm)")]
 pub struct ClassicalArgs {
-    /// Context length + 1 (ngram).
-    #[arg(long, default_value_t = 5)]
-    pub order: usize,
-    /// Add-k smoothing (ngram). Small k keeps samples readable: with add-k, a
-    /// rarely seen context spreads k*V of its mass uniformly over all characters.
-    #[arg(long, default_value_t = 0.01)]
-    pub add_k: f64,
-    /// Smoothing (ngram): add-k, or interpolated Kneser-Ney (discount per order from the counts).
-    #[arg(long, default_value = "add-k",
-          value_parser = crate::choices::names::<SmoothingKind>(&SmoothingKind::NAMES))]
-    pub smoothing: SmoothingKind,
     /// Covariance regulariser (gaussian, gmm).
     #[arg(long, default_value_t = 1e-6)]
     pub reg_covar: f64,
@@ -45,22 +35,20 @@ pub struct ClassicalArgs {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct ClassicalRunOptions {
     components: usize,
-    order: usize,
-    add_k: f64,
-    /// Absent from runs written before Kneser-Ney: add-k.
-    #[serde(default)]
-    smoothing: SmoothingKind,
     reg_covar: f64,
     seed: u64,
     steps: u64,
 }
 
-/// The classical family: multivariate Gaussian, Gaussian mixture, n-gram.
+/// The classical density family: multivariate Gaussian, Gaussian mixture.
 pub struct Classical;
 
 impl Family for Classical {
     fn models(&self) -> Vec<Capabilities> {
         gen_classical::capabilities()
+            .into_iter()
+            .filter(|c| c.model != "ngram")
+            .collect()
     }
 
     fn train(&self, a: &TrainArgs) -> Result<serde_json::Value> {
@@ -111,9 +99,6 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let test = data::load(data_name, gen_data::Split::Test)?;
     let options = ClassicalRunOptions {
         components,
-        order: o.order,
-        add_k: o.add_k,
-        smoothing: o.smoothing,
         reg_covar: o.reg_covar,
         seed,
         steps,
@@ -153,30 +138,6 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
             }
             output::loss_png(&report.losses, &out.join("loss.png"))?;
         }
-        "ngram" => {
-            let (corpus, test_text): (Corpus, Vec<String>) = match (&train, &test) {
-                (Data::Text(t), Data::Text(v)) => (Corpus::Text(t.clone()), vec![v.clone()]),
-                (Data::Lines(l), Data::Lines(v)) => (Corpus::Lines(l.clone()), v.clone()),
-                _ => {
-                    return Err(GenError::config(
-                        "--data",
-                        data_name,
-                        "ngram models text",
-                        "use shakespeare, english-words, surnames or first-names",
-                    ));
-                }
-            };
-            let mut m = CharNGram::unfitted(o.order, o.smoothing.with_add_k(o.add_k))?;
-            let r = trainer(1, seed, out, 1)?.fit(&mut m, |_, _| Ok(corpus.clone()))?;
-            let held_out = HeldOut::evaluate(&m, &corpus, &test_text)?;
-            output::curve_png(&held_out.by_order, &out.join("nll_by_order.png"))?;
-            held_out.write_summary(&mut summary);
-            summary["train_nll_per_char"] = json!(r.final_loss);
-            let samples = m.sample(20, &SampleOptions::default(), &mut rng)?;
-            let text = samples.join("\n");
-            gen_core::checkpoint::write_atomic(&out.join("samples.txt"), text.as_bytes())?;
-            summary["samples"] = json!(samples.iter().take(5).collect::<Vec<_>>());
-        }
         other => return Err(GenError::Other(format!("{other} is not a classical model"))),
     }
     gen_core::checkpoint::write_json_atomic(&out.join("summary.json"), &summary)?;
@@ -208,8 +169,6 @@ pub enum Loaded {
     Gaussian(Gaussian),
     /// Gaussian mixture.
     Gmm(Gmm),
-    /// n-gram.
-    NGram(CharNGram),
 }
 
 /// Loads the newest checkpoint of a classical run.
@@ -221,15 +180,10 @@ fn load(meta: &RunMeta, run_dir: &Path) -> Result<Loaded> {
             g.load_checkpoint(&dir)?;
             Loaded::Gaussian(g)
         }
-        "gmm" => {
+        _ => {
             let mut g = Gmm::new(vec![1.0], vec![vec![0.0]], vec![vec![1.0]])?;
             g.load_checkpoint(&dir)?;
             Loaded::Gmm(g)
-        }
-        _ => {
-            let mut m = CharNGram::unfitted(1, 1.0)?;
-            m.load_checkpoint(&dir)?;
-            Loaded::NGram(m)
         }
     })
 }
@@ -239,7 +193,6 @@ impl LoadedRun for Loaded {
         match self {
             Loaded::Gaussian(g) => g.capabilities(),
             Loaded::Gmm(g) => g.capabilities(),
-            Loaded::NGram(m) => m.capabilities(),
         }
     }
 
@@ -247,29 +200,17 @@ impl LoadedRun for Loaded {
         Ok(match self {
             Loaded::Gaussian(g) => Samples::Rows(g.sample(n, opts, rng)?),
             Loaded::Gmm(g) => Samples::Rows(g.sample(n, opts, rng)?),
-            Loaded::NGram(m) => Samples::Strings(m.sample(n, opts, rng)?),
         })
     }
 
     fn prepare(&self, d: Data) -> Result<Input> {
-        Ok(match d {
-            Data::Lines(l) => Input::Strings(l),
-            Data::Text(t) => Input::Strings(vec![t]),
-            other => Input::Rows(points(&other, self.capabilities().model)?),
-        })
+        Ok(Input::Rows(points(&d, self.capabilities().model)?))
     }
 
     fn score(&self, x: &Input, opts: &ScoreOptions) -> Result<Scores> {
         match (self, x) {
             (Loaded::Gaussian(g), Input::Rows(m)) => g.score(m, opts),
             (Loaded::Gmm(g), Input::Rows(m)) => g.score(m, opts),
-            (Loaded::NGram(n), Input::Strings(s)) => n.score(s, opts),
-            (Loaded::NGram(_), Input::Rows(_)) => Err(GenError::config(
-                "--input",
-                "a numeric array",
-                "an n-gram scores strings",
-                "pass a text file with one string per line",
-            )),
             (_, Input::Strings(_)) => Err(GenError::config(
                 "--input",
                 "text",
@@ -277,21 +218,6 @@ impl LoadedRun for Loaded {
                 "pass a .npy or .csv file",
             )),
         }
-    }
-
-    fn decode(
-        &self,
-        prompt: &str,
-        opts: &gen_ar::decoding::DecodeOptions,
-        on_text: &mut dyn FnMut(&str),
-    ) -> Result<String> {
-        let Loaded::NGram(m) = self else {
-            return Err(self.unsupported(gen_core::Task::Sample, "decoding is for text models"));
-        };
-        crate::text::unknown_chars(prompt, |c| {
-            m.decode(&m.encode(&c.to_string())) == c.to_string()
-        })?;
-        crate::text::decode_text(m, &m.encode(prompt), opts, |t| m.decode(t), on_text)
     }
 
     fn encode(&self, x: &Matrix) -> Result<Vec<EncodingPart>> {

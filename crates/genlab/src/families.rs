@@ -14,6 +14,7 @@ use crate::run::RunMeta;
 /// Every family, in the order `genlab models` prints them.
 pub static FAMILIES: &[&dyn Family] = &[
     &crate::classical::Classical,
+    &crate::ngram::NGramFamily,
     &crate::vae::VaeFamily,
     &crate::flow::FlowFamily,
     &crate::autoregressive::ArFamily,

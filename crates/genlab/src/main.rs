@@ -15,6 +15,7 @@ mod flow;
 mod gan;
 mod infer;
 mod km;
+mod ngram;
 mod output;
 mod registry;
 mod run;
@@ -87,6 +88,9 @@ pub struct TrainArgs {
     /// Classical baselines.
     #[command(flatten)]
     pub classical: classical::ClassicalArgs,
+    /// The character n-gram.
+    #[command(flatten)]
+    pub ngram: ngram::NGramArgs,
     /// The VAE family.
     #[command(flatten)]
     pub vae: vae::VaeArgs,
