@@ -19,6 +19,7 @@ mod ngram;
 mod output;
 mod registry;
 mod run;
+mod sample;
 mod text;
 mod vae;
 
@@ -26,13 +27,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gen_core::{
-    Backend, GenError, Result, SampleOptions, ScoreEstimator, ScoreOptions, capability_table,
-    rng_from_seed,
-};
-use serde_json::json;
-
-use crate::registry::Samples;
+use gen_core::{Backend, GenError, Result, ScoreEstimator, ScoreOptions, capability_table};
 
 /// Train, sample, score and compare generative models on one backend-generic stack.
 #[derive(Parser, Debug)]
@@ -55,7 +50,7 @@ enum Command {
     /// Train a model; the output directory holds checkpoints, summary.json and pictures.
     Train(Box<TrainArgs>),
     /// Draw samples from a trained run.
-    Sample(SampleArgs),
+    Sample(sample::SampleArgs),
     /// Score data under a trained run: per-row log-densities that say what they are.
     Score(ScoreArgs),
     /// Compare two samples with a metric (fid, kid, mmd, prdc, energy, wasserstein, swd,
@@ -138,95 +133,6 @@ pub struct CommonArgs {
 }
 
 #[derive(clap::Args, Debug)]
-struct SampleArgs {
-    /// Run directory written by `genlab train`.
-    #[arg(long)]
-    checkpoint: PathBuf,
-    /// Number of samples (default 16; 1 with --prompt or another decoding option).
-    #[arg(long)]
-    n: Option<usize>,
-    /// Temperature (1 = the model as trained).
-    #[arg(long, default_value_t = 1.0)]
-    temperature: f64,
-    /// Random seed.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Write samples here (.npy for vectors, .png for an image grid, .txt for
-    /// strings); printed as JSON otherwise.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Text models: decode with gen-ar's decoder and stream the text.
-    #[command(flatten)]
-    decode: DecodeArgs,
-}
-
-/// Decoding options of `genlab sample` for text models (ngram, char-gpt);
-/// any of them switches to the streaming decoder.
-#[derive(clap::Args, Debug)]
-#[command(next_help_heading = "Text decoding (ngram, char-gpt)")]
-struct DecodeArgs {
-    /// Text to continue.
-    #[arg(long)]
-    prompt: Option<String>,
-    /// The most characters to generate.
-    #[arg(long, default_value_t = 200)]
-    max_tokens: usize,
-    /// The most probable character at every step.
-    #[arg(long)]
-    greedy: bool,
-    /// Keep the k most probable characters.
-    #[arg(long)]
-    top_k: Option<usize>,
-    /// Nucleus sampling: the smallest set with probability mass ≥ p, p in (0, 1].
-    #[arg(long)]
-    top_p: Option<f64>,
-    /// Keep characters with p ≥ min_p · p_max.
-    #[arg(long)]
-    min_p: Option<f64>,
-    /// θ > 1 discourages characters already in the context (CTRL's penalty).
-    #[arg(long, default_value_t = 1.0)]
-    repetition_penalty: f64,
-    /// Beam search with this many beams.
-    #[arg(long)]
-    beam: Option<usize>,
-    /// Beam search ranks by log p / length^α.
-    #[arg(long, default_value_t = 1.0)]
-    length_penalty: f64,
-    /// Stop once the text contains this string (repeatable).
-    #[arg(long)]
-    stop: Vec<String>,
-}
-
-impl DecodeArgs {
-    fn wanted(&self) -> bool {
-        self.prompt.is_some()
-            || self.greedy
-            || self.top_k.is_some()
-            || self.top_p.is_some()
-            || self.min_p.is_some()
-            || self.beam.is_some()
-            || !self.stop.is_empty()
-            || self.repetition_penalty != 1.0
-    }
-
-    fn options(&self, temperature: f64, seed: u64) -> gen_ar::decoding::DecodeOptions {
-        gen_ar::decoding::DecodeOptions {
-            max_tokens: self.max_tokens,
-            greedy: self.greedy,
-            temperature,
-            top_k: self.top_k,
-            top_p: self.top_p,
-            min_p: self.min_p,
-            repetition_penalty: self.repetition_penalty,
-            beam_width: self.beam,
-            length_penalty: self.length_penalty,
-            stop: self.stop.clone(),
-            seed,
-        }
-    }
-}
-
-#[derive(clap::Args, Debug)]
 struct ScoreArgs {
     /// Run directory written by `genlab train`.
     #[arg(long)]
@@ -268,7 +174,7 @@ fn dispatch(cmd: Command) -> Result<()> {
         Command::Datasets => datasets(),
         Command::Models { json } => models(json),
         Command::Train(a) => train(&a),
-        Command::Sample(a) => sample(a),
+        Command::Sample(a) => sample::run(a),
         Command::Score(a) => score(a),
         Command::Eval(a) => print_json(&eval::run(&a)?),
         Command::Km(c) => km::run(&c),
@@ -323,21 +229,6 @@ fn train(a: &TrainArgs) -> Result<()> {
     print_json(&summary)
 }
 
-fn sample(a: SampleArgs) -> Result<()> {
-    let (_, run) = families::load(&a.checkpoint)?;
-    if a.decode.wanted() {
-        return decode(&*run, &a);
-    }
-    let opts = SampleOptions::with_temperature(a.temperature);
-    match run.sample(a.n.unwrap_or(16), &opts, &mut rng_from_seed(a.seed))? {
-        Samples::Rows(m) => output::write_rows(&m, "samples", a.out.as_deref()),
-        Samples::Strings(s) => match &a.out {
-            Some(p) => gen_core::checkpoint::write_atomic(p, s.join("\n").as_bytes()),
-            None => print_json(&json!({"samples": s})),
-        },
-    }
-}
-
 fn score(a: ScoreArgs) -> Result<()> {
     let (_, run) = families::load(&a.checkpoint)?;
     let x = infer::input_of(&*run, a.input.as_deref(), a.data.as_deref(), a.split)?;
@@ -347,37 +238,4 @@ fn score(a: ScoreArgs) -> Result<()> {
         seed: a.seed,
     };
     print_json(&run.score(&x, &opts)?.to_json())
-}
-
-/// `genlab sample --prompt …`: `--n` texts (default 1), each streamed to
-/// stdout as it is generated (seeds `--seed`, `--seed + 1`, …); nothing is
-/// printed for a request that fails before its first character.
-fn decode(run: &dyn registry::LoadedRun, a: &SampleArgs) -> Result<()> {
-    use std::io::Write;
-    let prompt = a.decode.prompt.clone().unwrap_or_default();
-    let mut texts = Vec::new();
-    for i in 0..a.n.unwrap_or(1) {
-        let opts = a.decode.options(a.temperature, a.seed + i as u64);
-        opts.validate()?;
-        let mut out = std::io::stdout().lock();
-        let mut started = false;
-        let mut stream = |t: &str| {
-            if !started {
-                let _ = write!(out, "{prompt}");
-                started = true;
-            }
-            let _ = write!(out, "{t}");
-            let _ = out.flush();
-        };
-        let text = run.decode(&prompt, &opts, &mut stream)?;
-        if !started {
-            let _ = write!(out, "{prompt}");
-        }
-        let _ = writeln!(out);
-        texts.push(format!("{prompt}{text}"));
-    }
-    match &a.out {
-        Some(p) => gen_core::checkpoint::write_atomic(p, texts.join("\n").as_bytes()),
-        None => Ok(()),
-    }
 }
