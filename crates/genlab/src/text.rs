@@ -26,7 +26,9 @@ use crate::{TrainArgs, output};
 #[derive(clap::Args, Debug, Clone)]
 #[command(next_help_heading = "Character GPT (char-gpt)")]
 pub struct TextArgs {
-    /// Context length (block) in characters.
+    /// Context length (block) in characters. The defaults are nanoGPT's CPU
+    /// "baby" Shakespeare configuration (4 layers, 4 heads, width 128, block
+    /// 64, batch 12, AdamW β₂ 0.99, lr 1e-3 with warm-up and cosine decay to 1e-4).
     #[arg(id = "block", long = "block", default_value_t = 64)]
     pub block: usize,
     /// Transformer blocks.
@@ -117,9 +119,16 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     };
     RunMeta::new(&a.model, &a.data, &opts)?.save(&c.out)?;
     let mut gpt = CharGpt::new(config, &c.backend.device()?, c.seed)?;
+    // nanoGPT's schedule: warm-up (100 steps, at most a tenth of the run),
+    // then cosine decay to a tenth of the learning rate.
+    let schedule = gen_core::train::LrSchedule::Cosine {
+        warmup: 100.min(c.steps / 10),
+        min_factor: 0.1,
+    };
     let tc = TrainConfig {
         steps: c.steps,
         lr,
+        schedule,
         seed: c.seed,
         batch_size,
         checkpoint_every: 1000,
