@@ -97,10 +97,17 @@ pub fn capability_table(rows: &[Capabilities]) -> String {
     let mut out = String::from(
         "| model | family | learning | scoring | sampling | inference |\n|---|---|---|---|---|---|\n",
     );
+    // A `|` inside a cell (p(x_i | x_<i)) would end the cell: escape it.
+    let cell = |s: &str| s.replace('|', "\\|");
     for c in rows {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
-            c.model, c.family, c.learn.how, c.score.how, c.sample.how, c.infer.how
+            c.model,
+            c.family,
+            cell(c.learn.how),
+            cell(c.score.how),
+            cell(c.sample.how),
+            cell(c.infer.how)
         ));
     }
     out
@@ -123,6 +130,16 @@ mod tests {
             sample: t.clone(),
             infer: t,
         }
+    }
+
+    #[test]
+    fn table_cells_escape_the_column_separator() {
+        let mut r = row(Support::Exact);
+        r.score.how = "exact, sum_i log p(x_i | x_<i)";
+        let t = capability_table(&[r]);
+        let body = t.lines().nth(2).unwrap();
+        assert_eq!(body.matches(" | ").count(), 5, "{body}");
+        assert!(body.contains("p(x_i \\| x_<i)"), "{body}");
     }
 
     #[test]
