@@ -754,7 +754,6 @@ mod cnf {
 /// The layer-level checks live next to the layer.
 mod spline_autoregressive {
     use gen_core::nn::Activation;
-    use gen_core::nn::masked_linear::random_order;
     use gen_core::tensor::{to_tensor, to_vec};
     use gen_core::{Backend, Learn, StepContext, rng_from_seed};
     use gen_data::toy2d::Toy2d;
@@ -769,38 +768,12 @@ mod spline_autoregressive {
         Backend::Flex.device().expect("flex is compiled in")
     }
 
-    /// A layer with a random (non-zero) last MADE layer: a non-trivial map
-    /// (as in the layer tests of [`crate::transforms::spline_autoregressive`]).
-    fn random_layer(
-        d: usize,
-        ctx_dim: usize,
-        bins: usize,
-        bound: f64,
-        seed: u64,
-    ) -> SplineAutoregressive {
-        let dev = device();
-        let mut rng = rng_from_seed(seed);
-        let order = random_order(d, &mut rng);
-        SplineAutoregressive::new(
-            order,
-            &[16, 16],
-            Activation::Tanh,
-            ctx_dim,
-            bins,
-            bound,
-            false,
-            &mut rng,
-            &dev,
-        )
-        .unwrap()
-    }
-
     #[test]
     fn sixteen_bins_on_a_wide_bound_invert() {
-        let l = random_layer(3, 0, 16, 5.0, 21);
+        let l = SplineAutoregressive::random_for_tests(3, 0, 16, 5.0, 21);
         // N(0, 1) rows: the 16-bin splines on [−5, 5] act on all of them.
         check_layer_fd(&l, 8, 3, None, &device(), 1e-3);
-        let l = random_layer(2, 2, 16, 5.0, 22).inverted();
+        let l = SplineAutoregressive::random_for_tests(2, 2, 16, 5.0, 22).inverted();
         let ctx = normal_rows(8, 2, 1.0, 5);
         check_layer_fd(&l, 8, 4, Some(&ctx), &device(), 1e-3);
         // And through the flow configuration (--bins 16 --bound 5).

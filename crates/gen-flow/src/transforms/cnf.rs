@@ -435,9 +435,9 @@ mod tests {
     //! map, the round trip, and a trained density that integrates to one.
 
     use super::*;
+    use crate::test_util::{fd_jacobian, normal_rows};
     use gen_core::tensor::{to_tensor, to_vec};
     use gen_core::{Backend, Matrix};
-    use rand_distr::{Distribution, StandardNormal};
 
     fn device() -> Device {
         Backend::Flex.device().expect("flex is compiled in")
@@ -462,47 +462,13 @@ mod tests {
         .unwrap()
     }
 
-    fn normal(n: usize, d: usize, seed: u64) -> Matrix {
-        let mut rng = rng_from_seed(seed);
-        Matrix::new(
-            n,
-            d,
-            (0..n * d)
-                .map(|_| StandardNormal.sample(&mut rng))
-                .collect(),
-        )
-        .unwrap()
-    }
-
-    /// Central-difference Jacobian of a row map at `x`: `jac[i*d + j] = ∂f_i/∂x_j`.
-    fn fd_jacobian(f: &dyn Fn(Tensor<2>) -> Tensor<2>, x: &[f64], h: f64) -> Vec<f64> {
-        let d = x.len();
-        let mut rows = Vec::new();
-        for j in 0..d {
-            for sgn in [1.0, -1.0] {
-                let mut r = x.to_vec();
-                r[j] += sgn * h;
-                rows.push(r);
-            }
-        }
-        let y = to_vec(f(to_tensor(&Matrix::from_rows(&rows).unwrap(), &device()))).unwrap();
-        let mut jac = vec![0.0; d * d];
-        for j in 0..d {
-            for i in 0..d {
-                jac[i * d + j] =
-                    (y[2 * j * d + i] as f64 - y[(2 * j + 1) * d + i] as f64) / (2.0 * h);
-            }
-        }
-        jac
-    }
-
     #[test]
     fn cnf_forward_mode_jacobian_and_exact_trace_match_finite_differences() {
         for (d, c, seed) in [(2usize, 0usize, 1u64), (5, 0, 2), (5, 2, 3)] {
             let cnf = random_cnf(d, c, 4, seed);
             let dev = device();
-            let z = normal(1, d, seed + 10);
-            let ctx = (c > 0).then(|| to_tensor(&normal(1, c, seed + 20), &dev));
+            let z = normal_rows(1, d, 1.0, seed + 10);
+            let ctx = (c > 0).then(|| to_tensor(&normal_rows(1, c, 1.0, seed + 20), &dev));
             let t = 0.37;
             // J e_i for all i, from the hand-written forward mode.
             let (_, tg) = cnf.eval(to_tensor(&z, &dev), t, ctx.as_ref());
@@ -516,12 +482,17 @@ mod tests {
             // Finite differences of g(·, t) (context repeated for every probe row).
             let ctx_rows = ctx.as_ref().map(|_| {
                 to_tensor(
-                    &Matrix::new(2 * d, c, normal(1, c, seed + 20).row(0).repeat(2 * d)).unwrap(),
+                    &Matrix::new(
+                        2 * d,
+                        c,
+                        normal_rows(1, c, 1.0, seed + 20).row(0).repeat(2 * d),
+                    )
+                    .unwrap(),
                     &dev,
                 )
             });
             let g = |x: Tensor<2>| cnf.eval(x, t, ctx_rows.as_ref()).0;
-            let jac = fd_jacobian(&g, z.row(0), 1e-2);
+            let jac = fd_jacobian(&g, z.row(0), 1e-2, &device());
             for i in 0..d {
                 for j in 0..d {
                     let (fm, fd) = (cols[j * d + i] as f64, jac[i * d + j]);
@@ -549,7 +520,7 @@ mod tests {
         let mut cnf = random_cnf(d, 0, 4, 7);
         cnf.hutchinson = true;
         let dev = device();
-        let z = normal(1, d, 8);
+        let z = normal_rows(1, d, 1.0, 8);
         let zs = Matrix::new(n, d, z.row(0).repeat(n)).unwrap();
         let (_, exact) = cnf.dynamics(to_tensor(&z, &dev), 0.5, None, &cnf.probe(1, &dev));
         let exact = to_vec(exact).unwrap()[0] as f64;
@@ -585,12 +556,12 @@ mod tests {
         last.linear.weight =
             gen_core::burn::module::Param::from_tensor(last.linear.weight.val() * 15.0);
         let dev = device();
-        let z = normal(3, 2, 12);
+        let z = normal_rows(3, 2, 1.0, 12);
         let (_, ld) = cnf.forward(to_tensor(&z, &dev), None).unwrap();
         let ld = to_vec(ld).unwrap();
         let f = |x: Tensor<2>| cnf.forward(x, None).unwrap().0;
         for (r, &l) in ld.iter().enumerate() {
-            let j = fd_jacobian(&f, z.row(r), 1e-2);
+            let j = fd_jacobian(&f, z.row(r), 1e-2, &device());
             let num = (j[0] * j[3] - j[1] * j[2]).abs().ln();
             eprintln!("row {r}: ℓ = {l}, log|det J_fd| = {num}");
             assert!(
@@ -609,7 +580,7 @@ mod tests {
         let dev = device();
         for (d, seed) in [(2usize, 21u64), (5, 22)] {
             let cnf = random_cnf(d, 0, 20, seed);
-            let z = normal(64, d, seed + 1);
+            let z = normal_rows(64, d, 1.0, seed + 1);
             let (x, ld_f) = cnf.forward(to_tensor(&z, &dev), None).unwrap();
             let (z2, ld_i) = cnf.inverse(x, None).unwrap();
             let err = z

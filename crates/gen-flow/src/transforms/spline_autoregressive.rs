@@ -133,10 +133,41 @@ impl AutoregressiveLayer for SplineAutoregressive {
 }
 
 #[cfg(test)]
+impl SplineAutoregressive {
+    /// A layer on flex with a random order and a random (non-zero) last MADE
+    /// layer, hidden 16-16 tanh: a non-trivial map for the tests here and in
+    /// `crate::tests`.
+    pub(crate) fn random_for_tests(
+        d: usize,
+        ctx_dim: usize,
+        bins: usize,
+        bound: f64,
+        seed: u64,
+    ) -> Self {
+        let dev = gen_core::Backend::Flex
+            .device()
+            .expect("flex is compiled in");
+        let mut rng = gen_core::rng_from_seed(seed);
+        let order = gen_core::nn::masked_linear::random_order(d, &mut rng);
+        Self::new(
+            order,
+            &[16, 16],
+            gen_core::nn::Activation::Tanh,
+            ctx_dim,
+            bins,
+            bound,
+            false,
+            &mut rng,
+            &dev,
+        )
+        .expect("valid test layer")
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use gen_core::burn::tensor::Tensor;
     use gen_core::nn::Activation;
-    use gen_core::nn::masked_linear::random_order;
     use gen_core::tensor::{to_tensor, to_vec};
     use gen_core::{Backend, Matrix, rng_from_seed};
     use proptest::prelude::*;
@@ -147,31 +178,6 @@ mod tests {
 
     fn device() -> gen_core::burn::tensor::Device {
         Backend::Flex.device().expect("flex is compiled in")
-    }
-
-    /// A layer with a random (non-zero) last MADE layer: a non-trivial map.
-    fn random_layer(
-        d: usize,
-        ctx_dim: usize,
-        bins: usize,
-        bound: f64,
-        seed: u64,
-    ) -> SplineAutoregressive {
-        let dev = device();
-        let mut rng = rng_from_seed(seed);
-        let order = random_order(d, &mut rng);
-        SplineAutoregressive::new(
-            order,
-            &[16, 16],
-            Activation::Tanh,
-            ctx_dim,
-            bins,
-            bound,
-            false,
-            &mut rng,
-            &dev,
-        )
-        .unwrap()
     }
 
     /// max |f(x) − x| over rows: how far the layer is from the identity.
@@ -192,7 +198,7 @@ mod tests {
             d in 2usize..6, n in 1usize..6, bins in 2usize..10, bound in 0.5f64..3.0,
             ctx_dim in 0usize..3, iaf in any::<bool>(), seed in 0u64..1000) {
             // B ∈ [0.5, 3) with N(0, 1) rows exercises both the splines and the identity tails.
-            let l = random_layer(d, ctx_dim, bins, bound, seed);
+            let l = SplineAutoregressive::random_for_tests(d, ctx_dim, bins, bound, seed);
             let l = if iaf { l.inverted() } else { l };
             let ctx = (ctx_dim > 0).then(|| normal_rows(n, ctx_dim, 1.0, seed + 1));
             check_layer_fd(&l, n, seed, ctx.as_ref(), &device(), 1e-3);
@@ -202,7 +208,8 @@ mod tests {
     #[test]
     fn random_layers_are_not_the_identity_but_zero_init_is() {
         let x = normal_rows(64, 3, 1.0, 4);
-        let moved = distance_from_identity(&random_layer(3, 0, 8, 3.0, 1), &x);
+        let moved =
+            distance_from_identity(&SplineAutoregressive::random_for_tests(3, 0, 8, 3.0, 1), &x);
         assert!(
             moved > 1e-2,
             "random NSF-AR layer moved points by only {moved}"
@@ -317,7 +324,7 @@ mod tests {
     #[test]
     fn one_dimensional_layer_is_a_learnable_spline() {
         // D = 1: MADE's output has no inputs (degree 1 sees nothing), only biases.
-        let l = random_layer(1, 0, 4, 2.0, 9);
+        let l = SplineAutoregressive::random_for_tests(1, 0, 4, 2.0, 9);
         check_layer_fd(&l, 5, 1, None, &device(), 1e-3);
     }
 }
