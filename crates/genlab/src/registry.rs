@@ -70,7 +70,7 @@ pub trait LoadedRun {
     ) -> Result<String> {
         Err(self.unsupported(
             Task::Sample,
-            "--prompt and the decoding options (--top-k, --top-p, --min-p, --beam, ...) are for text models (ngram, char-gpt)",
+            "--prompt and the decoding options (--top-k, --top-p, --min-p, --beam, ...) are for text models (ngram, char-gpt, lstm)",
         ))
     }
 

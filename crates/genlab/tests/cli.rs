@@ -669,6 +669,115 @@ fn char_gpt_trains_on_names_samples_strings_and_scores_exactly() {
 }
 
 #[test]
+fn lstm_trains_on_names_decodes_a_prompt_and_scores_exactly() {
+    let d = workdir("lstm");
+    let run = d.join("lstm");
+    let run_s = run.to_str().unwrap();
+    let (ok, out, err) = genlab(&[
+        "train",
+        "lstm",
+        "--data",
+        "first-names",
+        "--steps",
+        "40",
+        "--block",
+        "16",
+        "--embed",
+        "16",
+        "--hidden",
+        "32",
+        "--lstm-layers",
+        "1",
+        "--batch",
+        "32",
+        "--lr",
+        "1e-2",
+        "--out",
+        run_s,
+    ]);
+    assert!(ok, "train failed: {err}");
+    let s: Value = serde_json::from_str(&out).unwrap();
+    // 40 steps already beat the uniform distribution over the 27 symbols.
+    assert!(num(&s, "val_loss_nats_per_char") < 27f64.ln() - 0.3, "{s}");
+    assert!(run.join("samples.txt").exists() && run.join("loss.png").exists());
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(meta["model"], "lstm");
+    assert_eq!(meta["options"]["config"]["hidden"], 32);
+    assert_eq!(meta["options"]["batch_size"], 32);
+    let names = d.join("names.txt");
+    std::fs::write(&names, "mary\njohn\n").unwrap();
+    let (ok, out, err) = genlab(&[
+        "score",
+        "--checkpoint",
+        run_s,
+        "--input",
+        names.to_str().unwrap(),
+    ]);
+    assert!(ok, "score failed: {err}");
+    let sc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(sc["kind"], "exact");
+    let v = sc["values"].as_array().unwrap();
+    assert!(
+        v.len() == 2 && v.iter().all(|x| x.as_f64().unwrap() < 0.0),
+        "{sc}"
+    );
+    let (ok, out, err) = genlab(&["sample", "--checkpoint", run_s, "--n", "2"]);
+    assert!(ok, "sample failed: {err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["samples"].as_array().unwrap().len(), 2);
+    let decode = |prompt: &str, extra: &[&str]| {
+        let mut args = vec![
+            "sample",
+            "--checkpoint",
+            run_s,
+            "--prompt",
+            prompt,
+            "--max-tokens",
+            "20",
+        ];
+        args.extend_from_slice(extra);
+        genlab(&args)
+    };
+    let (ok, greedy, err) = decode("ma", &["--greedy"]);
+    assert!(ok && greedy.starts_with("ma"), "{err}");
+    assert_eq!(decode("ma", &["--top-k", "1", "--seed", "7"]).1, greedy);
+    assert_eq!(
+        decode("ma", &["--seed", "3"]).1,
+        decode("ma", &["--seed", "3"]).1
+    );
+    // The LSTM's state carries any context: a prompt longer than the block
+    // (16) decodes (the GPT refuses it).
+    let long = "mary\njohn\nanna\nsophie\nma";
+    let (ok, text, err) = decode(long, &["--greedy"]);
+    assert!(ok && text.starts_with(long), "{err}");
+    let (ok, _, err) = decode("Ωx", &[]);
+    assert!(!ok && err.contains("\"Ω\""), "{err}");
+    let bad = d.join("bad");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "lstm",
+        "--data",
+        "digits",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("lstm models text"), "{err}");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "lstm",
+        "--data",
+        "first-names",
+        "--hidden",
+        "0",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("hidden"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
 fn text_models_decode_a_prompt_with_one_interface() {
     let d = workdir("decode");
     let run = d.join("ngram");

@@ -508,7 +508,15 @@ impl CharGpt {
         let logits = net.forward(ids(inputs, b, t, device))?;
         let v = logits.dims()[2];
         let lp = activation::log_softmax(logits.reshape([b * t, v]), 1);
-        Ok(lp.gather(1, ids(targets, b * t, 1, device)).mean().neg())
+        let picked = lp.gather(1, ids(targets, b * t, 1, device));
+        Ok(match batch.target_mask() {
+            None => picked.mean().neg(),
+            Some(mask) => {
+                let m = Tensor::<2>::from_data(TensorData::new(mask.to_vec(), [b * t, 1]), device);
+                let count = mask.iter().sum::<f32>().max(1.0);
+                (picked * m).sum().div_scalar(count).neg()
+            }
+        })
     }
 
     /// The mean cross-entropy of `batch` in nats per predicted token,

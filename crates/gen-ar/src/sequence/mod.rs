@@ -1,5 +1,6 @@
 //! Autoregressive models of token sequences: a character GPT as nanoGPT
-//! builds it (Radford et al. 2019; Karpathy's nanoGPT).
+//! builds it (Radford et al. 2019; Karpathy's nanoGPT) and a character LSTM
+//! (Hochreiter & Schmidhuber 1997; Karpathy's char-rnn).
 //!
 //! # Mathematics
 //!
@@ -26,11 +27,22 @@
 //! `block + 1` tokens (a training window) and, when decoding, crops the
 //! context to its last `block` tokens (nanoGPT's `idx_cond`).
 //!
-//! | model | file |
-//! |---|---|
-//! | character GPT (`char-gpt`) | [`gpt`] |
+//! For the LSTM, f_θ is a stack of LSTM layers over token embeddings whose
+//! state (h_t, c_t) summarises x_≤t (equations in [`lstm`]). The same chain
+//! rule makes scoring exact and learning maximum likelihood, but the pass is
+//! sequential in t; sampling carries (h, c) from token to token
+//! ([`LstmDecoder`]), and the context is never cropped: `block` is only the
+//! training window (truncated back-propagation through time).
+//!
+//! | model | file | context | decoding cache |
+//! |---|---|---|---|
+//! | character GPT (`char-gpt`) | [`gpt`] | the last `block` tokens | keys and values per block |
+//! | character LSTM (`lstm`) | [`lstm`] | all tokens, through (h, c) | the recurrent state |
 
 pub mod gpt;
+pub mod lstm;
+#[cfg(test)]
+mod lstm_tests;
 #[cfg(test)]
 mod tests;
 
@@ -38,15 +50,19 @@ use gen_core::{GenError, Result, Rng};
 use rand::Rng as _;
 
 pub use gpt::{CacheStats, CharGpt, GptBlock, GptConfig, GptDecoder, GptNet};
+pub use lstm::{CharLstm, LstmConfig, LstmDecoder, LstmLayer, LstmNet, LstmState};
 
 /// A batch of B token windows of equal length T + 1, on the host: row b is
 /// the input x_1..x_T followed by the last target (the targets are the row
 /// shifted by one, x_2..x_{T+1}).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TokenWindows {
     tokens: Vec<u32>,
     batch: usize,
     len: usize,
+    /// Weight of each target `[B, T]` (1 = scored, 0 = padding), when the
+    /// rows are sequences of different lengths padded to one length.
+    mask: Option<Vec<f32>>,
 }
 
 impl TokenWindows {
@@ -69,7 +85,57 @@ impl TokenWindows {
                 "pass batch × window-length tokens, row-major",
             ));
         }
-        Ok(Self { tokens, batch, len })
+        Ok(Self {
+            tokens,
+            batch,
+            len,
+            mask: None,
+        })
+    }
+
+    /// Whole sequences of different lengths as one batch (makemore's
+    /// `CharDataset`): each row is a sequence padded with `pad` to `len`
+    /// tokens, and only the targets inside a sequence count in the loss,
+    ///
+    /// ```text
+    /// loss = Σ_{b,t} m_{b,t} · (−log p(x_{b,t+1} | x_{b,≤t})) / Σ_{b,t} m_{b,t},
+    /// m_{b,t} = 1 if t + 1 < len(sequence b), else 0
+    /// ```
+    ///
+    /// (the padding's own predictions are ignored; causality keeps it out of
+    /// the scored positions).
+    pub fn padded(sequences: &[Vec<u32>], len: usize, pad: u32) -> Result<Self> {
+        if let Some((i, s)) = sequences
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.len() < 2 || s.len() > len)
+        {
+            return Err(GenError::input(
+                "padded token windows",
+                format!(
+                    "sequence {i} has {} tokens; every sequence needs 2 to {len} tokens",
+                    s.len()
+                ),
+                "start every sequence with its start token and use a window length of at least the longest sequence",
+            ));
+        }
+        let t = len.saturating_sub(1);
+        let mut tokens = Vec::with_capacity(sequences.len() * len);
+        let mut mask = Vec::with_capacity(sequences.len() * t);
+        for s in sequences {
+            tokens.extend_from_slice(s);
+            tokens.extend(std::iter::repeat_n(pad, len - s.len()));
+            mask.extend((0..t).map(|p| if p + 1 < s.len() { 1.0 } else { 0.0 }));
+        }
+        let mut w = Self::new(tokens, sequences.len(), len)?;
+        w.mask = Some(mask);
+        Ok(w)
+    }
+
+    /// The weight of every target `[B, T]`, row-major, when the rows are
+    /// padded sequences ([`TokenWindows::padded`]); `None` when every target counts.
+    pub fn target_mask(&self) -> Option<&[f32]> {
+        self.mask.as_deref()
     }
 
     /// `batch` windows of `block + 1` consecutive tokens of `stream`, each

@@ -562,3 +562,35 @@ fn errors_capabilities_and_parameter_count() {
         .unwrap();
     assert_eq!(caps.infer.support, gen_core::Support::None);
 }
+
+#[test]
+fn padded_batches_ignore_the_padding_and_average_over_real_targets() {
+    let model = trained(small(5, 6), 3, 10);
+    let seqs = vec![vec![0, 1, 2, 0], vec![0, 3, 0], vec![0, 4, 4, 1, 2, 0]];
+    // Padded loss = Σ −log p / Σ predicted tokens, from the exact scores.
+    let scores = model.score(&seqs, &ScoreOptions::default()).unwrap();
+    let tokens: usize = seqs.iter().map(|s| s.len() - 1).sum();
+    let expected = -scores.values.iter().sum::<f64>() / tokens as f64;
+    let batch = TokenWindows::padded(&seqs, 7, 0).unwrap();
+    assert_eq!(
+        batch.target_mask().unwrap().iter().sum::<f32>(),
+        tokens as f32
+    );
+    let loss = model.loss(&batch).unwrap();
+    assert!((loss - expected).abs() < 1e-5, "{loss} vs {expected}");
+    // Whatever the padding token, the loss is the same.
+    let other = model
+        .loss(&TokenWindows::padded(&seqs, 7, 3).unwrap())
+        .unwrap();
+    assert!((loss - other).abs() < 1e-5, "{loss} vs {other}");
+    // An unpadded batch is the plain mean over every target.
+    assert!(
+        TokenWindows::new(vec![0; 6], 2, 3)
+            .unwrap()
+            .target_mask()
+            .is_none()
+    );
+    // Sequences too short or too long for the window.
+    assert!(TokenWindows::padded(&[vec![0]], 4, 0).is_err());
+    assert!(TokenWindows::padded(&[vec![0; 5]], 4, 0).is_err());
+}
