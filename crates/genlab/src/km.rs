@@ -3,8 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use gen_ar::sequence::{CharWordsGenerator, WordsModel};
 use gen_core::{GenError, Result};
-use gen_km_game::{NGramGenerator, RunSpec, run_from_spec, words_experiment, words_table};
+use gen_km_game::{
+    NGramGenerator, RunSpec, StringGenerator, run_from_spec, words_experiment, words_table,
+};
 
 /// The KM game subcommands.
 #[derive(Subcommand, Debug)]
@@ -76,9 +79,19 @@ pub struct KmWordsArgs {
         default_value = "10,100,1000,3000,10000,30000,63875"
     )]
     seen: Vec<usize>,
-    /// n-gram order of the generator.
+    /// The generator: a character n-gram (add-k 0.01), or a character GPT
+    /// or LSTM trained from scratch on every seen set.
+    #[arg(long, default_value = "ngram", value_parser = crate::choices::listed("generator", &WORDS_GENERATORS))]
+    generator: String,
+    /// n-gram order of the generator (ngram).
     #[arg(long, default_value_t = 4)]
     order: usize,
+    /// Training steps per seen set (char-gpt, lstm; batches of 32 words).
+    #[arg(long = "words-steps", default_value_t = 2000)]
+    words_steps: u64,
+    /// Device of the neural generators.
+    #[arg(long = "words-backend", default_value = "flex", value_parser = crate::choices::backend())]
+    words_backend: gen_core::Backend,
     /// Samples per point.
     #[arg(long, default_value_t = 2000)]
     samples: usize,
@@ -92,6 +105,9 @@ pub struct KmWordsArgs {
     #[arg(long, default_value = "km_words.png")]
     png: PathBuf,
 }
+
+/// The generators of `genlab km words`.
+const WORDS_GENERATORS: [&str; 3] = ["ngram", "char-gpt", "lstm"];
 
 /// Runs a `genlab km` subcommand.
 pub fn run(cmd: &KmCommand) -> Result<()> {
@@ -126,9 +142,24 @@ pub fn run(cmd: &KmCommand) -> Result<()> {
                     "pass sizes like 10,100,1000",
                 ));
             }
-            let mut generator = NGramGenerator::new(a.order, 0.01, a.temperature, 40);
-            let points = words_experiment(&words, &a.seen, &mut generator, a.samples, a.seed)?;
-            gen_km_game::plot::write_words_png(&points, "english words: n-gram", &a.png)?;
+            let mut generator: Box<dyn StringGenerator> = match a.generator.as_str() {
+                "ngram" => Box::new(NGramGenerator::new(a.order, 0.01, a.temperature, 40)),
+                neural => {
+                    let model = if neural == "lstm" {
+                        WordsModel::Lstm { hidden: 128 }
+                    } else {
+                        WordsModel::Gpt { width: 64 }
+                    };
+                    let mut g = CharWordsGenerator::new(model, a.words_steps, 32, 1e-3);
+                    g.temperature = a.temperature;
+                    g.backend = a.words_backend;
+                    Box::new(g)
+                }
+            };
+            eprintln!("generator: {}", generator.name());
+            let points = words_experiment(&words, &a.seen, generator.as_mut(), a.samples, a.seed)?;
+            let title = format!("english words: {}", a.generator);
+            gen_km_game::plot::write_words_png(&points, &title, &a.png)?;
             print!("{}", words_table(&points));
             eprintln!("wrote {}", a.png.display());
             Ok(())

@@ -38,6 +38,8 @@
 //! |---|---|---|---|
 //! | character GPT (`char-gpt`) | [`gpt`] | the last `block` tokens | keys and values per block |
 //! | character LSTM (`lstm`) | [`lstm`] | all tokens, through (h, c) | the recurrent state |
+//!
+//! [`words`] makes either of them a generator of the KM game's words bridge.
 
 pub mod gpt;
 pub mod lstm;
@@ -45,12 +47,14 @@ pub mod lstm;
 mod lstm_tests;
 #[cfg(test)]
 mod tests;
+pub mod words;
 
 use gen_core::{GenError, Result, Rng};
 use rand::Rng as _;
 
 pub use gpt::{CacheStats, CharGpt, GptBlock, GptConfig, GptDecoder, GptNet};
 pub use lstm::{CharLstm, LstmConfig, LstmDecoder, LstmLayer, LstmNet, LstmState};
+pub use words::{CharWordsGenerator, WordsModel};
 
 /// A batch of B token windows of equal length T + 1, on the host: row b is
 /// the input x_1..x_T followed by the last target (the targets are the row
