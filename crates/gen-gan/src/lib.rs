@@ -16,7 +16,16 @@
 //!   and the kernel MMD² of a generative moment-matching network.
 //! - [`mlp`]: MLP generator and (optionally spectrally normalised)
 //!   discriminator for low-dimensional data.
-//! - [`Gan`]: the model, trained by gen-core's alternating two-player step
+//! - [`conv`]: DCGAN players for square images (transposed convolutions
+//!   with batch norm; strided LeakyReLU convolutions), and the conditional
+//!   GAN's label input and projection discriminator.
+//! - [`bigan`]: BiGAN / ALI, a generator with an encoder against a joint
+//!   critic D(x, z).
+//! - [`nets`]: the player traits every pair of networks implements.
+//! - [`eval`]: FID, precision / recall / density / coverage and class
+//!   accuracy of image samples with gen-eval's MNIST / digits extractor.
+//! - [`Gan`]: the model, generic over the two networks ([`DcGan`],
+//!   [`BiGan`]), trained by gen-core's alternating two-player step
 //!   (n_critic critic updates, then one generator update), with an optional
 //!   EMA of the generator. It samples in one pass and *cannot score*: the
 //!   discriminator's output is not a density, so [`gen_core::Score`] is not
@@ -26,15 +35,29 @@
 //! gives the same model and numbers on ndarray, flex and wgpu.
 #![warn(missing_docs)]
 
+pub mod bigan;
+pub mod config;
+pub mod conv;
+pub mod eval;
 pub mod losses;
 pub mod mlp;
 pub mod model;
+pub mod nets;
 
+pub use bigan::BiganGenerator;
+pub use conv::{ConvDiscriminator, ConvGenerator};
 pub use losses::GanLoss;
 pub use mlp::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
-pub use model::{Gan, GanConfig};
+pub use model::{BiGan, DcGan, Gan, GanArch, GanConfig, labelled_batch};
+pub use nets::{CriticNet, GeneratorNet};
 
-/// The capability rows of this crate's models.
+/// The capability rows of this crate's models: the MLP GAN first, then
+/// dcgan, cgan and bigan.
 pub fn capabilities() -> Vec<gen_core::Capabilities> {
-    vec![model::capabilities_row()]
+    vec![
+        model::capabilities_row(),
+        model::dcgan_row(),
+        model::cgan_row(),
+        model::bigan_row(),
+    ]
 }

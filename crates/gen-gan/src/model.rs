@@ -20,168 +20,56 @@
 //!
 //! A GAN defines q_θ only implicitly, as the push-forward of N(0, I) through
 //! G: sampling is one forward pass, but there is no density to score and no
-//! encoder to infer z from x.
+//! encoder to infer z from x (a BiGAN learns one, see [`crate::bigan`]).
+//!
+//! The same step trains every pair of networks ([`CriticNet`],
+//! [`GeneratorNet`]): the MLP GAN, [`DcGan`] (with classes, the conditional
+//! GAN: each fake is generated with its batch row's class, and the critic
+//! sees the class too), and [`BiGan`], whose critic judges pairs
+//! (x, E(x)) against (G(z), z) and whose generator player (G and E) minimises
+//! the critic's loss with the two sides swapped.
 
 use std::path::Path;
 
-use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use gen_core::burn;
 use gen_core::checkpoint::{read_json, write_json_atomic};
-use gen_core::optim::{OptimConfig, Optimized};
+use gen_core::optim::Optimized;
 use gen_core::tensor::{to_matrix, to_tensor};
-use gen_core::train::{Ema, EmaConfig, PlayerLosses, TwoPlayer, TwoPlayerConfig};
+use gen_core::train::{Ema, EmaConfig, PlayerLosses, TwoPlayer};
 use gen_core::{
     Capabilities, Checkpoint, GenError, Learn, Matrix, Model, Result, Rng, Sample, SampleOptions,
     StepContext, StepStats, TaskSupport, rng_from_seed,
 };
-use serde::{Deserialize, Serialize};
 
+use crate::bigan::BiganGenerator;
+pub use crate::config::{GanArch, GanConfig};
+use crate::conv::{ConvDiscriminator, ConvGenerator};
 use crate::losses::{self, GanLoss};
-use crate::mlp::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, latent_noise};
+use crate::mlp::{Discriminator, Generator, latent_noise};
+use crate::nets::{CriticNet, GeneratorNet, one_hot};
 
-/// Settings of a [`Gan`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GanConfig {
-    /// The adversarial objective.
-    pub loss: GanLoss,
-    /// Critic updates per generator update (1 for minimax / hinge / LSGAN,
-    /// 5 for WGAN).
-    pub n_critic: usize,
-    /// The critic's learning rate is lr(t)·d_lr_mult (lr(t): the trainer's
-    /// scheduled rate), e.g. 4 with g_lr_mult 1 for the two time-scale
-    /// update rule.
-    pub d_lr_mult: f64,
-    /// The generator's learning rate is lr(t)·g_lr_mult.
-    pub g_lr_mult: f64,
-    /// Adam β₁ of both players (DCGAN: 0.5).
-    pub beta1: f32,
-    /// Adam β₂ of both players.
-    pub beta2: f32,
-    /// Spectrally normalise every discriminator layer.
-    pub spectral_norm: bool,
-    /// Decay of an exponential moving average of the generator's weights,
-    /// used for sampling when set (e.g. 0.999).
-    pub ema: Option<f64>,
-    /// Latent width L.
-    pub latent: usize,
-    /// Hidden widths of both players.
-    pub hidden: Vec<usize>,
-    /// Data width D (2 for the 2-D toys).
-    pub data_dim: usize,
-    /// Truncation trick at sampling time: latent coordinates with
-    /// |ε| > t are redrawn (None: plain N(0, I)).
-    pub truncation: Option<f64>,
-}
+/// Rows per generator forward when sampling many rows.
+const CHUNK: usize = 512;
 
-impl Default for GanConfig {
-    fn default() -> Self {
-        Self {
-            loss: GanLoss::NonSaturating,
-            n_critic: 1,
-            d_lr_mult: 1.0,
-            g_lr_mult: 1.0,
-            beta1: 0.5,
-            beta2: 0.999,
-            spectral_norm: false,
-            ema: None,
-            latent: 2,
-            hidden: vec![128, 128],
-            data_dim: 2,
-            truncation: None,
-        }
-    }
-}
-
-impl GanConfig {
-    /// The default settings with `loss` (and n_critic 5 for Wasserstein).
-    pub fn with_loss(loss: GanLoss) -> Self {
-        let n_critic = if matches!(loss, GanLoss::Wasserstein { .. }) {
-            5
-        } else {
-            1
-        };
-        Self {
-            loss,
-            n_critic,
-            ..Self::default()
-        }
-    }
-
-    /// Errors with the cause and a fix for: n_critic 0, a clip bound ≤ 0,
-    /// non-positive bandwidths, learning-rate multipliers, Adam βs outside
-    /// [0, 1), an EMA decay outside [0, 1), zero widths, truncation ≤ 0.
-    pub fn validate(&self) -> Result<()> {
-        self.loss.validate()?;
-        self.two_player().validate()?;
-        for (field, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
-            if !(b.is_finite() && (0.0..1.0).contains(&b)) {
-                return Err(GenError::config(
-                    field,
-                    b,
-                    "Adam's β must be in [0, 1)",
-                    "use beta1 0.5 and beta2 0.999 (DCGAN)",
-                ));
-            }
-        }
-        if let Some(decay) = self.ema {
-            EmaConfig::new(decay).validate()?;
-        }
-        if self.latent == 0
-            || self.data_dim == 0
-            || self.hidden.is_empty()
-            || self.hidden.contains(&0)
-        {
-            return Err(GenError::config(
-                "gan widths",
-                format!(
-                    "latent {}, hidden {:?}, data_dim {}",
-                    self.latent, self.hidden, self.data_dim
-                ),
-                "every width must be positive and there must be at least one hidden layer",
-                "use latent 2, hidden [128, 128], data_dim 2 for the 2-D toys",
-            ));
-        }
-        if let Some(t) = self.truncation
-            && !(t.is_finite() && t > 0.0)
-        {
-            return Err(GenError::config(
-                "truncation",
-                t,
-                "the truncation threshold must be finite and > 0",
-                "use e.g. 1.0, or no truncation",
-            ));
-        }
-        Ok(())
-    }
-
-    /// The [`TwoPlayerConfig`] of these settings.
-    pub fn two_player(&self) -> TwoPlayerConfig {
-        TwoPlayerConfig {
-            n_critic: self.n_critic,
-            d_lr_mult: self.d_lr_mult,
-            g_lr_mult: self.g_lr_mult,
-        }
-    }
-
-    fn optim(&self) -> OptimConfig {
-        OptimConfig {
-            beta1: self.beta1,
-            beta2: self.beta2,
-            ..OptimConfig::default()
-        }
-    }
-}
-
-/// A generative adversarial network (module docs).
+/// A generative adversarial network (module docs) over a critic network `D`
+/// and a generator network `G`: the MLP GAN by default, [`DcGan`] (and the
+/// conditional cGAN) on images, [`BiGan`] with an encoder.
 #[derive(Debug)]
-pub struct Gan {
+pub struct Gan<D: CriticNet = Discriminator, G: GeneratorNet = Generator> {
     config: GanConfig,
-    players: TwoPlayer<Discriminator, Generator>,
-    ema: Option<Ema<Generator>>,
+    players: TwoPlayer<D, G>,
+    ema: Option<Ema<G>>,
     /// Training device (autodiff).
     device: Device,
 }
+
+/// DCGAN (and, with `classes` > 0, the conditional GAN with a projection
+/// discriminator) on square images: see [`crate::conv`].
+pub type DcGan = Gan<ConvDiscriminator, ConvGenerator>;
+
+/// BiGAN / ALI: generator, encoder and joint critic; see [`crate::bigan`].
+pub type BiGan = Gan<Discriminator, BiganGenerator>;
 
 /// The discriminator's loss L_D for `loss` (not defined for MMD).
 pub fn critic_loss(loss: &GanLoss, real: Tensor<1>, fake: Tensor<1>) -> Result<Tensor<1>> {
@@ -216,24 +104,49 @@ pub fn generator_loss(loss: &GanLoss, fake: Tensor<1>) -> Result<Tensor<1>> {
 }
 
 impl Gan {
-    /// A new GAN on `device` (autodiff is added for training); the
+    /// A new MLP GAN on `device` (autodiff is added for training); the
     /// generator's weights, then the discriminator's, are drawn from `seed`.
     pub fn new(config: GanConfig, device: &Device, seed: u64) -> Result<Self> {
+        Self::build(config, device, seed)
+    }
+}
+
+/// Class indices of a conditional batch's last column, each checked to be
+/// an integer in 0..k.
+fn labels_of(column: impl Iterator<Item = f64>, k: usize, context: &str) -> Result<Vec<usize>> {
+    column
+        .map(|v| {
+            if v.fract() == 0.0 && v >= 0.0 && (v as usize) < k {
+                Ok(v as usize)
+            } else {
+                Err(class_error(v, k, context))
+            }
+        })
+        .collect()
+}
+
+fn class_error(v: f64, k: usize, context: &str) -> GenError {
+    GenError::config(
+        "class",
+        v,
+        format!(
+            "{context}: the model has {k} classes, so a class is an integer in 0..={}",
+            k.saturating_sub(1)
+        ),
+        format!("give a class between 0 and {}", k.saturating_sub(1)),
+    )
+}
+
+impl<D: CriticNet, G: GeneratorNet> Gan<D, G> {
+    /// A new GAN with the networks `config.arch` describes, on `device`
+    /// (autodiff is added for training); the generator's weights, then the
+    /// discriminator's, are drawn from `seed`.
+    pub fn build(config: GanConfig, device: &Device, seed: u64) -> Result<Self> {
         config.validate()?;
         let train = device.clone().autodiff();
         let mut rng = rng_from_seed(seed);
-        let g = GeneratorConfig {
-            latent: config.latent,
-            hidden: config.hidden.clone(),
-            d_out: config.data_dim,
-        }
-        .init(&mut rng, &train)?;
-        let mut d = DiscriminatorConfig {
-            d_in: config.data_dim,
-            hidden: config.hidden.clone(),
-            spectral_norm: config.spectral_norm,
-        }
-        .init(&mut rng, &train)?;
+        let g = G::init(&config, &mut rng, &train)?;
+        let mut d = D::init(&config, &mut rng, &train)?;
         if let GanLoss::Wasserstein { clip } = config.loss {
             d = losses::clip_weights(d, clip);
         }
@@ -261,17 +174,17 @@ impl Gan {
     }
 
     /// Both players with their optimisers.
-    pub fn players(&self) -> &TwoPlayer<Discriminator, Generator> {
+    pub fn players(&self) -> &TwoPlayer<D, G> {
         &self.players
     }
 
     /// Both players, mutably (for custom training loops and tests).
-    pub fn players_mut(&mut self) -> &mut TwoPlayer<Discriminator, Generator> {
+    pub fn players_mut(&mut self) -> &mut TwoPlayer<D, G> {
         &mut self.players
     }
 
     /// The moving average of the generator, if configured.
-    pub fn ema(&self) -> Option<&Ema<Generator>> {
+    pub fn ema(&self) -> Option<&Ema<G>> {
         self.ema.as_ref()
     }
 
@@ -280,20 +193,50 @@ impl Gan {
         &self.device
     }
 
-    /// The generator used for sampling (the EMA when configured), without autodiff.
-    pub fn sampling_generator(&self) -> Generator {
+    /// Classes K of a conditional GAN (0: unconditional).
+    pub fn classes(&self) -> usize {
+        self.config.classes
+    }
+
+    /// The generator used for sampling, encoding and interpolating: the EMA
+    /// when configured, else the live weights; without autodiff, so batch
+    /// norm runs in eval mode on its running statistics.
+    pub fn sampling_generator(&self) -> G {
         match &self.ema {
             Some(e) => e.model().clone(),
             None => self.players.g.model.valid(),
         }
     }
 
+    /// Rows of a conditional batch or input: the data columns and the
+    /// labels of the last column; unconditional rows pass through.
+    fn split_labels(&self, batch: &Matrix, context: &str) -> Result<(Matrix, Option<Vec<usize>>)> {
+        let (d, k) = (self.config.data_dim, self.config.classes);
+        if k == 0 {
+            batch.ensure_cols(d, context)?;
+            return Ok((batch.clone(), None));
+        }
+        batch.ensure_cols(d + 1, &format!("{context} (pixels, then the class index)"))?;
+        let labels = labels_of(batch.iter_rows().map(|r| r[d]), k, context)?;
+        let x: Vec<f64> = batch
+            .iter_rows()
+            .flat_map(|r| r[..d].iter().copied())
+            .collect();
+        Ok((Matrix::new(batch.rows(), d, x)?, Some(labels)))
+    }
+
     /// σ(D(x)) for minimax / non-saturating, D(x) otherwise, for every row
-    /// of `x` (evaluation: spectral-norm state is not updated).
+    /// of `x` (evaluation: spectral-norm state is not updated). A
+    /// conditional GAN reads the class from the last column; a BiGAN pairs
+    /// each row with its encoding E(x).
     pub fn discriminate(&self, x: &Matrix) -> Result<Vec<f64>> {
-        x.ensure_cols(self.config.data_dim, "GAN discriminate")?;
+        let (x, labels) = self.split_labels(x, "GAN discriminate")?;
+        let dev = self.device.clone().inner();
         let d = self.players.d.model.valid();
-        let out = d.forward(to_tensor(x, &self.device.clone().inner()));
+        let xt = to_tensor(&x, &dev);
+        let z = self.players.g.model.valid().encode(xt.clone());
+        let y = labels.map(|l| one_hot(&l, self.config.classes, &dev));
+        let out = d.critic(xt, z, y);
         let out = match self.config.loss {
             GanLoss::Minimax | GanLoss::NonSaturating => burn::tensor::activation::sigmoid(out),
             _ => out,
@@ -304,13 +247,85 @@ impl Gan {
             .collect())
     }
 
+    /// x = G(z, y) for latent rows `z` (n × L) and, for a conditional GAN,
+    /// one class per row, with the sampling generator.
+    pub fn decode(&self, z: &Matrix, labels: Option<&[usize]>) -> Result<Matrix> {
+        z.ensure_cols(self.config.latent, "GAN decode latents")?;
+        z.ensure_finite("GAN decode latents")?;
+        let labels = self.checked_labels(labels, z.rows())?;
+        self.generate_rows(&z.to_f32(), z.rows(), labels.as_deref())
+    }
+
+    fn checked_labels(&self, labels: Option<&[usize]>, n: usize) -> Result<Option<Vec<usize>>> {
+        let k = self.config.classes;
+        match (labels, k) {
+            (None, 0) => Ok(None),
+            (Some(_), 0) => Err(GenError::config(
+                "condition",
+                "a class",
+                "this GAN is unconditional",
+                "sample without a class, or train a conditional GAN (cgan)",
+            )),
+            (None, _) => Err(GenError::config(
+                "class",
+                "none",
+                format!("this conditional GAN needs one class (0..{k}) per row"),
+                "pass a class per row",
+            )),
+            (Some(l), _) => {
+                if l.len() != n {
+                    return Err(GenError::shape(
+                        "GAN classes",
+                        format!("{n} classes (one per row)"),
+                        format!("{} classes", l.len()),
+                        "pass one class per latent row",
+                    ));
+                }
+                labels_of(l.iter().map(|&c| c as f64), k, "GAN classes").map(Some)
+            }
+        }
+    }
+
+    /// G(z, y) in chunks of host latents (row-major, n × L).
+    fn generate_rows(&self, z: &[f32], n: usize, labels: Option<&[usize]>) -> Result<Matrix> {
+        let l = self.config.latent;
+        let dev = self.device.clone().inner();
+        let g = self.sampling_generator();
+        let mut out = Vec::with_capacity(n * self.config.data_dim);
+        for start in (0..n).step_by(CHUNK) {
+            let m = CHUNK.min(n - start);
+            let zt = Tensor::from_data(
+                TensorData::new(z[start * l..(start + m) * l].to_vec(), [m, l]),
+                &dev,
+            );
+            let y = labels.map(|c| one_hot(&c[start..start + m], self.config.classes, &dev));
+            out.extend_from_slice(to_matrix(g.generate_from(zt, y))?.as_slice());
+        }
+        Matrix::new(n, self.config.data_dim, out)
+    }
+
     /// `n` samples x = G(τ·ε) with ε ~ N(0, I) (truncated at `truncation`
-    /// when given), as an n × D matrix.
+    /// when given), as an n × D matrix. A conditional GAN draws each class
+    /// uniformly (after the latents), sampling the marginal
+    /// p(x) = (1/K) Σ_y p(x | y).
     pub fn sample_with(
         &self,
         n: usize,
         temperature: f64,
         truncation: Option<f64>,
+        rng: &mut Rng,
+    ) -> Result<Matrix> {
+        self.sample_classes(n, temperature, truncation, None, rng)
+    }
+
+    /// As [`Self::sample_with`], with the class of every row given
+    /// (conditional GANs; an unconditional GAN refuses classes).
+    pub fn sample_classes(
+        &self,
+        n: usize,
+        temperature: f64,
+        truncation: Option<f64>,
+        labels: Option<&[usize]>,
         rng: &mut Rng,
     ) -> Result<Matrix> {
         SampleOptions::with_temperature(temperature).validate()?;
@@ -324,15 +339,73 @@ impl Gan {
                 "use e.g. 1.0, or no truncation",
             ));
         }
+        let mut labels = self.checked_labels_or_none(labels, n)?;
+        let z = latent_noise(n, self.config.latent, temperature, truncation, rng);
+        if labels.is_none() && self.config.classes > 0 {
+            use rand::Rng as _;
+            let k = self.config.classes;
+            labels = Some((0..n).map(|_| rng.random_range(0..k)).collect());
+        }
+        self.generate_rows(&z, n, labels.as_deref())
+    }
+
+    fn checked_labels_or_none(
+        &self,
+        labels: Option<&[usize]>,
+        n: usize,
+    ) -> Result<Option<Vec<usize>>> {
+        match labels {
+            None => Ok(None),
+            some => self.checked_labels(some, n),
+        }
+    }
+
+    /// Latent interpolation: for each of `pairs` pairs of fresh
+    /// z_a, z_b ~ N(0, I), the `steps` points G((1 − t) z_a + t z_b),
+    /// t = 0, 1/(steps − 1), …, 1, rows pair after pair. A conditional GAN
+    /// keeps class `labels[p]` along pair p (classes p mod K without labels).
+    pub fn latent_interpolation(
+        &self,
+        pairs: usize,
+        steps: usize,
+        labels: Option<&[usize]>,
+        rng: &mut Rng,
+    ) -> Result<Matrix> {
+        if steps < 2 {
+            return Err(GenError::config(
+                "interpolation steps",
+                steps,
+                "a segment needs both end points",
+                "use at least 2 steps",
+            ));
+        }
         let l = self.config.latent;
-        let z = latent_noise(n, l, temperature, truncation, rng);
-        let dev = self.device.clone().inner();
-        let g = self.sampling_generator();
-        to_matrix(g.forward(Tensor::from_data(TensorData::new(z, [n, l]), &dev)))
+        let k = self.config.classes;
+        let pair_labels: Option<Vec<usize>> = match (labels, k) {
+            (Some(c), _) => Some(c.to_vec()),
+            (None, 0) => None,
+            (None, _) => Some((0..pairs).map(|p| p % k).collect()),
+        };
+        let mut z = Vec::with_capacity(pairs * steps * l);
+        for _ in 0..pairs {
+            let a = latent_noise(1, l, 1.0, None, rng);
+            let b = latent_noise(1, l, 1.0, None, rng);
+            for s in 0..steps {
+                let t = s as f32 / (steps - 1) as f32;
+                z.extend(a.iter().zip(&b).map(|(a, b)| (1.0 - t) * a + t * b));
+            }
+        }
+        let rows: Option<Vec<usize>> = pair_labels.map(|c| {
+            c.iter()
+                .take(pairs)
+                .flat_map(|&y| std::iter::repeat_n(y, steps))
+                .collect()
+        });
+        let labels = self.checked_labels_or_none(rows.as_deref(), pairs * steps)?;
+        self.generate_rows(&z, pairs * steps, labels.as_deref())
     }
 
     fn check_batch(&self, batch: &Matrix) -> Result<()> {
-        batch.ensure_cols(self.config.data_dim, "GAN training batch")?;
         batch.ensure_finite("GAN training batch")?;
         if batch.rows() < 2 {
             return Err(GenError::input(
@@ -344,18 +417,56 @@ impl Gan {
         Ok(())
     }
 
-    /// One learning step (module docs); the losses of every update.
+    /// One learning step (module docs); the losses of every update. A
+    /// conditional GAN's batch carries each row's class in an extra last
+    /// column (see [`labelled_batch`]); its fakes are generated with the
+    /// batch's classes.
     pub fn step(&mut self, batch: &Matrix, ctx: &mut StepContext<'_>) -> Result<PlayerLosses> {
         self.check_batch(batch)?;
-        let n = batch.rows();
+        let (x, labels) = self.split_labels(batch, "GAN training batch")?;
+        let n = x.rows();
         let dev = self.device.clone();
-        let real = to_tensor(batch, &dev);
+        let real = to_tensor(&x, &dev);
+        let y = labels.map(|l| one_hot(&l, self.config.classes, &dev));
+        let l = self.config.latent;
         let loss = self.config.loss;
+        // (G(z, y), z) for fresh z ~ N(0, I) from the run RNG.
+        let fake = |g: &G, rng: &mut Rng| {
+            let z: Tensor<2> = Tensor::from_data(
+                TensorData::new(latent_noise(n, l, 1.0, None, rng), [n, l]),
+                &dev,
+            );
+            (g.generate_from(z.clone(), y.clone()), z)
+        };
+        // L_D on (x, E(x)) against (G(z), z) for a BiGAN, x against G(z)
+        // otherwise; nothing reaches G.
+        let d_loss = |d: &D, g: &G, rng: &mut Rng| {
+            let (xf, z) = fake(g, rng);
+            let zr = g.encode(real.clone()).map(|e| e.detach());
+            let zf = zr.as_ref().map(|_| z);
+            critic_loss(
+                &loss,
+                d.critic(real.clone(), zr, y.clone()),
+                d.critic(xf.detach(), zf, y.clone()),
+            )
+        };
+        // L_G on D(G(z)); a BiGAN's G and E minimise L_D with the sides swapped.
+        let g_loss = |d: &D, g: &G, rng: &mut Rng| {
+            let (xf, z) = fake(g, rng);
+            match g.encode(real.clone()) {
+                Some(zr) => critic_loss(
+                    &loss,
+                    d.critic(xf, Some(z), y.clone()),
+                    d.critic(real.clone(), Some(zr), y.clone()),
+                ),
+                None => generator_loss(&loss, d.critic(xf, None, y.clone())),
+            }
+        };
         let losses = match loss {
             GanLoss::Mmd { bandwidths } => {
                 let lr = self.players.lr_g(ctx);
-                let fake = self.players.g.model.generate(n, ctx.rng, &dev);
-                let l = losses::mmd2(fake, real, &bandwidths, false)?;
+                let (xf, _) = fake(&self.players.g.model, ctx.rng);
+                let l = losses::mmd2(xf, real.clone(), &bandwidths, false)?;
                 PlayerLosses {
                     d: Vec::new(),
                     g: self.players.g.step(l, lr)?,
@@ -371,9 +482,7 @@ impl Gan {
                     g: f64::NAN,
                 };
                 for _ in 0..self.config.n_critic {
-                    let fake = self.players.g.model.generate(n, ctx.rng, &dev).detach();
-                    let d = &self.players.d.model;
-                    let l = critic_loss(&loss, d.forward(real.clone()), d.forward(fake))?;
+                    let l = d_loss(&self.players.d.model, &self.players.g.model, ctx.rng)?;
                     let v = self.players.d.step(l, lr_d)?;
                     out.d.push(v);
                     if !v.is_finite() {
@@ -382,18 +491,14 @@ impl Gan {
                     let d = self.players.d.model.clone();
                     self.players.d.model = losses::clip_weights(d, clip);
                 }
-                let fake = self.players.g.model.generate(n, ctx.rng, &dev);
-                let l = generator_loss(&loss, self.players.d.model.forward(fake))?;
+                let l = g_loss(&self.players.d.model, &self.players.g.model, ctx.rng)?;
                 out.g = self.players.g.step(l, lr_g)?;
                 out
             }
             _ => self.players.step(
                 ctx,
-                |d, g, _k, rng| {
-                    let fake = g.generate(n, rng, &dev).detach();
-                    critic_loss(&loss, d.forward(real.clone()), d.forward(fake))
-                },
-                |d, g, rng| generator_loss(&loss, d.forward(g.generate(n, rng, &dev))),
+                |d, g, _k, rng| d_loss(d, g, rng),
+                |d, g, rng| g_loss(d, g, rng),
             )?,
         };
         if losses.g.is_finite()
@@ -405,11 +510,66 @@ impl Gan {
     }
 }
 
-impl Model for Gan {
-    fn capabilities(&self) -> Capabilities {
-        capabilities_row()
+/// Pixels with each row's class appended as a last column: the batch (and
+/// `discriminate` input) of a conditional GAN.
+pub fn labelled_batch(x: &Matrix, labels: &[u8]) -> Result<Matrix> {
+    if labels.len() != x.rows() {
+        return Err(GenError::shape(
+            "labelled GAN batch",
+            format!("{} labels (one per row)", x.rows()),
+            format!("{} labels", labels.len()),
+            "pass one label per image row",
+        ));
+    }
+    let d = x.cols();
+    let mut v = Vec::with_capacity(x.rows() * (d + 1));
+    for (r, &y) in x.iter_rows().zip(labels) {
+        v.extend_from_slice(r);
+        v.push(f64::from(y));
+    }
+    Matrix::new(x.rows(), d + 1, v)
+}
+
+impl BiGan {
+    /// ẑ = E(x) for every row of `x` (n × D → n × L): the encoder's
+    /// approximate inverse of G, not a posterior.
+    pub fn encode(&self, x: &Matrix) -> Result<Matrix> {
+        x.ensure_cols(self.config.data_dim, "BiGAN encode")?;
+        x.ensure_finite("BiGAN encode")?;
+        let dev = self.device.clone().inner();
+        let g = self.sampling_generator();
+        let mut out = Vec::with_capacity(x.rows() * self.config.latent);
+        for start in (0..x.rows()).step_by(CHUNK) {
+            let idx: Vec<usize> = (start..(start + CHUNK).min(x.rows())).collect();
+            let xt = to_tensor(&x.select_rows(&idx)?, &dev);
+            out.extend_from_slice(to_matrix(g.e.forward(xt))?.as_slice());
+        }
+        Matrix::new(x.rows(), self.config.latent, out)
+    }
+
+    /// G(E(x)): rows through the encoder and back.
+    pub fn reconstruct(&self, x: &Matrix) -> Result<Matrix> {
+        self.decode(&self.encode(x)?, None)
     }
 }
+
+impl<D: CriticNet, G: GeneratorNet> Model for Gan<D, G> {
+    fn capabilities(&self) -> Capabilities {
+        capabilities_for(&self.config)
+    }
+}
+
+/// The capability row of the GAN `config` describes.
+pub fn capabilities_for(config: &GanConfig) -> Capabilities {
+    match (config.arch, config.classes) {
+        (GanArch::Mlp, _) => capabilities_row(),
+        (GanArch::Dcgan { .. }, 0) => dcgan_row(),
+        (GanArch::Dcgan { .. }, _) => cgan_row(),
+        (GanArch::Bigan { .. }, _) => bigan_row(),
+    }
+}
+
+const NO_DENSITY: &str = "the discriminator's output is not a density";
 
 /// The capability row of the GAN (`gan`).
 pub fn capabilities_row() -> Capabilities {
@@ -419,13 +579,61 @@ pub fn capabilities_row() -> Capabilities {
         learn: TaskSupport::approximate(
             "adversarial, unstable: n_critic critic Adam steps, then one generator step",
         ),
-        score: TaskSupport::none("the discriminator's output is not a density"),
+        score: TaskSupport::none(NO_DENSITY),
         sample: TaskSupport::exact("one pass x = G(z), z ~ N(0, I)"),
         infer: TaskSupport::none("no encoder: z is not recovered from x"),
     }
 }
 
-impl Learn for Gan {
+/// The capability row of DCGAN (`dcgan`).
+pub fn dcgan_row() -> Capabilities {
+    Capabilities {
+        model: "dcgan",
+        family: "gan",
+        learn: TaskSupport::approximate(
+            "adversarial, unstable: strided-conv critic and transposed-conv generator with batch norm, alternating Adam steps",
+        ),
+        score: TaskSupport::none(NO_DENSITY),
+        sample: TaskSupport::exact(
+            "one pass x = G(z), z ~ N(0, I); batch norm in eval mode (running statistics)",
+        ),
+        infer: TaskSupport::none("no encoder: z is not recovered from x"),
+    }
+}
+
+/// The capability row of the conditional GAN (`cgan`).
+pub fn cgan_row() -> Capabilities {
+    Capabilities {
+        model: "cgan",
+        family: "gan",
+        learn: TaskSupport::approximate(
+            "adversarial, unstable: DCGAN with the label in G and a projection discriminator",
+        ),
+        score: TaskSupport::none(NO_DENSITY),
+        sample: TaskSupport::exact(
+            "one pass x = G(z, y) for a requested class y (uniform y when none is given)",
+        ),
+        infer: TaskSupport::none("no encoder: z is not recovered from x"),
+    }
+}
+
+/// The capability row of BiGAN / ALI (`bigan`).
+pub fn bigan_row() -> Capabilities {
+    Capabilities {
+        model: "bigan",
+        family: "gan",
+        learn: TaskSupport::approximate(
+            "adversarial, unstable: joint critic D(x, z) on (x, E(x)) vs (G(z), z)",
+        ),
+        score: TaskSupport::none(NO_DENSITY),
+        sample: TaskSupport::exact("one pass x = G(z), z ~ N(0, I)"),
+        infer: TaskSupport::approximate(
+            "z = E(x), a learned approximate inverse of G (a point, not a posterior)",
+        ),
+    }
+}
+
+impl<D: CriticNet, G: GeneratorNet> Learn for Gan<D, G> {
     type Batch = Matrix;
     /// `loss` is the generator's loss (the critic's mean loss when a
     /// non-finite critic loss stopped the step); metrics `d_loss` (mean
@@ -448,25 +656,53 @@ impl Learn for Gan {
     }
 }
 
-impl Sample for Gan {
+impl<D: CriticNet, G: GeneratorNet> Sample for Gan<D, G> {
     type Output = Matrix;
     /// x = G(τ·ε), ε ~ N(0, I), truncated as the config says; from the EMA
-    /// generator when configured.
+    /// generator when configured. A conditional GAN takes its classes from
+    /// `options.condition` (one column of class indices: one row for every
+    /// sample, or one row per sample), uniform classes without it.
     fn sample(&self, n: usize, options: &SampleOptions, rng: &mut Rng) -> Result<Matrix> {
         options.validate()?;
-        if options.condition.is_some() {
-            return Err(GenError::config(
-                "condition",
-                "given",
-                "this GAN is unconditional",
-                "sample without a condition",
-            ));
-        }
-        self.sample_with(n, options.temperature, self.config.truncation, rng)
+        let labels = match &options.condition {
+            None => None,
+            Some(_) if self.config.classes == 0 => {
+                return Err(GenError::config(
+                    "condition",
+                    "given",
+                    "this GAN is unconditional",
+                    "sample without a condition",
+                ));
+            }
+            Some(c) => {
+                c.ensure_cols(1, "GAN condition (one class index per row)")?;
+                let k = self.config.classes;
+                let classes = labels_of(c.as_slice().iter().copied(), k, "GAN condition")?;
+                match classes.len() {
+                    1 => Some(vec![classes[0]; n]),
+                    m if m == n => Some(classes),
+                    m => {
+                        return Err(GenError::shape(
+                            "GAN condition",
+                            format!("1 or {n} rows"),
+                            format!("{m} rows"),
+                            "give one class for all samples or one per sample",
+                        ));
+                    }
+                }
+            }
+        };
+        self.sample_classes(
+            n,
+            options.temperature,
+            self.config.truncation,
+            labels.as_deref(),
+            rng,
+        )
     }
 }
 
-impl Checkpoint for Gan {
+impl<D: CriticNet, G: GeneratorNet> Checkpoint for Gan<D, G> {
     /// Writes `gan_config.json`, both players with their Adam states
     /// (`gan_d.*`, `gan_g.*`) and the EMA (`gan_g.ema.*`), each file atomically.
     fn save_checkpoint(&self, dir: &Path) -> Result<()> {
@@ -481,26 +717,33 @@ impl Checkpoint for Gan {
     fn load_checkpoint(&mut self, dir: &Path) -> Result<()> {
         let path = dir.join("gan_config.json");
         let saved: GanConfig = read_json(&path)?;
-        if saved.latent != self.config.latent
-            || saved.hidden != self.config.hidden
-            || saved.data_dim != self.config.data_dim
-            || saved.spectral_norm != self.config.spectral_norm
-            || saved.ema.is_some() != self.config.ema.is_some()
+        let c = &self.config;
+        if saved.latent != c.latent
+            || saved.hidden != c.hidden
+            || saved.data_dim != c.data_dim
+            || saved.spectral_norm != c.spectral_norm
+            || saved.ema.is_some() != c.ema.is_some()
+            || saved.arch != c.arch
+            || saved.classes != c.classes
         {
             return Err(GenError::Format {
                 path,
                 problem: format!(
-                    "the checkpoint is of a GAN with latent {}, hidden {:?}, data_dim {}, spectral_norm {}, ema {:?}; this one has latent {}, hidden {:?}, data_dim {}, spectral_norm {}, ema {:?}",
+                    "the checkpoint is of a GAN with arch {:?}, classes {}, latent {}, hidden {:?}, data_dim {}, spectral_norm {}, ema {:?}; this one has arch {:?}, classes {}, latent {}, hidden {:?}, data_dim {}, spectral_norm {}, ema {:?}",
+                    saved.arch,
+                    saved.classes,
                     saved.latent,
                     saved.hidden,
                     saved.data_dim,
                     saved.spectral_norm,
                     saved.ema,
-                    self.config.latent,
-                    self.config.hidden,
-                    self.config.data_dim,
-                    self.config.spectral_norm,
-                    self.config.ema
+                    c.arch,
+                    c.classes,
+                    c.latent,
+                    c.hidden,
+                    c.data_dim,
+                    c.spectral_norm,
+                    c.ema
                 ),
                 fix: "build the GAN with the checkpoint's gan_config.json".into(),
             });

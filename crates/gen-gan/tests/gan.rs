@@ -1,6 +1,9 @@
 //! The GAN against its mathematics: who moves in each update, the optimal
 //! discriminator, exact resume, stability of every loss, backend parity
-//! (one test binary: wgpu kernels compile once per process).
+//! (one test binary: wgpu kernels compile once per process). The image
+//! GANs (DCGAN, cGAN, BiGAN) are in the `image_gans` module.
+
+mod image_gans;
 
 use std::path::Path;
 

@@ -24,6 +24,8 @@ pub enum Data {
         w: usize,
         /// Grey levels.
         levels: u32,
+        /// One class label per image.
+        labels: Vec<u8>,
     },
     /// One continuous text.
     Text(String),
@@ -77,6 +79,7 @@ pub fn load(name: &str, split: Split) -> Result<Data> {
         h: d.height,
         w: d.width,
         levels: d.levels,
+        labels: d.labels,
     };
     Ok(match canonical_name(name)? {
         "mnist5k" => images(gen_data::mnist5k(split)?),

@@ -20,6 +20,8 @@ pub static FAMILIES: &[&dyn Family] = &[
     &crate::autoregressive::ArFamily,
     &crate::text::TextFamily,
     &crate::gan::GanFamily,
+    &crate::diffusion::DiffusionFamily,
+    &crate::gan_image::ImageGanFamily,
 ];
 
 /// Every model's capability row.

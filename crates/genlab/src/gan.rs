@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use gen_core::train::{EpochBatcher, TrainConfig, Trainer};
-use gen_core::{Capabilities, Checkpoint, Result, Rng, Sample, SampleOptions, Scores, Task};
+use gen_core::{
+    Capabilities, Checkpoint, Matrix, Result, Rng, Sample, SampleOptions, Scores, Task,
+};
 use gen_eval::toy::{ModeCoverageOptions, mode_coverage};
 use gen_gan::{Gan, GanConfig, GanLoss};
 use serde_json::json;
@@ -19,7 +21,9 @@ use crate::{TrainArgs, output};
 
 /// GAN options of `genlab train`.
 #[derive(clap::Args, Debug, Clone)]
-#[command(next_help_heading = "GANs (gan, ns-gan, wgan, hinge-gan, lsgan, mmd-gan)")]
+#[command(
+    next_help_heading = "GANs (gan, ns-gan, wgan, hinge-gan, lsgan, mmd-gan; dcgan, cgan, bigan)"
+)]
 pub struct GanArgs {
     /// Critic updates per generator update (default: 5 for wgan, 1 otherwise).
     #[arg(id = "n-critic", long = "n-critic")]
@@ -27,20 +31,28 @@ pub struct GanArgs {
     /// Weight-clipping bound c of the WGAN critic.
     #[arg(id = "clip", long = "clip", default_value_t = 0.01)]
     pub clip: f64,
-    /// Spectrally normalise every discriminator layer.
-    #[arg(id = "spectral-norm", long = "spectral-norm")]
-    pub spectral_norm: bool,
+    /// Spectrally normalise every discriminator layer: `--spectral-norm`
+    /// (or `--spectral-norm true`) turns it on, `--spectral-norm false` off.
+    /// Default: off for the 2-D GANs, on for dcgan and cgan (without it the
+    /// convolutional critic drives G to one image on digits).
+    #[arg(id = "spectral-norm", long = "spectral-norm", num_args = 0..=1,
+          default_missing_value = "true", value_parser = clap::value_parser!(bool))]
+    pub spectral_norm: Option<bool>,
     /// Decay of an EMA of the generator's weights used for sampling (e.g. 0.999).
     #[arg(id = "gan-ema", long = "gan-ema")]
     pub ema: Option<f64>,
-    /// Hidden widths of both players, comma separated.
-    #[arg(
-        id = "gan-hidden",
-        long = "gan-hidden",
-        value_delimiter = ',',
-        default_value = "128,128"
-    )]
-    pub hidden: Vec<usize>,
+    /// Hidden widths of both players, comma separated (default 128,128);
+    /// for dcgan and cgan the channel widths from the image inward (default
+    /// 64,128 on 28×28, 32,64 on 8×8).
+    #[arg(id = "gan-hidden", long = "gan-hidden", value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Latent width (dcgan, cgan, bigan; default: the preset for the data).
+    #[arg(id = "gan-latent", long = "gan-latent")]
+    pub latent: Option<usize>,
+    /// Adversarial loss of dcgan, cgan and bigan (default non-saturating).
+    #[arg(id = "gan-loss", long = "gan-loss",
+          value_parser = crate::choices::listed("gan loss", &["minimax", "non-saturating", "wasserstein", "hinge", "least-squares", "mmd"]))]
+    pub loss: Option<String>,
     /// The discriminator's learning rate is --lr times this (TTUR).
     #[arg(id = "d-lr-mult", long = "d-lr-mult", default_value_t = 1.0)]
     pub d_lr_mult: f64,
@@ -133,16 +145,16 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         return Err(gen_core::GenError::config(
             "--data",
             train.describe(),
-            "the GANs here model 2-D points (DCGAN on images is not built yet)",
-            "use a 2-D toy, e.g. --data eight-gaussians or --data twenty-five-gaussians",
+            format!("the MLP GAN {} models 2-D points", a.model),
+            "use a 2-D toy, e.g. --data eight-gaussians, or dcgan / cgan / bigan for images",
         ));
     };
     let loss = loss_of(&a.model, g.clip);
     let config = GanConfig {
         n_critic: g.n_critic.unwrap_or(GanConfig::with_loss(loss).n_critic),
-        spectral_norm: g.spectral_norm,
+        spectral_norm: g.spectral_norm.unwrap_or(false),
         ema: g.ema,
-        hidden: g.hidden.clone(),
+        hidden: g.hidden.clone().unwrap_or_else(|| vec![128, 128]),
         d_lr_mult: g.d_lr_mult,
         data_dim: x.cols(),
         ..GanConfig::with_loss(loss)
@@ -184,9 +196,78 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         summary["high_quality_fraction"] = json!(m.high_quality_fraction);
     }
     output::scatter_png(x, &s, &c.out.join("samples.png"))?;
-    output::loss_png(&report.losses, &c.out.join("loss.png"))?;
+    if x.cols() == 2 {
+        let (label, surface) = decision_label(&config.loss);
+        output::decision_png(
+            &|g| decision_values(&gan, surface, x, &s, g),
+            label,
+            x,
+            &s,
+            &c.out.join("decision.png"),
+        )?;
+    }
+    // Both players' losses, from the trainer's log (every 10 steps).
+    let g_key = if config.loss.has_discriminator() {
+        "g_loss"
+    } else {
+        "mmd2"
+    };
+    output::players_loss_png(
+        &c.out.join("metrics.jsonl"),
+        "d_loss",
+        g_key,
+        &c.out.join("loss.png"),
+    )?;
     gen_core::checkpoint::write_json_atomic(&c.out.join("summary.json"), &summary)?;
     Ok(summary)
+}
+
+/// What `decision.png` shows for `loss`: its label and whether it is the
+/// discriminator (false: the MMD witness, as MMD has no discriminator).
+fn decision_label(loss: &GanLoss) -> (&'static str, bool) {
+    match loss {
+        GanLoss::Minimax | GanLoss::NonSaturating => ("sigmoid D(x)", true),
+        GanLoss::Wasserstein { .. } | GanLoss::Hinge => ("critic D(x)", true),
+        GanLoss::LeastSquares => ("D(x), target 1 real 0 fake", true),
+        GanLoss::Mmd { .. } => ("MMD witness", false),
+    }
+}
+
+/// The decision surface on `grid`: [`Gan::discriminate`], or for MMD (no
+/// discriminator) the empirical witness function of the kernel two-sample
+/// test, f(x) = mean_j k(x, data_j) − mean_i k(x, sample_i) (up to 500 of
+/// each), positive where data outweighs samples.
+fn decision_values(
+    gan: &Gan,
+    discriminator: bool,
+    data: &Matrix,
+    samples: &Matrix,
+    grid: &Matrix,
+) -> Result<Vec<f64>> {
+    if discriminator {
+        return gan.discriminate(grid);
+    }
+    let GanLoss::Mmd { bandwidths } = gan.config().loss else {
+        return gan.discriminate(grid);
+    };
+    let mean_k = |set: &Matrix, p: &[f64]| {
+        let m = set.rows().min(500);
+        let total: f64 = (0..m)
+            .map(|i| {
+                let q = set.row(i * set.rows() / m);
+                let d2 = (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2);
+                bandwidths
+                    .iter()
+                    .map(|s| (-0.5 * d2 / (s * s)).exp())
+                    .sum::<f64>()
+            })
+            .sum();
+        total / m.max(1) as f64
+    };
+    Ok(grid
+        .iter_rows()
+        .map(|p| mean_k(data, p) - mean_k(samples, p))
+        .collect())
 }
 
 /// A loaded GAN run.

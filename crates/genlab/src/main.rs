@@ -9,10 +9,12 @@ mod autoregressive;
 mod choices;
 mod classical;
 mod data;
+mod diffusion;
 mod eval;
 mod families;
 mod flow;
 mod gan;
+mod gan_image;
 mod infer;
 mod km;
 mod ngram;
@@ -98,6 +100,9 @@ pub struct TrainArgs {
     /// GANs.
     #[command(flatten)]
     pub gan: gan::GanArgs,
+    /// Diffusion models.
+    #[command(flatten)]
+    pub diffusion: diffusion::DiffusionArgs,
     /// The character GPT.
     #[command(flatten)]
     pub text: text::TextArgs,

@@ -164,3 +164,135 @@ pub fn extend(summary: &mut serde_json::Value, more: serde_json::Value) {
         s.extend(m);
     }
 }
+
+/// Side of the decision-surface picture's square plot, in pixels.
+pub const DECISION_SIDE: usize = 400;
+/// Height of the colour bar under the decision surface, in pixels.
+pub const DECISION_BAR: usize = 30;
+
+/// A two-player model's decision surface: `values(grid)` (D(x), σ(D(x)) or a
+/// critic value, one per row of a 100 × 100 grid over the data's bounding
+/// box) as a heat map (dark: low, yellow: high), with the data (white) and
+/// samples (red) scattered over it, and a colour bar labelled `label`, min
+/// and max below. The picture is [`DECISION_SIDE`] wide and
+/// [`DECISION_SIDE`] + [`DECISION_BAR`] high.
+pub fn decision_png(
+    values: &dyn Fn(&Matrix) -> Result<Vec<f64>>,
+    label: &str,
+    data: &Matrix,
+    samples: &Matrix,
+    path: &Path,
+) -> Result<()> {
+    let b = Bounds::of_points(&[data]);
+    let n = 100;
+    let cell = DECISION_SIDE / n;
+    let mut pts = Vec::with_capacity(n * n * 2);
+    for j in 0..n {
+        for i in 0..n {
+            pts.push(b.x0 + (i as f64 + 0.5) / n as f64 * (b.x1 - b.x0));
+            pts.push(b.y0 + (j as f64 + 0.5) / n as f64 * (b.y1 - b.y0));
+        }
+    }
+    let v = values(&Matrix::new(n * n, 2, pts)?)?;
+    let surface = heatmap(&v, n, n, cell)?;
+    let side = surface.width();
+    let mut c = gen_viz::Canvas::new(side, side + DECISION_BAR, [255, 255, 255]);
+    for y in 0..side {
+        for x in 0..side {
+            c.set(x as i64, y as i64, surface.get(x, y));
+        }
+    }
+    let pixel = |p: &[f64]| {
+        let px = (p[0] - b.x0) / (b.x1 - b.x0) * (side as f64 - 1.0);
+        let py = (b.y1 - p[1]) / (b.y1 - b.y0) * (side as f64 - 1.0);
+        (px.round() as i64, py.round() as i64)
+    };
+    for (m, col) in [(data, [255, 255, 255]), (samples, [230, 30, 30])] {
+        for r in m.iter_rows().take(1000) {
+            if r[0].is_finite() && r[1].is_finite() {
+                let (x, y) = pixel(r);
+                if (0..side as i64).contains(&y) {
+                    c.dot(x, y, 1, col);
+                }
+            }
+        }
+    }
+    let finite = v.iter().copied().filter(|x| x.is_finite());
+    let lo = finite.clone().fold(f64::INFINITY, f64::min);
+    let hi = finite.fold(f64::NEG_INFINITY, f64::max);
+    let (bar_x, bar_w) = (70i64, side as i64 - 140);
+    for x in 0..bar_w {
+        let col = gen_viz::colormap(x as f64 / (bar_w - 1).max(1) as f64);
+        c.fill_rect(bar_x + x, side as i64 + 4, 1, 10, col);
+    }
+    let black = [0, 0, 0];
+    c.text(4, side as i64 + 4, &format!("{lo:.3}"), 2, black);
+    c.text(
+        bar_x + bar_w + 6,
+        side as i64 + 4,
+        &format!("{hi:.3}"),
+        2,
+        black,
+    );
+    c.text(bar_x, side as i64 + 18, label, 2, black);
+    c.save_png(path)
+}
+
+/// The named per-step metrics of a run's `metrics.jsonl` (the trainer's
+/// logged lines, every `log_every` steps) as one (step, value) series per
+/// name; lines without a name are skipped.
+pub fn metric_series(metrics: &Path, names: &[&str]) -> Result<Vec<Vec<(f64, f64)>>> {
+    let text = std::fs::read_to_string(metrics).map_err(|e| gen_core::GenError::io(metrics, e))?;
+    let mut out = vec![Vec::new(); names.len()];
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let Some(step) = v["step"].as_f64() else {
+            continue;
+        };
+        for (k, name) in names.iter().enumerate() {
+            if let Some(y) = v["metrics"][*name].as_f64() {
+                out[k].push((step, y));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The losses of both players from a run's `metrics.jsonl` as two series on
+/// shared axes, D loss (blue) and G loss (orange), with a legend and the
+/// y range; a player without logged values (MMD has no critic) is left
+/// out. 600 × 300 pixels.
+pub fn players_loss_png(metrics: &Path, d_key: &str, g_key: &str, path: &Path) -> Result<()> {
+    let series = metric_series(metrics, &[d_key, g_key])?;
+    let mut c = line_plot(&series, 600, 300);
+    let ys = series
+        .iter()
+        .flatten()
+        .map(|p| p.1)
+        .filter(|y| y.is_finite());
+    let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+        (a.min(y), b.max(y))
+    });
+    if lo.is_finite() {
+        c.text(24, 22, &format!("max {hi:.3}"), 2, [0, 0, 0]);
+        c.text(24, 268, &format!("min {lo:.3}"), 2, [0, 0, 0]);
+    }
+    let mut y = 4;
+    for (k, (s, name)) in series.iter().zip(["D loss", "G loss"]).enumerate() {
+        if !s.is_empty() {
+            let col = gen_viz::PALETTE[k];
+            c.fill_rect(420, y + 3, 14, 4, col);
+            c.text(
+                440,
+                y,
+                &format!("{name} ({})", if k == 0 { d_key } else { g_key }),
+                2,
+                col,
+            );
+            y += 14;
+        }
+    }
+    c.save_png(path)
+}

@@ -74,6 +74,25 @@ pub trait LoadedRun {
         ))
     }
 
+    /// Samples drawn by a diffusion sampler (`sample --sampler …`).
+    fn sample_diffusion(
+        &self,
+        _n: usize,
+        _sampler: &gen_diffusion::SamplerOptions,
+        _rng: &mut Rng,
+    ) -> Result<Samples> {
+        Err(self.unsupported(
+            Task::Sample,
+            "--sampler, --sample-steps, --eta, --spacing, --corrector-steps and --langevin-snr are for diffusion models (ddpm)",
+        ))
+    }
+
+    /// Classes K of a conditional model (`sample --class` takes 0..K), or
+    /// `None` for an unconditional one.
+    fn classes(&self) -> Option<usize> {
+        None
+    }
+
     /// Latent codes of rows (exact z = f⁻¹(x), posterior parameters, codes).
     fn encode(&self, _x: &Matrix) -> Result<Vec<EncodingPart>> {
         Err(self.unsupported(Task::Infer, "it has no encoder"))

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use gen_core::{Result, SampleOptions, rng_from_seed};
+use gen_core::{GenError, Matrix, Result, SampleOptions, rng_from_seed};
 use serde_json::json;
 
 use crate::registry::{LoadedRun, Samples};
@@ -23,6 +23,9 @@ pub struct SampleArgs {
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Class of every sample (conditional models: cgan).
+    #[arg(long)]
+    class: Option<usize>,
     /// Write samples here (.npy for vectors, .png for an image grid, .txt for
     /// strings); printed as JSON otherwise.
     #[arg(long)]
@@ -30,6 +33,9 @@ pub struct SampleArgs {
     /// Text models: decode with gen-ar's decoder and stream the text.
     #[command(flatten)]
     decode: DecodeArgs,
+    /// Diffusion models: the sampler.
+    #[command(flatten)]
+    diffusion: crate::diffusion::DiffusionSampleArgs,
 }
 
 /// Decoding options of `genlab sample` for text models (ngram, char-gpt);
@@ -104,8 +110,37 @@ pub fn run(a: SampleArgs) -> Result<()> {
     if a.decode.wanted() {
         return decode(&*run, &a);
     }
-    let opts = SampleOptions::with_temperature(a.temperature);
-    match run.sample(a.n.unwrap_or(16), &opts, &mut rng_from_seed(a.seed))? {
+    let mut opts = SampleOptions::with_temperature(a.temperature);
+    if let Some(c) = a.class {
+        let model = run.capabilities().model;
+        match run.classes() {
+            None => {
+                return Err(GenError::config(
+                    "--class",
+                    c,
+                    format!("{model} is unconditional: it takes no class"),
+                    "sample without --class, or train a conditional model (cgan)",
+                ));
+            }
+            Some(k) if c >= k => {
+                return Err(GenError::config(
+                    "--class",
+                    c,
+                    format!("{model} has {k} classes, 0..={}", k.saturating_sub(1)),
+                    format!("give a class between 0 and {}", k.saturating_sub(1)),
+                ));
+            }
+            Some(_) => opts.condition = Some(Matrix::new(1, 1, vec![c as f64])?),
+        }
+    }
+    let n = a.n.unwrap_or(16);
+    let samples = if a.diffusion.wanted() {
+        let sampler = a.diffusion.options(a.temperature);
+        run.sample_diffusion(n, &sampler, &mut rng_from_seed(a.seed))?
+    } else {
+        run.sample(n, &opts, &mut rng_from_seed(a.seed))?
+    };
+    match samples {
         Samples::Rows(m) => output::write_rows(&m, "samples", a.out.as_deref()),
         Samples::Strings(s) => match &a.out {
             Some(p) => gen_core::checkpoint::write_atomic(p, s.join("\n").as_bytes()),

@@ -521,6 +521,38 @@ fn autoregressive_models_train_on_binarized_digits_and_score_exactly() {
     assert!(!ok && err.contains("models images"), "{err}");
 }
 
+/// Decodes the PNG at `path` fully: (width, height).
+fn png_size(path: &Path) -> (u32, u32) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap_or_else(|e| panic!("{} is not a PNG: {e}", path.display()));
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    (info.width, info.height)
+}
+
+#[test]
+fn two_dimensional_gan_runs_draw_the_decision_surface_and_both_losses() {
+    let d = workdir("gan-pictures");
+    for (model, steps) in [("hinge-gan", "60"), ("mmd-gan", "30")] {
+        let run = d.join(model);
+        let (ok, _, err) = genlab(&[
+            "train",
+            model,
+            "--data",
+            "twenty-five-gaussians",
+            "--steps",
+            steps,
+            "--out",
+            run.to_str().unwrap(),
+        ]);
+        assert!(ok, "{model} failed: {err}");
+        assert_eq!(png_size(&run.join("decision.png")), (400, 430), "{model}");
+        assert_eq!(png_size(&run.join("loss.png")), (600, 300), "{model}");
+    }
+}
+
 #[test]
 fn gans_train_on_a_toy_report_modes_sample_and_refuse_to_score() {
     let d = workdir("gan");
@@ -544,6 +576,10 @@ fn gans_train_on_a_toy_report_modes_sample_and_refuse_to_score() {
     let hq = num(&s, "high_quality_fraction");
     assert!((0.0..=1.0).contains(&hq), "{s}");
     assert!(run.join("samples.png").exists() && run.join("loss.png").exists());
+    // The decision surface (400 × 400 plus a 30-pixel colour bar) and both
+    // players' losses (600 × 300) decode as PNGs.
+    assert_eq!(png_size(&run.join("decision.png")), (400, 430));
+    assert_eq!(png_size(&run.join("loss.png")), (600, 300));
     let (ok, _, err) = genlab(&["score", "--checkpoint", run_s, "--data", "eight-gaussians"]);
     assert!(!ok && err.contains("not a density"), "{err}");
     let (ok, out, err) = genlab(&["sample", "--checkpoint", run_s, "--n", "3"]);
@@ -829,4 +865,95 @@ fn text_models_decode_a_prompt_with_one_interface() {
     }
     let (ok, _, err) = genlab(&["sample", "--checkpoint", run_s, "--prompt", "Ωx"]);
     assert!(!ok && err.contains("\"Ω\""), "{err}");
+}
+
+#[test]
+fn image_gans_train_on_digits_sample_classes_encode_and_refuse_to_score() {
+    let d = workdir("image-gans");
+    let run = |model: &str, data: &str| {
+        let dir = d.join(model);
+        let (ok, out, err) = genlab(&[
+            "train",
+            model,
+            "--data",
+            data,
+            "--steps",
+            "4",
+            "--batch",
+            "16",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(ok, "{model} failed: {err}");
+        let s: Value = serde_json::from_str(&out).unwrap();
+        (dir.to_str().unwrap().to_string(), s)
+    };
+    // DCGAN: sample grid, latent interpolation, FID/PRDC against the test split.
+    let (dc, s) = run("dcgan", "digits");
+    for p in ["samples.png", "interpolation.png", "loss.png"] {
+        assert!(Path::new(&dc).join(p).exists(), "{p}");
+    }
+    assert_eq!(s["vs_test"]["n_real"], 297, "{s}");
+    assert!(num(&s["vs_test"], "fid") >= 0.0, "{s}");
+    let (ok, _, err) = genlab(&["score", "--checkpoint", &dc, "--data", "digits"]);
+    assert!(!ok && err.contains("not a density"), "{err}");
+    let (ok, _, err) = genlab(&["sample", "--checkpoint", &dc, "--class", "3"]);
+    assert!(!ok && err.contains("unconditional"), "{err}");
+    let (ok, _, err) = genlab(&["encode", "--checkpoint", &dc, "--data", "digits"]);
+    assert!(!ok && err.contains("no encoder"), "{err}");
+
+    // cGAN: samples of a requested class; out-of-range classes refused.
+    let (cg, s) = run("cgan", "digits");
+    assert_eq!(s["config"]["classes"], 10, "{s}");
+    let acc = num(&s["class_accuracy"], "overall");
+    assert!((0.0..=1.0).contains(&acc), "{s}");
+    assert!(Path::new(&cg).join("samples.png").exists());
+    let (ok, out, err) = genlab(&["sample", "--checkpoint", &cg, "--class", "3", "--n", "4"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["samples"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0].as_array().unwrap().len(), 64);
+    let (ok, _, err) = genlab(&["sample", "--checkpoint", &cg, "--class", "10"]);
+    assert!(!ok && err.contains("10 classes"), "{err}");
+
+    // BiGAN: the encoder's approximate inverse, on images and on a toy.
+    let (bi, s) = run("bigan", "digits");
+    assert!(num(&s, "reconstruction_mse").is_finite(), "{s}");
+    assert!(Path::new(&bi).join("reconstructions.png").exists());
+    let (ok, out, err) = genlab(&[
+        "encode",
+        "--checkpoint",
+        &bi,
+        "--data",
+        "digits",
+        "--rows",
+        "5",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let z = v["z"].as_array().unwrap();
+    assert_eq!(z.len(), 5);
+    assert_eq!(z[0].as_array().unwrap().len(), 16);
+    let (ok, _, err) = genlab(&["score", "--checkpoint", &bi, "--data", "digits"]);
+    assert!(!ok && err.contains("not a density"), "{err}");
+    let (_, s) = run("bigan", "eight-gaussians");
+    assert_eq!(s["modes"], 8, "{s}");
+
+    // Data the model cannot take, and an image size the architecture cannot.
+    let bad = d.join("bad");
+    let bad = bad.to_str().unwrap();
+    let (ok, _, err) = genlab(&["train", "dcgan", "--data", "eight-gaussians", "--out", bad]);
+    assert!(!ok && err.contains("models images"), "{err}");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "cgan",
+        "--data",
+        "mnist5k",
+        "--gan-hidden",
+        "8,8,8",
+        "--out",
+        bad,
+    ]);
+    assert!(!ok && err.contains("28 is not a multiple of 2^3"), "{err}");
 }

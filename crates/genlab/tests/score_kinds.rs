@@ -38,6 +38,12 @@ const TINY: &[&str] = &[
     "2",
     "--components",
     "2",
+    "--diffusion-steps",
+    "20",
+    "--diffusion-hidden",
+    "8",
+    "--bound-rows",
+    "20",
 ];
 
 /// The data a model is tried on, in order: continuous points, images, text.

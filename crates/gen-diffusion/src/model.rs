@@ -1,0 +1,549 @@
+//! The DDPM model: an MLP denoiser with a sinusoidal time embedding, its
+//! training step, EMA, sampling, the bound, DDIM inversion and checkpoints.
+//!
+//! # Network
+//!
+//! out(x_t, t) = MLP([x_t, e(25 x_t,1), …, e(25 x_t,D), e(t)]), with e the
+//! sinusoidal embedding (gen-core's, max period 10⁴): of the timestep
+//! t ∈ {0, …, T−1} with width `time_dim`, and optionally of every data
+//! coordinate scaled by 25 with width `x_embed` (Fourier features against
+//! the MLP's spectral bias, as tiny-diffusion's positional input embedding;
+//! 0 leaves x raw), and SiLU hidden layers; weights drawn from the host RNG (PyTorch's
+//! default initialisation), so one seed gives one model on every device.
+//!
+//! # One learning step (Ho et al. 2020, Alg. 1)
+//!
+//! For a batch x₀¹..x₀ⁿ: draw t_i uniform on {0, …, T−1}, then ε_i ~ N(0, I)
+//! (both from the run's host RNG, in that order), form
+//! x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε and minimise
+//!
+//! ```text
+//! L = (1/n) Σ_i w(t_i) · (1/D) ‖out(x_t, t_i) − target_i‖²
+//! ```
+//!
+//! with the target of the parameterisation (ε, x₀ or v) and w = 1 (simple)
+//! or the min-SNR-γ weight ([`crate::param`]); one Adam step, then the EMA
+//! of the weights is updated. Sampling, scoring and encoding use the EMA.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use gen_core::burn;
+use gen_core::checkpoint::{read_json, write_json_atomic};
+use gen_core::nn::{Activation, Mlp, MlpConfig, sinusoidal_time_embedding};
+use gen_core::numerics::standard_normals;
+use gen_core::optim::{OptimConfig, Optimized};
+use gen_core::tensor::to_vec;
+use gen_core::train::{Ema, EmaConfig};
+use gen_core::{
+    Capabilities, Checkpoint, GenError, Infer, Learn, Matrix, Model, Result, Rng, Sample,
+    SampleOptions, Score, ScoreOptions, Scores, StepContext, StepStats, TaskSupport, rng_from_seed,
+};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+
+use crate::bound::{BoundTerms, variational_bound};
+use crate::denoiser::Denoiser;
+use crate::param::{LossWeighting, Prediction};
+use crate::sampler::{self, SamplerKind, SamplerOptions, Spacing, VarianceKind};
+use crate::schedule::{NoiseSchedule, ScheduleConfig};
+
+/// The model name on the command line.
+pub const NAME: &str = "ddpm";
+
+/// Settings of a [`Ddpm`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DdpmConfig {
+    /// The noise schedule (β schedule, T, zero terminal SNR).
+    pub schedule: ScheduleConfig,
+    /// What the network predicts.
+    pub prediction: Prediction,
+    /// The loss weighting over timesteps.
+    pub loss: LossWeighting,
+    /// The reverse variance of the bound and of the default ancestral sampler.
+    pub variance: VarianceKind,
+    /// Hidden widths of the MLP.
+    pub hidden: Vec<usize>,
+    /// Width of the sinusoidal time embedding (even).
+    pub time_dim: usize,
+    /// Width of the sinusoidal embedding of each data coordinate (even; 0: none).
+    #[serde(default)]
+    pub x_embed: usize,
+    /// Data width D.
+    pub data_dim: usize,
+    /// Decay of the EMA of the weights used for sampling and scoring.
+    pub ema: Option<f64>,
+}
+
+impl Default for DdpmConfig {
+    fn default() -> Self {
+        Self {
+            schedule: ScheduleConfig::default(),
+            prediction: Prediction::Epsilon,
+            loss: LossWeighting::Simple,
+            variance: VarianceKind::FixedLarge,
+            hidden: vec![128, 128, 128],
+            time_dim: 64,
+            x_embed: 0,
+            data_dim: 2,
+            ema: Some(0.995),
+        }
+    }
+}
+
+impl DdpmConfig {
+    /// Errors with cause and fix for: a bad schedule or γ, ε-prediction with
+    /// zero terminal SNR, zero widths, an odd or zero time embedding, an EMA
+    /// decay outside [0, 1).
+    pub fn validate(&self) -> Result<()> {
+        self.schedule.validate()?;
+        self.loss.validate()?;
+        if self.schedule.zero_terminal_snr && self.prediction == Prediction::Epsilon {
+            Prediction::Epsilon.check_level(0.0)?;
+        }
+        if self.data_dim == 0 || self.hidden.is_empty() || self.hidden.contains(&0) {
+            return Err(GenError::config(
+                "ddpm widths",
+                format!("hidden {:?}, data_dim {}", self.hidden, self.data_dim),
+                "every width must be positive and there must be at least one hidden layer",
+                "use hidden [128, 128, 128] and data_dim 2 for the 2-D toys",
+            ));
+        }
+        if self.time_dim < 2 || !self.time_dim.is_multiple_of(2) {
+            return Err(GenError::config(
+                "time_dim",
+                self.time_dim,
+                "the sinusoidal embedding has a sine and a cosine per frequency",
+                "use an even width ≥ 2, e.g. 64",
+            ));
+        }
+        if !self.x_embed.is_multiple_of(2) {
+            return Err(GenError::config(
+                "x_embed",
+                self.x_embed,
+                "the sinusoidal embedding has a sine and a cosine per frequency",
+                "use an even width, e.g. 32, or 0 for raw inputs",
+            ));
+        }
+        if let Some(decay) = self.ema {
+            EmaConfig::new(decay).validate()?;
+        }
+        Ok(())
+    }
+
+    /// The sampler `genlab sample` uses without options: ancestral DDPM over
+    /// all T steps with this config's variance.
+    pub fn default_sampler(&self) -> SamplerOptions {
+        SamplerOptions {
+            variance: self.variance,
+            ..SamplerOptions::of(SamplerKind::Ddpm)
+        }
+    }
+}
+
+/// The denoising network (module docs).
+#[derive(Module, Debug)]
+pub struct DenoiserNet {
+    /// [x_t, e(t)] → output.
+    pub mlp: Mlp,
+    /// Width of the time embedding.
+    #[module(skip)]
+    pub time_dim: usize,
+    /// Width of each coordinate's embedding (0: none).
+    #[module(skip)]
+    pub x_embed: usize,
+}
+
+/// The scale of the data coordinates before their sinusoidal embedding.
+pub const X_EMBED_SCALE: f64 = 25.0;
+
+impl DenoiserNet {
+    /// # Shapes
+    /// - `x`: `[batch, D]`, `t`: `[batch]` → `[batch, D]`
+    pub fn forward(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
+        let [n, d] = x.dims();
+        let mut parts = vec![x.clone()];
+        if self.x_embed > 0 {
+            for j in 0..d {
+                let col = x.clone().slice([0..n, j..j + 1]).reshape([n]);
+                parts.push(sinusoidal_time_embedding(
+                    col.mul_scalar(X_EMBED_SCALE),
+                    self.x_embed,
+                    10_000.0,
+                ));
+            }
+        }
+        parts.push(sinusoidal_time_embedding(t, self.time_dim, 10_000.0));
+        self.mlp.forward(Tensor::cat(parts, 1))
+    }
+
+    /// Every weight and bias, layer by layer (tests and parity checks).
+    pub fn weights(&self) -> Result<Vec<f32>> {
+        let mut out = Vec::new();
+        for l in &self.mlp.layers {
+            out.extend(to_vec(l.weight.val())?);
+            if let Some(b) = &l.bias {
+                out.extend(to_vec(b.val())?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Fixed-point iterations per step of [`Ddpm::encode`].
+pub const ENCODE_REFINE: usize = 2;
+
+/// Rows per network call when sampling and scoring.
+const ROWS_PER_CALL: usize = 8192;
+
+/// A network as a [`Denoiser`] on host rows (no autodiff).
+#[derive(Debug, Clone)]
+pub struct NetDenoiser {
+    net: DenoiserNet,
+    device: Device,
+    prediction: Prediction,
+}
+
+impl Denoiser for NetDenoiser {
+    fn prediction(&self) -> Prediction {
+        self.prediction
+    }
+
+    fn predict(&self, x: &Matrix, t: &[usize]) -> Result<Matrix> {
+        let (n, d) = x.shape();
+        if t.len() != n {
+            return Err(GenError::shape(
+                "denoiser timesteps",
+                n,
+                t.len(),
+                "pass one timestep per row",
+            ));
+        }
+        let mut out = Vec::with_capacity(n * d);
+        let xs = x.to_f32();
+        for start in (0..n).step_by(ROWS_PER_CALL) {
+            let end = (start + ROWS_PER_CALL).min(n);
+            let rows = end - start;
+            let xt = Tensor::<2>::from_data(
+                TensorData::new(xs[start * d..end * d].to_vec(), [rows, d]),
+                &self.device,
+            );
+            let tv: Vec<f32> = t[start..end].iter().map(|v| *v as f32).collect();
+            let tt = Tensor::<1>::from_data(TensorData::new(tv, [rows]), &self.device);
+            out.extend(to_vec(self.net.forward(xt, tt))?.into_iter().map(f64::from));
+        }
+        Matrix::new(n, d, out)
+    }
+}
+
+/// A denoising diffusion probabilistic model (module docs).
+#[derive(Debug)]
+pub struct Ddpm {
+    config: DdpmConfig,
+    schedule: NoiseSchedule,
+    net: Optimized<DenoiserNet>,
+    ema: Option<Ema<DenoiserNet>>,
+    /// Training device (autodiff).
+    device: Device,
+}
+
+impl Ddpm {
+    /// A new model on `device` (autodiff is added for training) with weights
+    /// drawn from `seed`.
+    pub fn new(config: DdpmConfig, device: &Device, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let schedule = NoiseSchedule::new(config.schedule)?;
+        let train = device.clone().autodiff();
+        let mut rng = rng_from_seed(seed);
+        let mlp = MlpConfig {
+            d_in: config.data_dim * (1 + config.x_embed) + config.time_dim,
+            hidden: config.hidden.clone(),
+            d_out: config.data_dim,
+            activation: Activation::Silu,
+            zero_last: false,
+        }
+        .init(&mut rng, &train)?;
+        let net = DenoiserNet {
+            mlp,
+            time_dim: config.time_dim,
+            x_embed: config.x_embed,
+        };
+        let ema = config
+            .ema
+            .map(|decay| Ema::new(&net, EmaConfig::new(decay)))
+            .transpose()?;
+        Ok(Self {
+            net: Optimized::new(net, &OptimConfig::default()),
+            config,
+            schedule,
+            ema,
+            device: train,
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &DdpmConfig {
+        &self.config
+    }
+
+    /// The noise schedule.
+    pub fn schedule(&self) -> &NoiseSchedule {
+        &self.schedule
+    }
+
+    /// The live network with its optimiser.
+    pub fn net(&self) -> &Optimized<DenoiserNet> {
+        &self.net
+    }
+
+    /// The EMA of the weights, if configured.
+    pub fn ema(&self) -> Option<&Ema<DenoiserNet>> {
+        self.ema.as_ref()
+    }
+
+    /// The denoiser sampling and scoring use: the EMA when configured, else
+    /// the live weights, without autodiff.
+    pub fn denoiser(&self) -> NetDenoiser {
+        let net = match &self.ema {
+            Some(e) => e.model().clone(),
+            None => self.net.model.valid(),
+        };
+        NetDenoiser {
+            net,
+            device: self.device.clone().inner(),
+            prediction: self.config.prediction,
+        }
+    }
+
+    fn check_rows(&self, x: &Matrix, context: &str) -> Result<()> {
+        x.ensure_cols(self.config.data_dim, context)?;
+        x.ensure_finite(context)
+    }
+
+    /// One learning step (module docs); returns the loss.
+    pub fn step(&mut self, batch: &Matrix, ctx: &mut StepContext<'_>) -> Result<f64> {
+        self.check_rows(batch, "DDPM training batch")?;
+        let (n, d) = batch.shape();
+        if n == 0 {
+            return Err(GenError::input(
+                "DDPM training batch",
+                "0 rows",
+                "use batches of at least 1 row (typically 256 to 1024)",
+            ));
+        }
+        let big_t = self.schedule.steps();
+        let ts: Vec<usize> = (0..n).map(|_| ctx.rng.random_range(0..big_t)).collect();
+        let eps = standard_normals(n * d, ctx.rng);
+        let (p, w) = (self.config.prediction, self.config.loss);
+        let mut xt = Vec::with_capacity(n * d);
+        let mut target = Vec::with_capacity(n * d);
+        let mut weight = Vec::with_capacity(n);
+        for (i, &t) in ts.iter().enumerate() {
+            let ab = self.schedule.alpha_bar(t);
+            let (m, s) = (ab.sqrt(), (1.0 - ab).sqrt());
+            for j in 0..d {
+                let (x0, e) = (batch.get(i, j), eps[i * d + j]);
+                xt.push((m * x0 + s * e) as f32);
+                target.push(p.target(x0, e, ab) as f32);
+            }
+            weight.push(w.weight(p, self.schedule.snr(t)) as f32);
+        }
+        let dev = &self.device;
+        let xt = Tensor::<2>::from_data(TensorData::new(xt, [n, d]), dev);
+        let target = Tensor::<2>::from_data(TensorData::new(target, [n, d]), dev);
+        let weight = Tensor::<1>::from_data(TensorData::new(weight, [n]), dev);
+        let tt: Vec<f32> = ts.iter().map(|t| *t as f32).collect();
+        let tt = Tensor::<1>::from_data(TensorData::new(tt, [n]), dev);
+        let out = self.net.model.forward(xt, tt);
+        let per_row = (out - target).powi_scalar(2).mean_dim(1).reshape([n]);
+        let loss = (per_row * weight).mean();
+        let value = self.net.step(loss, ctx.lr)?;
+        if value.is_finite()
+            && let Some(ema) = &mut self.ema
+        {
+            ema.update(&self.net.model)?;
+        }
+        Ok(value)
+    }
+
+    /// `n` samples with sampler `opts` (x_T ~ N(0, τ² I), τ = its temperature).
+    pub fn sample_with(&self, n: usize, opts: &SamplerOptions, rng: &mut Rng) -> Result<Matrix> {
+        opts.validate(self.schedule.steps())?;
+        let x_t = sampler::initial_noise(n, self.config.data_dim, opts.temperature, rng)?;
+        sampler::sample(&self.denoiser(), &self.schedule, opts, x_t, rng)
+    }
+
+    /// The terms of the variational bound of every row (x_t draws seeded by `seed`).
+    pub fn bound(&self, x: &Matrix, seed: u64) -> Result<BoundTerms> {
+        self.check_rows(x, "DDPM bound")?;
+        variational_bound(
+            &self.denoiser(),
+            &self.schedule,
+            self.config.variance,
+            x,
+            &mut rng_from_seed(seed),
+        )
+    }
+
+    /// DDIM inversion of every row to x_T over `steps` trailing grid steps,
+    /// each refined by [`ENCODE_REFINE`] fixed-point iterations
+    /// ([`sampler::ddim_invert`]).
+    pub fn encode(&self, x: &Matrix, steps: usize) -> Result<Matrix> {
+        self.check_rows(x, "DDPM encode")?;
+        sampler::ddim_invert(
+            &self.denoiser(),
+            &self.schedule,
+            steps,
+            Spacing::Trailing,
+            x,
+            ENCODE_REFINE,
+        )
+    }
+
+    /// DDIM (η = 0) decoding of x_T over `steps` trailing grid steps: the
+    /// inverse of [`Ddpm::encode`].
+    pub fn decode(&self, z: &Matrix, steps: usize) -> Result<Matrix> {
+        self.check_rows(z, "DDPM decode")?;
+        let opts = SamplerOptions {
+            steps: Some(steps),
+            ..SamplerOptions::of(SamplerKind::Ddim)
+        };
+        sampler::sample(
+            &self.denoiser(),
+            &self.schedule,
+            &opts,
+            z.clone(),
+            &mut rng_from_seed(0),
+        )
+    }
+}
+
+/// The capability row of the DDPM.
+pub fn capabilities_row() -> Capabilities {
+    Capabilities {
+        model: NAME,
+        family: "diffusion",
+        learn: TaskSupport::approximate(
+            "Adam on the denoising loss (simple or min-SNR-γ; a reweighted variational bound)",
+        ),
+        score: TaskSupport::approximate(
+            "variational bound (fixed reverse variance), T network passes per row",
+        ),
+        sample: TaskSupport::exact(
+            "ancestral, T sequential network passes; DDIM / ODE / Langevin with fewer",
+        ),
+        infer: TaskSupport::approximate(
+            "~ DDIM inversion x₀ → x_T (deterministic, up to discretisation)",
+        ),
+    }
+}
+
+impl Model for Ddpm {
+    fn capabilities(&self) -> Capabilities {
+        capabilities_row()
+    }
+}
+
+impl Learn for Ddpm {
+    type Batch = Matrix;
+    /// `loss`: the weighted denoising loss.
+    fn learn_step(&mut self, batch: &Matrix, ctx: &mut StepContext<'_>) -> Result<StepStats> {
+        Ok(StepStats::loss(self.step(batch, ctx)?))
+    }
+}
+
+impl Sample for Ddpm {
+    type Output = Matrix;
+    /// Ancestral DDPM over all T steps ([`DdpmConfig::default_sampler`]);
+    /// the temperature scales x_T and every noise draw.
+    fn sample(&self, n: usize, options: &SampleOptions, rng: &mut Rng) -> Result<Matrix> {
+        options.validate()?;
+        if options.condition.is_some() {
+            return Err(GenError::config(
+                "condition",
+                "given",
+                "this DDPM is unconditional",
+                "sample without a condition",
+            ));
+        }
+        let opts = SamplerOptions {
+            temperature: options.temperature,
+            ..self.config.default_sampler()
+        };
+        self.sample_with(n, &opts, rng)
+    }
+}
+
+impl Score for Ddpm {
+    type Input = Matrix;
+    /// Minus the variational bound, in nats per row (a lower bound on
+    /// log p_θ(x); x_t draws seeded by `options.seed`).
+    fn score(&self, x: &Matrix, options: &ScoreOptions) -> Result<Scores> {
+        options.only_default(NAME, "the variational bound")?;
+        let nll = self.bound(x, options.seed)?.nll();
+        Ok(Scores::bound("vlb", nll.into_iter().map(|v| -v).collect()))
+    }
+}
+
+impl Infer for Ddpm {
+    type Input = Matrix;
+    type Posterior = Matrix;
+    /// x_T by DDIM inversion over all T steps.
+    fn infer(&self, x: &Matrix) -> Result<Matrix> {
+        self.encode(x, self.schedule.steps())
+    }
+}
+
+impl Checkpoint for Ddpm {
+    /// Writes `ddpm_config.json`, the network with its Adam state
+    /// (`ddpm.model.bpk`, `ddpm.optim.bpk`) and the EMA (`ddpm.ema.*`),
+    /// each file atomically.
+    fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+        write_json_atomic(&dir.join("ddpm_config.json"), &self.config)?;
+        self.net.save(dir, "ddpm")?;
+        if let Some(ema) = &self.ema {
+            ema.save(dir, "ddpm")?;
+        }
+        Ok(())
+    }
+
+    fn load_checkpoint(&mut self, dir: &Path) -> Result<()> {
+        let path = dir.join("ddpm_config.json");
+        let saved: DdpmConfig = read_json(&path)?;
+        let c = &self.config;
+        if saved.hidden != c.hidden
+            || saved.schedule != c.schedule
+            || saved.prediction != c.prediction
+            || saved.time_dim != c.time_dim
+            || saved.x_embed != c.x_embed
+            || saved.data_dim != c.data_dim
+            || saved.ema.is_some() != c.ema.is_some()
+        {
+            return Err(GenError::Format {
+                path,
+                problem: format!(
+                    "the checkpoint is of a DDPM with schedule {:?}, prediction {}, hidden {:?}, time_dim {}, data_dim {}, ema {:?}; this one has schedule {:?}, prediction {}, hidden {:?}, time_dim {}, data_dim {}, ema {:?}",
+                    saved.schedule,
+                    saved.prediction.name(),
+                    saved.hidden,
+                    saved.time_dim,
+                    saved.data_dim,
+                    saved.ema,
+                    c.schedule,
+                    c.prediction.name(),
+                    c.hidden,
+                    c.time_dim,
+                    c.data_dim,
+                    c.ema
+                ),
+                fix: "build the DDPM with the checkpoint's ddpm_config.json".into(),
+            });
+        }
+        self.net.load(dir, "ddpm")?;
+        if let Some(ema) = &mut self.ema {
+            ema.load(dir, "ddpm")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! `genlab` end to end for the diffusion family: train a tiny ddpm on a toy,
+//! sample with every sampler, the clear errors of the sampler options,
+//! score (a bound), encode / reconstruct (DDIM inversion round trip).
+
+mod common;
+use common::genlab;
+
+use serde_json::Value;
+
+#[test]
+fn ddpm_trains_samples_scores_and_encodes() {
+    let dir = std::env::temp_dir().join(format!("genlab-ddpm-cli-{}", std::process::id()));
+    let run = dir.join("run");
+    let run_s = run.to_str().unwrap();
+    let (ok, out, err) = genlab(&[
+        "train",
+        "ddpm",
+        "--data",
+        "eight-gaussians",
+        "--steps",
+        "30",
+        "--batch",
+        "64",
+        "--diffusion-steps",
+        "20",
+        "--diffusion-hidden",
+        "16,16",
+        "--prediction",
+        "v",
+        "--schedule",
+        "cosine",
+        "--loss-weighting",
+        "min-snr",
+        "--bound-rows",
+        "50",
+        "--out",
+        run_s,
+    ]);
+    assert!(ok, "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["sample_ddpm"]["modes"], 8, "{out}");
+    assert!(
+        summary["test_bound_nll"].as_f64().unwrap().is_finite(),
+        "{out}"
+    );
+    assert!(summary["test_true_nll"].as_f64().is_some(), "{out}");
+    assert!(run.join("samples.png").exists());
+
+    for sampler in [
+        &["--sampler", "ddpm"][..],
+        &["--sampler", "ddim", "--sample-steps", "5", "--eta", "0.5"],
+        &[
+            "--sampler",
+            "ode",
+            "--sample-steps",
+            "10",
+            "--spacing",
+            "leading",
+        ],
+        &["--sampler", "heun", "--sample-steps", "10"],
+        &[
+            "--sampler",
+            "langevin",
+            "--corrector-steps",
+            "2",
+            "--langevin-snr",
+            "0.05",
+        ],
+    ] {
+        let mut args = vec!["sample", "--checkpoint", run_s, "--n", "5"];
+        args.extend_from_slice(sampler);
+        let (ok, out, err) = genlab(&args);
+        assert!(ok, "{sampler:?}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["samples"].as_array().unwrap().len(), 5, "{sampler:?}");
+    }
+
+    for (bad, says) in [
+        (&["--sample-steps", "0"][..], "between 1 and T = 20"),
+        (&["--sample-steps", "21"], "between 1 and T = 20"),
+        (&["--sampler", "ddim", "--eta", "1.5"], "use η in [0, 1]"),
+        (&["--sampler", "ddim", "--eta", "-0.5"], "use η in [0, 1]"),
+        (&["--eta", "0.3"], "pass --sampler ddim"),
+    ] {
+        let mut args = vec!["sample", "--checkpoint", run_s];
+        args.extend_from_slice(bad);
+        let (ok, _, err) = genlab(&args);
+        assert!(!ok && err.contains(says), "{bad:?}: {err}");
+    }
+
+    let (ok, out, err) = genlab(&["score", "--checkpoint", run_s, "--data", "eight-gaussians"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "bound", "{out}");
+    assert_eq!(v["values"].as_array().unwrap().len(), 5000);
+
+    let enc = dir.join("z.npy");
+    let (ok, _, err) = genlab(&[
+        "encode",
+        "--checkpoint",
+        run_s,
+        "--data",
+        "eight-gaussians",
+        "--rows",
+        "8",
+        "--out",
+        enc.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(enc.exists());
+    let (ok, out, err) = genlab(&[
+        "reconstruct",
+        "--checkpoint",
+        run_s,
+        "--data",
+        "eight-gaussians",
+        "--rows",
+        "3",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["rows"].as_array().unwrap().len(), 3);
+
+    // Images and ε-prediction under zero terminal SNR are refused with the reason.
+    let (ok, _, err) = genlab(&[
+        "train", "ddpm", "--data", "digits", "--steps", "1", "--out", run_s,
+    ]);
+    assert!(!ok && err.contains("2-D points"), "{err}");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "ddpm",
+        "--data",
+        "two-moons",
+        "--steps",
+        "1",
+        "--zero-snr",
+        "--out",
+        run_s,
+    ]);
+    assert!(!ok && err.contains("--prediction v"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
