@@ -27,9 +27,9 @@
 //! characters, the prediction at p made from the last `block` characters
 //! only (nanoGPT's crop, as the decoder does), one pass per position, at
 //! every `--stride`-th position; plotted as means over bins of 16
-//! positions. `nll_by_position.png`: the model's NLL (blue), the block
-//! length (orange vertical line) and the Kneser–Ney n-gram's held-out NLL
-//! (green).
+//! positions. `nll_by_position.png` (and `.svg`): the model's NLL (blue),
+//! the block length (dashed orange vertical line) and the Kneser–Ney
+//! n-gram's held-out NLL (dashed green), with axes and a legend.
 //!
 //! **Free-running statistics.** `--samples` samples of `--length`
 //! characters after a newline, temperature 1, no filters, through
@@ -58,8 +58,8 @@
 //!   `--stride` positions in the mean (1 scores every position).
 //!
 //! Each statistic is the mean over the samples (pieces) with its standard
-//! error. `exposure_bias.png` draws them against L on a log axis (blue: GPT
-//! samples, orange: held-out text; bars ±1 standard error);
+//! error. `exposure_bias.png` (and `.svg`) draws them against L on a log
+//! axis (blue: GPT samples, orange: held-out text; bars ±1 standard error);
 //! `exposure_bias.json` holds every number.
 //!
 //! Cost (flex, 2-core machine shared with other jobs): sampling runs at
@@ -83,7 +83,8 @@ use gen_core::tensor::to_vec;
 use gen_core::train::LrSchedule;
 use gen_core::{Backend, Checkpoint, GenError, Learn, Result, StepContext, rng_from_seed};
 use gen_data::CharVocab;
-use gen_viz::{Canvas, PALETTE, line_plot};
+use gen_viz::PALETTE;
+use gen_viz::chart::{Chart, Figure, Legend, Scale, Series};
 use serde_json::{Value, json};
 
 /// Prefix lengths of the free-running statistics.
@@ -474,88 +475,6 @@ impl<M: NextToken> NextToken for Recording<'_, M> {
     }
 }
 
-/// A line chart with a title, the y range written at the ends of the y axis
-/// (5 % padding added), labels under the x axis at `x_ticks` (data
-/// coordinates; the two ends of the x range when empty) and a legend of
-/// (label, series index) under it. A series is drawn in `PALETTE[index % 6]`;
-/// NaN points break a line.
-fn panel(
-    title: &str,
-    series: &[Vec<(f64, f64)>],
-    x_ticks: &[(f64, String)],
-    legend: &[(&str, usize)],
-    (width, height): (usize, usize),
-) -> Canvas {
-    const TOP: usize = 16;
-    const MARGIN: f64 = 20.0;
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in series.iter().flatten() {
-        if x.is_finite() && y.is_finite() {
-            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
-        }
-    }
-    let pad = if y1 > y0 { 0.05 * (y1 - y0) } else { 0.5 };
-    (y0, y1) = (y0 - pad, y1 + pad);
-    // Two single points on the y axis stretch the range by the padding.
-    let mut all = series.to_vec();
-    all.push(vec![(x0, y0), (f64::NAN, f64::NAN), (x0, y1)]);
-    let plot_h = height - TOP - 14;
-    let plot = line_plot(&all, width, plot_h);
-    let mut c = Canvas::new(width, height, [255, 255, 255]);
-    for y in 0..plot.height() {
-        for x in 0..plot.width() {
-            c.set(x as i64, (y + TOP) as i64, plot.get(x, y));
-        }
-    }
-    let black = [0, 0, 0];
-    c.text(20, 2, title, 2, black);
-    let fmt = |v: f64| {
-        if v.abs() >= 10.0 {
-            format!("{v:.0}")
-        } else {
-            format!("{v:.3}")
-        }
-    };
-    let grey = [90, 90, 90];
-    let axis_y = (TOP + plot_h) as i64 - MARGIN as i64;
-    c.text(24, TOP as i64 + 22, &fmt(y1), 1, grey);
-    c.text(24, axis_y - 8, &fmt(y0), 1, grey);
-    let ends = [(x0, fmt(x0)), (x1, fmt(x1))];
-    let ticks = if x_ticks.is_empty() {
-        &ends[..]
-    } else {
-        x_ticks
-    };
-    let plot_w = width as f64 - 2.0 * MARGIN;
-    for (x, label) in ticks {
-        let px = MARGIN + (x - x0) / (x1 - x0) * plot_w;
-        let half = 2 * label.chars().count() as i64;
-        let left = (px as i64 - half).clamp(0, width as i64 - 4 * label.chars().count() as i64);
-        c.line((px as i64, axis_y), (px as i64, axis_y + 3), black);
-        c.text(left, axis_y + 5, label, 1, grey);
-    }
-    let mut x = 60;
-    for &(label, k) in legend {
-        c.text(x, height as i64 - 12, label, 2, PALETTE[k % PALETTE.len()]);
-        x += 8 * label.chars().count() as i64 + 24;
-    }
-    c
-}
-
-/// `top` above `bottom`.
-fn above(top: &Canvas, bottom: &Canvas, gap: usize) -> Canvas {
-    let w = top.width().max(bottom.width());
-    let mut c = Canvas::new(w, top.height() + gap + bottom.height(), [255, 255, 255]);
-    for (dy, part) in [(0, top), (top.height() + gap, bottom)] {
-        for y in 0..part.height() {
-            for x in 0..part.width() {
-                c.set(x as i64, (dy + y) as i64, part.get(x, y));
-            }
-        }
-    }
-    c
-}
-
 fn main() -> Result<()> {
     let a = parse()?;
     let started = Instant::now();
@@ -724,30 +643,15 @@ fn main() -> Result<()> {
         .map(|(p, &(m, _))| ((p + 1) as f64, m))
         .collect();
     curve.extend(bins.iter().map(|&(x, m, _)| (x, m)));
-    let lo = curve
-        .iter()
-        .map(|p| p.1)
-        .fold(f64::MAX, f64::min)
-        .min(kn_test);
-    let hi = curve.iter().map(|p| p.1).fold(f64::MIN, f64::max);
-    let marker = vec![(block as f64, lo), (block as f64, hi)];
-    let kn_line = vec![(1.0, kn_test), ((4 * block) as f64, kn_test)];
-    let ticks: Vec<(f64, String)> = [1, block, 2 * block, 3 * block, 4 * block]
-        .iter()
-        .map(|&p| (p as f64, p.to_string()))
-        .collect();
-    panel(
-        "gpt held-out nll (nats/char) by position",
-        &[curve, marker, kn_line],
-        &ticks,
-        &[
-            ("gpt", 0),
-            (&format!("block {block}"), 1),
-            (&format!("kn {}-gram", a.order), 2),
-        ],
-        (720, 360),
-    )
-    .save_png(&a.out.join("nll_by_position.png"))?;
+    Chart::new("GPT held-out NLL by position (teacher forcing)")
+        .x_label("position p (characters before the predicted one)")
+        .y_label("NLL (nats per character)")
+        .x_ticks([1, block, 2 * block, 3 * block, 4 * block].map(|p| p as f64))
+        .series(Series::line("gpt", curve).color(PALETTE[0]))
+        .vline(format!("block {block}"), block as f64, PALETTE[1])
+        .hline(format!("kn {}-gram", a.order), kn_test, PALETTE[2])
+        .figure(720, 360)
+        .save_png_and_svg(&a.out.join("nll_by_position.png"))?;
 
     // Free-running samples through the KV-cached decoder.
     let t = Instant::now();
@@ -851,56 +755,57 @@ fn main() -> Result<()> {
     }
 
     // Pictures.
-    let titles = [
-        "repeated char 8-grams",
-        "repeated word 4-grams",
-        "distinct char 4-grams",
-        "kn nll of the prefix",
-        "kn nll since the last length",
-        "gpt nll of the prefix",
+    let panels = [
+        ("repeated char 8-grams", "fraction"),
+        ("repeated word 4-grams", "fraction"),
+        ("distinct char 4-grams", "fraction"),
+        ("KN NLL of the prefix", "nats per character"),
+        ("KN NLL since the last length", "nats per character"),
+        ("GPT NLL of the prefix", "nats per character"),
     ];
-    let legend = [("gpt samples", 0), ("held-out text", 1)];
-    let mut rows = Vec::new();
-    for r in 0..2 {
-        let mut row: Option<Canvas> = None;
-        for k in 0..3 {
-            let s = 3 * r + k;
-            // x = log2 L; series 0/1 the means, 6/7 (same colours) the
-            // ±1 standard error bars, separated by NaN points.
-            let line = |st: &[Vec<(f64, f64)>]| -> Vec<(f64, f64)> {
-                lengths
-                    .iter()
-                    .zip(&st[s])
-                    .map(|(&l, &(m, _))| ((l as f64).log2(), m))
-                    .collect()
-            };
-            let bars = |st: &[Vec<(f64, f64)>]| -> Vec<(f64, f64)> {
-                lengths
-                    .iter()
-                    .zip(&st[s])
-                    .flat_map(|(&l, &(m, se))| {
-                        let x = (l as f64).log2();
-                        let se = if se.is_finite() { se } else { 0.0 };
-                        [(x, m - se), (x, m + se), (f64::NAN, f64::NAN)]
-                    })
-                    .collect()
-            };
-            let mut series = vec![line(&model_stats), line(&real_stats)];
-            series.extend(std::iter::repeat_n(Vec::new(), 4));
-            series.extend([bars(&model_stats), bars(&real_stats)]);
-            let ticks: Vec<(f64, String)> = lengths
+    let mut figure = Figure::new(1320, 680)
+        .title(format!(
+            "free-running GPT samples (blue) vs held-out text (orange): mean and ±1 standard error over {} texts",
+            a.samples
+        ))
+        .cols(3);
+    for (s, (title, unit)) in panels.iter().enumerate() {
+        let line = |st: &[Vec<(f64, f64)>]| -> Vec<(f64, f64)> {
+            lengths
                 .iter()
-                .map(|&l| ((l as f64).log2(), l.to_string()))
-                .collect();
-            let p = panel(titles[s], &series, &ticks, &legend, (420, 300));
-            row = Some(match row {
-                None => p,
-                Some(left) => left.beside(&p, 10),
-            });
-        }
-        rows.extend(row);
+                .zip(&st[s])
+                .map(|(&l, &(m, _))| (l as f64, m))
+                .collect()
+        };
+        // Vertical bars from mean − se to mean + se, separated by NaN points.
+        let bars = |st: &[Vec<(f64, f64)>]| -> Vec<(f64, f64)> {
+            lengths
+                .iter()
+                .zip(&st[s])
+                .flat_map(|(&l, &(m, se))| {
+                    let se = if se.is_finite() { se } else { 0.0 };
+                    [(l as f64, m - se), (l as f64, m + se), (f64::NAN, f64::NAN)]
+                })
+                .collect()
+        };
+        figure = figure.chart(
+            Chart::new(*title)
+                .x_label("prefix length L (log scale)")
+                .y_label(*unit)
+                .x_scale(Scale::Log)
+                .x_ticks(lengths.iter().map(|&l| l as f64))
+                .series(Series::line_points("gpt samples", line(&model_stats)).color(PALETTE[0]))
+                .series(Series::line_points("held-out text", line(&real_stats)).color(PALETTE[1]))
+                .series(Series::line("", bars(&model_stats)).color(PALETTE[0]))
+                .series(Series::line("", bars(&real_stats)).color(PALETTE[1]))
+                .legend(if s == 0 {
+                    Legend::UpperLeft
+                } else {
+                    Legend::Hidden
+                }),
+        );
     }
-    above(&rows[0], &rows[1], 10).save_png(&a.out.join("exposure_bias.png"))?;
+    figure.save_png_and_svg(&a.out.join("exposure_bias.png"))?;
 
     let table = |st: &[Vec<(f64, f64)>]| -> Value {
         let mut m = serde_json::Map::new();
@@ -959,7 +864,7 @@ fn main() -> Result<()> {
     });
     gen_core::checkpoint::write_json_atomic(&a.out.join("exposure_bias.json"), &report)?;
     println!(
-        "\nfirst sample:\n{}\n\nwrote {}/nll_by_position.png, exposure_bias.png, exposure_bias.json ({:.0} s in all, {:.0} s after the model)",
+        "\nfirst sample:\n{}\n\nwrote {}/nll_by_position.{{png,svg}}, exposure_bias.{{png,svg}}, exposure_bias.json ({:.0} s in all, {:.0} s after the model)",
         decode(&vocab, &samples[0]),
         a.out.display(),
         started.elapsed().as_secs_f64(),

@@ -2,7 +2,7 @@
 //! makemore's protocol, beside Kneser–Ney n-grams on the same split.
 //!
 //! ```text
-//! cargo run --release -p gen-ar --example makemore_names -- \
+//! cargo run -p gen-ar --example makemore_names -- \
 //!     [--steps 5000] [--eval-every 250] [--seeds 0,1,2,3,4] [--backend flex] \
 //!     [--out runs/makemore-names]
 //! ```
@@ -19,16 +19,14 @@
 //!   log p(c₁ … c_n 0 | 0) (n + 1 predicted tokens), and a batch pads
 //!   names to the longest with ignored targets ([`TokenWindows::padded`]).
 //!   The block is max length + 1.
-//! - **Model and optimiser**: 4 layers, 4 heads, width 64; batch 32 names
-//!   drawn with replacement; AdamW lr 5e-4 (constant), β = (0.9, 0.99),
-//!   weight decay 0.01, no gradient clipping.
+//! - **Model and optimiser**: makemore's Transformer ([`GptConfig::makemore`]):
+//!   4 layers, 4 heads, width 64, PyTorch's default initialisation, an
+//!   untied output layer, tanh GELU; batch 32 names drawn with replacement;
+//!   AdamW lr 5e-4 (constant), β = (0.9, 0.99), weight decay 0.01 on every
+//!   parameter, no gradient clipping.
 //! - **Test loss**: the mean NLL per predicted token (nats/char, the end
 //!   token included) over all test names, every `--eval-every` steps; the
 //!   best and the last are reported (makemore keeps the best model).
-//!
-//! Differences that remain: this GPT ties the output layer to the token
-//! embedding and draws N(0, 0.02²) weights (nanoGPT's scheme); makemore's
-//! Transformer has an untied head and PyTorch's default initialisation.
 //!
 //! The Kneser–Ney n-grams (orders 1–6) are fitted on the same training names
 //! and scored the same way (every character and the end of each name).
@@ -39,7 +37,6 @@ use std::time::Instant;
 
 use gen_ar::sequence::{CharGpt, GptConfig, TokenWindows};
 use gen_classical::{CharNGram, Smoothing};
-use gen_core::optim::{OptimConfig, OptimKind};
 use gen_core::{Backend, GenError, Learn, Result, Score, ScoreOptions, StepContext, rng_from_seed};
 use rand::Rng as _;
 use rand::seq::SliceRandom;
@@ -144,15 +141,9 @@ fn train_seed(
     train: &[Vec<u32>],
     test: &[Vec<u32>],
 ) -> Result<SeedResult> {
-    let mut config = GptConfig::new(vocab_len, block, 4, 4, 64);
-    config.optim = OptimConfig {
-        kind: OptimKind::AdamW,
-        beta1: 0.9,
-        beta2: 0.99,
-        eps: 1e-8,
-        weight_decay: 0.01,
-        grad_clip_norm: None,
-    };
+    // makemore's default Transformer: PyTorch's initialisation, untied head,
+    // tanh GELU, AdamW(weight decay 0.01 on every parameter, β₂ 0.99).
+    let config = GptConfig::makemore(vocab_len, block, 4, 4, 64);
     let mut model = CharGpt::new(config, &a.backend.device()?, seed)?;
     let mut rng = rng_from_seed(seed.wrapping_add(1));
     let mut curve = Vec::new();

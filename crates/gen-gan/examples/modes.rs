@@ -22,8 +22,8 @@
 //!
 //! Writes `OUT/table.md` (mean ± sd over seeds at the last step, beside the
 //! published anchors), `OUT/modes.json` (every per-seed number and curve)
-//! and `OUT/curves.png` (modes covered vs step, one line per loss, mean over
-//! seeds; ring left, grid right).
+//! and `OUT/curves.png` with `OUT/curves.svg` (modes covered vs step, one
+//! line per loss, mean over seeds; ring left, grid right).
 //!
 //! Options (defaults in brackets): `--steps N` [3000], `--seeds S` [5],
 //! `--batch B` [256], `--lr LR` [1e-3], `--decay F` [0.5: lr decays linearly
@@ -39,7 +39,7 @@ use gen_core::burn::tensor::Device;
 use gen_core::{Learn, Matrix, Rng, StepContext, rng_from_seed};
 use gen_eval::toy::{ModeCoverageOptions, mode_coverage};
 use gen_gan::{Gan, GanConfig, GanLoss};
-use gen_viz::{Canvas, PALETTE};
+use gen_viz::chart::{Chart, Figure, Legend, Series};
 use rand::Rng as _;
 use serde_json::json;
 
@@ -289,61 +289,26 @@ fn run_seed(
     })
 }
 
-/// A line chart of mean modes covered vs step, one line per loss, with the
-/// y axis from 0 to K, a dashed line at K, ticks and a legend.
+/// A line chart of mean modes covered (over seeds) against the step, one
+/// line per loss with a legend, the y axis from 0 to K and a dashed line at K.
 fn curves_panel(
     title: &str,
     k: usize,
     max_step: u64,
     series: &[(String, Vec<(u64, f64)>)],
-) -> Canvas {
-    let (w, h) = (520usize, 360usize);
-    let (left, right, top, bottom) = (44i64, 16i64, 30i64, 34i64);
-    let mut c = Canvas::new(w, h, [255, 255, 255]);
-    let (pw, ph) = (w as i64 - left - right, h as i64 - top - bottom);
-    let px = |s: f64| left + (s / max_step as f64 * pw as f64).round() as i64;
-    let py = |m: f64| top + ph - (m / k as f64 * ph as f64).round() as i64;
-    let black = [0, 0, 0];
-    let grey = [200, 200, 200];
-    c.text(left, 8, title, 2, black);
-    // Horizontal grid lines and y ticks at 0, K/4, .., K.
-    for q in 0..=4 {
-        let m = k as f64 * q as f64 / 4.0;
-        let y = py(m);
-        for x in (left..left + pw).step_by(if q == 4 { 6 } else { 3 }) {
-            c.set(x, y, grey);
-        }
-        c.text(4, y - 5, &format!("{m:.0}"), 2, black);
-    }
-    // x ticks at 0, T/2, T.
-    for q in 0..=2 {
-        let s = max_step as f64 * q as f64 / 2.0;
-        let x = px(s);
-        c.line((x, top + ph), (x, top + ph + 4), black);
-        let label = format!("{s:.0}");
-        let lx = (x - 4 * label.len() as i64).clamp(0, w as i64 - 8 * label.len() as i64);
-        c.text(lx, top + ph + 8, &label, 2, black);
-    }
-    c.text(left + pw / 2 - 16, h as i64 - 12, "step", 2, black);
-    c.line((left, top), (left, top + ph), black);
-    c.line((left, top + ph), (left + pw, top + ph), black);
-    for (i, (name, pts)) in series.iter().enumerate() {
-        let col = PALETTE[i % PALETTE.len()];
-        let mut prev: Option<(i64, i64)> = None;
-        for &(s, m) in pts {
-            let p = (px(s as f64), py(m));
-            // Two pixels thick.
-            if let Some(q) = prev {
-                c.line(q, p, col);
-                c.line((q.0, q.1 + 1), (p.0, p.1 + 1), col);
-            }
-            prev = Some(p);
-        }
-        // Legend, bottom right of the plot area.
-        let ly = top + ph - 12 - 12 * (series.len() as i64 - 1 - i as i64) - 4;
-        let lx = left + pw - 110;
-        c.fill_rect(lx, ly + 2, 14, 4, col);
-        c.text(lx + 18, ly, name, 2, col);
+) -> Chart {
+    let mut c = Chart::new(title)
+        .x_label("step")
+        .y_label("modes covered (mean over seeds)")
+        .x_range(0.0, max_step as f64)
+        .y_range(0.0, 1.05 * k as f64)
+        .hline("", k as f64, [150, 150, 150])
+        .legend(Legend::LowerRight);
+    for (name, pts) in series {
+        c = c.series(Series::line(
+            name.as_str(),
+            pts.iter().map(|&(s, m)| (s as f64, m)),
+        ));
     }
     c
 }
@@ -461,13 +426,13 @@ fn main() -> gen_core::Result<()> {
     gen_core::checkpoint::write_json_atomic(&a.out.join("modes.json"), &doc)?;
     std::fs::write(a.out.join("table.md"), &table)
         .map_err(|e| gen_core::GenError::io(a.out.join("table.md"), e))?;
-    let mut picture = panels.remove(0);
+    let mut picture = Figure::new(540 * panels.len().max(1) as u32, 400).cols(panels.len());
     for p in panels {
-        picture = picture.beside(&p, 10);
+        picture = picture.chart(p);
     }
-    picture.save_png(&a.out.join("curves.png"))?;
+    picture.save_png_and_svg(&a.out.join("curves.png"))?;
     println!(
-        "\nwrote {}/{{table.md, modes.json, curves.png}}",
+        "\nwrote {}/{{table.md, modes.json, curves.png, curves.svg}}",
         a.out.display()
     );
     Ok(())

@@ -1,5 +1,6 @@
 //! Charts of a run (validity/novelty curves, density curve) and of the words
-//! experiment, drawn on gen-viz's [`Canvas`] (lines, markers, 3×5 font).
+//! experiment, drawn with gen-viz's [`chart`](gen_viz::chart) module (axes
+//! with numbers, labels, legends) and written as PNG with an SVG beside it.
 
 use std::path::Path;
 
@@ -7,106 +8,28 @@ use crate::bridge::WordsPoint;
 use crate::error::{KmError, Result};
 use crate::runner::RunReport;
 
-pub use gen_viz::{Canvas, Rgb};
+use gen_viz::Rgb;
+pub use gen_viz::chart::{Chart, Figure};
+use gen_viz::chart::{Legend, Scale, Series};
 
-const WHITE: Rgb = [255, 255, 255];
 const BLACK: Rgb = [0, 0, 0];
-const GREY: Rgb = [200, 200, 200];
 const GREEN: Rgb = [0, 150, 60];
 const BLUE: Rgb = [30, 90, 220];
 const RED: Rgb = [220, 30, 30];
 const ORANGE: Rgb = [240, 150, 0];
 const PURPLE: Rgb = [130, 40, 170];
 
-/// A chart area with data ranges.
-struct Chart {
-    x: i64,
-    y: i64,
-    w: i64,
-    h: i64,
-    x_range: (f64, f64),
-    y_range: (f64, f64),
-    /// Logarithmic x axis (values below 1 are drawn at 1).
-    log_x: bool,
-}
-
-impl Chart {
-    fn fx(&self, v: f64) -> f64 {
-        if self.log_x { v.max(1.0).ln() } else { v }
-    }
-
-    fn px(&self, vx: f64, vy: f64) -> (i64, i64) {
-        let (x0, x1) = (self.fx(self.x_range.0), self.fx(self.x_range.1));
-        let fx = (self.fx(vx) - x0) / (x1 - x0).max(1e-12);
-        let fy = (vy - self.y_range.0) / (self.y_range.1 - self.y_range.0).max(1e-12);
-        (
-            self.x + (fx.clamp(0.0, 1.0) * self.w as f64).round() as i64,
-            self.y + self.h - (fy.clamp(0.0, 1.0) * self.h as f64).round() as i64,
-        )
-    }
-
-    fn frame(&self, c: &mut Canvas, title: &str, x_label: &str) {
-        for k in 0..=4 {
-            let v = self.y_range.0 + (self.y_range.1 - self.y_range.0) * k as f64 / 4.0;
-            let (_, py) = self.px(self.x_range.0, v);
-            for xx in self.x..=self.x + self.w {
-                c.set(xx, py, GREY);
-            }
-            c.text(self.x - 34, py - 5, &format!("{v:.2}"), 2, BLACK);
-        }
-        c.line((self.x, self.y), (self.x, self.y + self.h), BLACK);
-        c.line(
-            (self.x, self.y + self.h),
-            (self.x + self.w, self.y + self.h),
-            BLACK,
-        );
-        c.text(self.x, self.y - 16, title, 2, BLACK);
-        let lo = format!("{}", self.x_range.0.round() as i64);
-        let hi = format!("{}", self.x_range.1.round() as i64);
-        c.text(self.x, self.y + self.h + 6, &lo, 2, BLACK);
-        c.text(
-            self.x + self.w - 8 * hi.len() as i64,
-            self.y + self.h + 6,
-            &hi,
-            2,
-            BLACK,
-        );
-        c.text(
-            self.x + self.w / 2 - 4 * x_label.len() as i64,
-            self.y + self.h + 6,
-            x_label,
-            2,
-            BLACK,
-        );
-    }
-
-    fn series(&self, c: &mut Canvas, pts: &[(f64, f64)], color: Rgb) {
-        for w in pts.windows(2) {
-            c.line(self.px(w[0].0, w[0].1), self.px(w[1].0, w[1].1), color);
-        }
-        if pts.len() == 1 {
-            let (x, y) = self.px(pts[0].0, pts[0].1);
-            c.fill_rect(x - 2, y - 2, 5, 5, color);
-        }
-    }
-
-    fn vline(&self, c: &mut Canvas, vx: f64, color: Rgb) {
-        let (x, _) = self.px(vx, 0.0);
-        for y in self.y..=self.y + self.h {
-            c.set(x, y, color);
-        }
-    }
-}
-
-/// Renders a run: (top) cumulative validity and novelty rates, a moving
-/// average (10 steps) of valid-and-novel, per-step error ticks (red: not
-/// valid, orange: not novel) and t̂* as a red line; (bottom) the density
-/// curve d(N) of the outputs in K.
-pub fn render_run(report: &RunReport) -> Canvas {
-    let mut c = Canvas::new(900, 640, WHITE);
+/// A run as a 900 × 640 figure titled with the run's summary (collection,
+/// target, learner vs adversary, t*, hallucinations, non-novel outputs).
+/// Top: the cumulative validity (green) and novelty (blue) rates and a
+/// 10-step moving average of valid-and-novel (black) against the step t,
+/// t̂* as a dashed red line, and a rug of the steps whose output was not
+/// valid (red) or not novel (orange) along the bottom. Bottom: the density
+/// curve d(N) of the outputs in K against N. Legends sit right of the plots.
+pub fn render_run(report: &RunReport) -> Figure {
     let s = &report.summary;
     let header = format!(
-        "{} k={} {} vs {}  t*={} halluc={} non-novel={}",
+        "{} k={}: {} vs {}, t* = {}, hallucinations {}, non-novel {}",
         s.collection,
         s.target_name,
         s.learner,
@@ -115,26 +38,12 @@ pub fn render_run(report: &RunReport) -> Canvas {
         s.hallucinations,
         s.non_novel
     );
-    c.text(12, 8, &header, 2, BLACK);
     let t_max = report.steps.len().max(2) as f64;
-    let top = Chart {
-        x: 60,
-        y: 60,
-        w: 800,
-        h: 220,
-        x_range: (1.0, t_max),
-        y_range: (0.0, 1.0),
-        log_x: false,
-    };
-    top.frame(
-        &mut c,
-        "validity (green) novelty (blue) valid+novel avg10 (black) t* (red)",
-        "t",
-    );
     let (mut v, mut n) = (0.0, 0.0);
     let mut valid_pts = Vec::new();
     let mut novel_pts = Vec::new();
     let mut ok_pts = Vec::new();
+    let (mut not_valid, mut not_novel) = (Vec::new(), Vec::new());
     for (k, r) in report.steps.iter().enumerate() {
         v += r.valid as u8 as f64;
         n += r.novel as u8 as f64;
@@ -145,106 +54,118 @@ pub fn render_run(report: &RunReport) -> Canvas {
         let win = &report.steps[lo..=k];
         let ok = win.iter().filter(|r| r.valid && r.novel).count() as f64 / win.len() as f64;
         ok_pts.push((t, ok));
-        let (x, _) = top.px(t, 0.0);
         if !r.valid {
-            c.fill_rect(x, top.y + top.h + 22, 2, 6, RED);
+            not_valid.push(t);
         }
         if !r.novel {
-            c.fill_rect(x, top.y + top.h + 30, 2, 6, ORANGE);
+            not_novel.push(t);
         }
     }
-    top.series(&mut c, &ok_pts, BLACK);
-    top.series(&mut c, &valid_pts, GREEN);
-    top.series(&mut c, &novel_pts, BLUE);
+    let mut top = Chart::new("validity and novelty of the outputs")
+        .x_label("step t")
+        .y_label("rate")
+        .x_range(1.0, t_max)
+        .y_range(0.0, 1.05)
+        .legend(Legend::Outside)
+        .series(Series::line("valid and novel (mean of 10)", ok_pts).color(BLACK))
+        .series(Series::line("validity (cumulative)", valid_pts).color(GREEN))
+        .series(Series::line("novelty (cumulative)", novel_pts).color(BLUE))
+        .rug("not valid", not_valid, RED)
+        .rug("not novel", not_novel, ORANGE);
     if s.last_error > 0 {
-        top.vline(&mut c, s.last_error as f64, RED);
+        top = top.vline(format!("t* = {}", s.last_error), s.last_error as f64, RED);
     }
-    let bottom = Chart {
-        x: 60,
-        y: 380,
-        w: 800,
-        h: 200,
-        x_range: (1.0, report.density.len().max(2) as f64),
-        y_range: (0.0, 1.0),
-        log_x: false,
-    };
-    bottom.frame(
-        &mut c,
-        "density of outputs in k: d(n) = |o and first n of k| / n",
-        "n",
-    );
-    let pts: Vec<(f64, f64)> = report
+    let density: Vec<(f64, f64)> = report
         .density
         .iter()
         .map(|d| (d.n as f64, d.density))
         .collect();
-    bottom.series(&mut c, &pts, PURPLE);
-    c
+    let bottom = Chart::new("density of the outputs in K: d(N) = |O ∩ first N of K| / N")
+        .x_label("N")
+        .y_label("d(N)")
+        .x_range(1.0, report.density.len().max(2) as f64)
+        .y_range(0.0, 1.05)
+        .legend(Legend::Outside)
+        .series(Series::line("d(N)", density).color(PURPLE));
+    Figure::new(900, 640).title(header).chart(top).chart(bottom)
 }
 
-/// Writes [`render_run`] to `path`.
+/// Writes [`render_run`] as a PNG to `path` and as an SVG beside it.
 pub fn write_run_png(report: &RunReport, path: &Path) -> Result<()> {
-    render_run(report).save_png(path).map_err(KmError::from_gen)
+    render_run(report)
+        .save_png_and_svg(path)
+        .map_err(KmError::from_gen)
 }
 
-/// Renders the words experiment: validity, novelty and valid-and-novel rate
-/// against the number of seen words (log scale; 0 is drawn at 1).
-pub fn render_words(points: &[WordsPoint], title: &str) -> Canvas {
-    let mut c = Canvas::new(900, 400, WHITE);
-    c.text(12, 8, title, 2, BLACK);
-    let x_max = points.iter().map(|p| p.seen).max().unwrap_or(1).max(1) as f64;
-    let x_min = points.iter().map(|p| p.seen).min().unwrap_or(0) as f64;
-    let chart = Chart {
-        x: 60,
-        y: 60,
-        w: 800,
-        h: 280,
-        x_range: (x_min.max(1.0), x_max.max(x_min + 1.0)),
-        y_range: (0.0, 1.0),
-        log_x: true,
-    };
-    chart.frame(
-        &mut c,
-        "validity (green) novelty (blue) valid+novel (black)",
-        "seen words (log scale)",
-    );
+/// The words experiment as a 900 × 400 chart titled `title`: validity
+/// (green), novelty (blue) and valid-and-novel rate (black), with a marker
+/// at each measurement, against the number of seen words on a log axis
+/// (0 seen words is drawn at 1).
+pub fn render_words(points: &[WordsPoint], title: &str) -> Figure {
     let get = |f: fn(&WordsPoint) -> f64| -> Vec<(f64, f64)> {
-        points.iter().map(|p| (p.seen as f64, f(p))).collect()
+        points
+            .iter()
+            .map(|p| (p.seen.max(1) as f64, f(p)))
+            .collect()
     };
-    chart.series(&mut c, &get(|p| p.validity), GREEN);
-    chart.series(&mut c, &get(|p| p.novelty), BLUE);
-    chart.series(&mut c, &get(|p| p.valid_and_novel), BLACK);
-    for p in points {
-        for (val, col) in [
-            (p.validity, GREEN),
-            (p.novelty, BLUE),
-            (p.valid_and_novel, BLACK),
-        ] {
-            let (x, y) = chart.px(p.seen as f64, val);
-            c.fill_rect(x - 3, y - 3, 7, 7, col);
-        }
+    let ticks: Vec<f64> = points.iter().map(|p| p.seen.max(1) as f64).collect();
+    let mut chart = Chart::new(title)
+        .x_label("seen words (log scale)")
+        .y_label("rate")
+        .x_scale(Scale::Log)
+        .y_range(0.0, 1.05)
+        .legend(Legend::Outside)
+        .series(Series::line_points("validity", get(|p| p.validity)).color(GREEN))
+        .series(Series::line_points("novelty", get(|p| p.novelty)).color(BLUE))
+        .series(Series::line_points("valid and novel", get(|p| p.valid_and_novel)).color(BLACK));
+    // Ticks at the measured sizes when they are few enough to read.
+    if (2..=8).contains(&ticks.len()) {
+        chart = chart.x_ticks(ticks);
     }
-    c
+    chart.figure(900, 400)
 }
 
-/// Writes [`render_words`] to `path`.
+/// Writes [`render_words`] as a PNG to `path` and as an SVG beside it.
 pub fn write_words_png(points: &[WordsPoint], title: &str, path: &Path) -> Result<()> {
     render_words(points, title)
-        .save_png(path)
+        .save_png_and_svg(path)
         .map_err(KmError::from_gen)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{RunSpec, run_from_spec};
 
     #[test]
-    fn font_and_png_encoding() {
-        let mut c = Canvas::new(40, 12, WHITE);
-        c.text(1, 1, "t*=9", 1, BLACK);
-        assert_eq!(c.get(1, 1), BLACK); // top-left of 't'
-        c.line((0, 11), (39, 0), RED);
-        let png = c.to_png().unwrap();
+    fn run_and_words_charts_render_with_their_labels() {
+        let r = run_from_spec(&RunSpec::new("progressions", 4, "staged", "km", 40)).unwrap();
+        let fig = render_run(&r);
+        let png = fig.to_png().unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let svg = fig.to_svg().unwrap();
+        for text in ["step t", "validity (cumulative)", "not valid", "d(N)"] {
+            assert!(svg.contains(text), "{text} missing from the SVG");
+        }
+        let points = [
+            WordsPoint {
+                seen: 0,
+                samples: 10,
+                validity: 0.2,
+                novelty: 1.0,
+                valid_and_novel: 0.2,
+                distinct_valid_novel: 2,
+            },
+            WordsPoint {
+                seen: 100,
+                samples: 10,
+                validity: 0.6,
+                novelty: 0.8,
+                valid_and_novel: f64::NAN,
+                distinct_valid_novel: 5,
+            },
+        ];
+        let svg = render_words(&points, "words").to_svg().unwrap();
+        assert!(svg.contains("seen words (log scale)") && svg.contains("valid and novel"));
     }
 }

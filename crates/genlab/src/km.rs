@@ -129,7 +129,11 @@ pub fn run(cmd: &KmCommand) -> Result<()> {
                     report.summary_json()
                 }
             );
-            eprintln!("wrote {}", a.png.display());
+            eprintln!(
+                "wrote {} and {}",
+                a.png.display(),
+                a.png.with_extension("svg").display()
+            );
             Ok(())
         }
         KmCommand::Words(a) => {
@@ -161,7 +165,11 @@ pub fn run(cmd: &KmCommand) -> Result<()> {
             let title = format!("english words: {}", a.generator);
             gen_km_game::plot::write_words_png(&points, &title, &a.png)?;
             print!("{}", words_table(&points));
-            eprintln!("wrote {}", a.png.display());
+            eprintln!(
+                "wrote {} and {}",
+                a.png.display(),
+                a.png.with_extension("svg").display()
+            );
             Ok(())
         }
         KmCommand::Table { horizon, seed } => {

@@ -164,6 +164,7 @@ struct ScoreArgs {
 }
 
 fn main() -> ExitCode {
+    keep_default_device_on_cpu();
     let cli = Cli::parse();
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -172,6 +173,26 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// burn puts tensors that no code placed (an optimiser state being restored,
+/// for one) on its default device, which is wgpu whenever wgpu is compiled
+/// in: a `--backend flex` run would open the Vulkan loader for nothing, and
+/// Mesa prints warnings that read like failures. Pin the default to a CPU
+/// device unless the user chose one with `BURN_DEVICE`; every model still
+/// runs on the device its `--backend` names (burn moves restored optimiser
+/// state to each parameter's device at the next step).
+fn keep_default_device_on_cpu() {
+    if std::env::var_os("BURN_DEVICE").is_some() {
+        return;
+    }
+    let cpu = if Backend::enabled().contains(&Backend::Flex) {
+        "flex"
+    } else {
+        "ndarray"
+    };
+    // SAFETY: called first thing in `main`, before any thread exists.
+    unsafe { std::env::set_var("BURN_DEVICE", cpu) };
 }
 
 fn dispatch(cmd: Command) -> Result<()> {

@@ -104,7 +104,15 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     };
     let r = Trainer::new(config, out)?.fit(&mut m, |_, _| Ok(corpus.clone()))?;
     let held_out = HeldOut::evaluate(&m, &corpus, &test_text)?;
-    output::curve_png(&held_out.by_order, &out.join("nll_by_order.png"))?;
+    output::curve_png(
+        &held_out.by_order,
+        (
+            "held-out NLL by n-gram order",
+            "order n",
+            "NLL (nats per character)",
+        ),
+        &out.join("nll_by_order.png"),
+    )?;
     held_out.write_summary(&mut summary);
     summary["train_nll_per_char"] = json!(r.final_loss);
     let samples = m.sample(20, &SampleOptions::default(), &mut rng_from_seed(seed))?;

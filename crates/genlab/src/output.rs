@@ -1,27 +1,50 @@
-//! Pictures written next to a run's JSON summary.
+//! Pictures written next to a run's JSON summary. Charts (scatter plots,
+//! density heat maps, loss curves, the GAN decision surface) are written as
+//! PNG with an SVG of the same chart beside it (`loss.png` and `loss.svg`).
 
 use std::path::Path;
 
 use gen_core::{Matrix, Result, rng_from_seed};
-use gen_viz::{Bounds, heatmap, image_grid, line_plot, scatter};
+use gen_viz::chart::{Chart, Figure, HeatMap, Legend, Scale, Series, matrix_points};
+use gen_viz::{Bounds, PALETTE, image_grid};
 
-/// Data (left, blue) beside samples (right, orange), same axes.
+/// Points drawn per set in a scatter plot (evenly spread over the rows).
+pub const SCATTER_POINTS: usize = 5000;
+
+/// Data (left, blue) beside samples (right, orange) on the same axes (the
+/// square box around the data), each panel titled with its point count; at
+/// most [`SCATTER_POINTS`] of each are drawn, evenly spread over the rows.
+/// 880 × 460 pixels; an SVG is written beside the PNG.
 pub fn scatter_png(data: &Matrix, samples: &Matrix, path: &Path) -> Result<()> {
     let b = Bounds::of_points(&[data]);
-    let left = scatter(&[data], b, 400)?;
-    let mut right = scatter(&[&Matrix::zeros(0, 2), samples], b, 400)?;
-    right = left.beside(&right, 10);
-    right.save_png(path)
+    let panel = |what: &str, m: &Matrix, color| -> Result<Chart> {
+        let n = m.rows();
+        let title = if n > SCATTER_POINTS {
+            format!("{what} ({SCATTER_POINTS} of {n} points)")
+        } else {
+            format!("{what} ({n} points)")
+        };
+        Ok(Chart::new(title)
+            .x_label("x1")
+            .y_label("x2")
+            .x_range(b.x0, b.x1)
+            .y_range(b.y0, b.y1)
+            .series(
+                Series::points(what, matrix_points(m, SCATTER_POINTS)?)
+                    .color(color)
+                    .opacity(0.5),
+            ))
+    };
+    Figure::new(880, 460)
+        .cols(2)
+        .chart(panel("data", data, PALETTE[0])?)
+        .chart(panel("samples", samples, PALETTE[1])?)
+        .save_png_and_svg(path)
 }
 
-/// Heat map of exp(log p) over the data's bounding box (200 × 200 cells).
-pub fn density_png(
-    log_prob: &dyn Fn(&Matrix) -> Result<Vec<f64>>,
-    data: &Matrix,
-    path: &Path,
-) -> Result<()> {
-    let b = Bounds::of_points(&[data]);
-    let n = 200;
+/// `n × n` points at the cell centres of a grid over `b`, row j (from the
+/// bottom) after row j − 1.
+fn grid_points(b: Bounds, n: usize) -> Result<Matrix> {
     let mut pts = Vec::with_capacity(n * n * 2);
     for j in 0..n {
         for i in 0..n {
@@ -29,9 +52,30 @@ pub fn density_png(
             pts.push(b.y0 + (j as f64 + 0.5) / n as f64 * (b.y1 - b.y0));
         }
     }
-    let grid = Matrix::new(n * n, 2, pts)?;
-    let dens: Vec<f64> = log_prob(&grid)?.iter().map(|l| l.exp()).collect();
-    heatmap(&dens, n, n, 2)?.save_png(path)
+    Matrix::new(n * n, 2, pts)
+}
+
+/// Heat map of the model density exp(log p) on a 200 × 200 grid over the
+/// data's bounding box, with axes in data coordinates and a colour bar of
+/// the density. 560 × 480 pixels; an SVG is written beside the PNG.
+pub fn density_png(
+    log_prob: &dyn Fn(&Matrix) -> Result<Vec<f64>>,
+    data: &Matrix,
+    path: &Path,
+) -> Result<()> {
+    let b = Bounds::of_points(&[data]);
+    let n = 200;
+    let dens: Vec<f64> = log_prob(&grid_points(b, n)?)?
+        .iter()
+        .map(|l| l.exp())
+        .collect();
+    let heat = HeatMap::new(dens, (n, n), (b.x0, b.x1), (b.y0, b.y1), "density p(x)")?;
+    Chart::new("model density")
+        .x_label("x1")
+        .y_label("x2")
+        .heatmap(heat)
+        .figure(560, 480)
+        .save_png_and_svg(path)
 }
 
 /// Grid of images with values scaled to [0, 1].
@@ -41,19 +85,34 @@ pub fn grid_png(images: &Matrix, h: usize, w: usize, path: &Path) -> Result<()> 
     image_grid(images, h, w, cols, scale)?.save_png(path)
 }
 
-/// Loss curve over steps.
+/// The training loss against the step, on a log y axis when every loss is
+/// positive (linear otherwise, e.g. for NLLs that go negative). 600 × 300
+/// pixels; an SVG is written beside the PNG.
 pub fn loss_png(losses: &[f64], path: &Path) -> Result<()> {
-    let s: Vec<(f64, f64)> = losses
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (i as f64, *l))
-        .collect();
-    line_plot(&[s], 600, 300).save_png(path)
+    let s = losses.iter().enumerate().map(|(i, l)| (i as f64, *l));
+    Chart::new("training loss")
+        .x_label("step")
+        .y_label("loss")
+        .y_scale(Scale::LogIfPositive)
+        .series(Series::line("loss", s))
+        .figure(600, 300)
+        .save_png_and_svg(path)
 }
 
-/// A single (x, y) curve.
-pub fn curve_png(points: &[(f64, f64)], path: &Path) -> Result<()> {
-    line_plot(&[points.to_vec()], 600, 300).save_png(path)
+/// A single (x, y) curve with a marker at each point, titled and with axis
+/// labels `(title, x_label, y_label)`. 600 × 300 pixels; an SVG is written
+/// beside the PNG.
+pub fn curve_png(
+    points: &[(f64, f64)],
+    (title, x_label, y_label): (&str, &str, &str),
+    path: &Path,
+) -> Result<()> {
+    Chart::new(title)
+        .x_label(x_label)
+        .y_label(y_label)
+        .series(Series::line_points("", points.iter().copied()))
+        .figure(600, 300)
+        .save_png_and_svg(path)
 }
 
 /// Writes rows to `out`: `.png` as an image grid (values clipped to [0, 1],
@@ -165,17 +224,16 @@ pub fn extend(summary: &mut serde_json::Value, more: serde_json::Value) {
     }
 }
 
-/// Side of the decision-surface picture's square plot, in pixels.
-pub const DECISION_SIDE: usize = 400;
-/// Height of the colour bar under the decision surface, in pixels.
-pub const DECISION_BAR: usize = 30;
+/// Width and height of the decision-surface picture, in pixels.
+pub const DECISION_SIZE: (u32, u32) = (560, 480);
 
 /// A two-player model's decision surface: `values(grid)` (D(x), σ(D(x)) or a
 /// critic value, one per row of a 100 × 100 grid over the data's bounding
-/// box) as a heat map (dark: low, yellow: high), with the data (white) and
-/// samples (red) scattered over it, and a colour bar labelled `label`, min
-/// and max below. The picture is [`DECISION_SIDE`] wide and
-/// [`DECISION_SIDE`] + [`DECISION_BAR`] high.
+/// box) as a heat map (dark: low, yellow: high) with axes in data
+/// coordinates, up to 1,000 data points (white) and 1,000 samples (red)
+/// scattered over it with a legend, and a colour bar labelled `label` with
+/// its numbers on the right. [`DECISION_SIZE`] pixels; an SVG is written
+/// beside the PNG.
 pub fn decision_png(
     values: &dyn Fn(&Matrix) -> Result<Vec<f64>>,
     label: &str,
@@ -185,57 +243,30 @@ pub fn decision_png(
 ) -> Result<()> {
     let b = Bounds::of_points(&[data]);
     let n = 100;
-    let cell = DECISION_SIDE / n;
-    let mut pts = Vec::with_capacity(n * n * 2);
-    for j in 0..n {
-        for i in 0..n {
-            pts.push(b.x0 + (i as f64 + 0.5) / n as f64 * (b.x1 - b.x0));
-            pts.push(b.y0 + (j as f64 + 0.5) / n as f64 * (b.y1 - b.y0));
-        }
-    }
-    let v = values(&Matrix::new(n * n, 2, pts)?)?;
-    let surface = heatmap(&v, n, n, cell)?;
-    let side = surface.width();
-    let mut c = gen_viz::Canvas::new(side, side + DECISION_BAR, [255, 255, 255]);
-    for y in 0..side {
-        for x in 0..side {
-            c.set(x as i64, y as i64, surface.get(x, y));
-        }
-    }
-    let pixel = |p: &[f64]| {
-        let px = (p[0] - b.x0) / (b.x1 - b.x0) * (side as f64 - 1.0);
-        let py = (b.y1 - p[1]) / (b.y1 - b.y0) * (side as f64 - 1.0);
-        (px.round() as i64, py.round() as i64)
+    let v = values(&grid_points(b, n)?)?;
+    let heat = HeatMap::new(v, (n, n), (b.x0, b.x1), (b.y0, b.y1), label)?;
+    let first = |m: &Matrix| -> Result<Vec<(f64, f64)>> {
+        let mut p = matrix_points(m, 0)?;
+        p.truncate(1000);
+        Ok(p)
     };
-    for (m, col) in [(data, [255, 255, 255]), (samples, [230, 30, 30])] {
-        for r in m.iter_rows().take(1000) {
-            if r[0].is_finite() && r[1].is_finite() {
-                let (x, y) = pixel(r);
-                if (0..side as i64).contains(&y) {
-                    c.dot(x, y, 1, col);
-                }
-            }
-        }
-    }
-    let finite = v.iter().copied().filter(|x| x.is_finite());
-    let lo = finite.clone().fold(f64::INFINITY, f64::min);
-    let hi = finite.fold(f64::NEG_INFINITY, f64::max);
-    let (bar_x, bar_w) = (70i64, side as i64 - 140);
-    for x in 0..bar_w {
-        let col = gen_viz::colormap(x as f64 / (bar_w - 1).max(1) as f64);
-        c.fill_rect(bar_x + x, side as i64 + 4, 1, 10, col);
-    }
-    let black = [0, 0, 0];
-    c.text(4, side as i64 + 4, &format!("{lo:.3}"), 2, black);
-    c.text(
-        bar_x + bar_w + 6,
-        side as i64 + 4,
-        &format!("{hi:.3}"),
-        2,
-        black,
-    );
-    c.text(bar_x, side as i64 + 18, label, 2, black);
-    c.save_png(path)
+    Chart::new("decision surface")
+        .x_label("x1")
+        .y_label("x2")
+        .heatmap(heat)
+        .series(
+            Series::points("data", first(data)?)
+                .color([255, 255, 255])
+                .size(1.5),
+        )
+        .series(
+            Series::points("samples", first(samples)?)
+                .color([230, 30, 30])
+                .size(1.5),
+        )
+        .legend(Legend::UpperRight)
+        .figure(DECISION_SIZE.0, DECISION_SIZE.1)
+        .save_png_and_svg(path)
 }
 
 /// The named per-step metrics of a run's `metrics.jsonl` (the trainer's
@@ -260,39 +291,26 @@ pub fn metric_series(metrics: &Path, names: &[&str]) -> Result<Vec<Vec<(f64, f64
     Ok(out)
 }
 
-/// The losses of both players from a run's `metrics.jsonl` as two series on
-/// shared axes, D loss (blue) and G loss (orange), with a legend and the
-/// y range; a player without logged values (MMD has no critic) is left
-/// out. 600 × 300 pixels.
+/// The losses of both players from a run's `metrics.jsonl` against the
+/// step on shared axes, D loss (blue) and G loss (orange) with a legend
+/// naming the logged keys (also when only one player has values); a log y axis when every value is positive. A
+/// player without logged values (MMD has no critic) is left out. 600 × 300
+/// pixels; an SVG is written beside the PNG.
 pub fn players_loss_png(metrics: &Path, d_key: &str, g_key: &str, path: &Path) -> Result<()> {
     let series = metric_series(metrics, &[d_key, g_key])?;
-    let mut c = line_plot(&series, 600, 300);
-    let ys = series
-        .iter()
-        .flatten()
-        .map(|p| p.1)
-        .filter(|y| y.is_finite());
-    let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
-        (a.min(y), b.max(y))
-    });
-    if lo.is_finite() {
-        c.text(24, 22, &format!("max {hi:.3}"), 2, [0, 0, 0]);
-        c.text(24, 268, &format!("min {lo:.3}"), 2, [0, 0, 0]);
-    }
-    let mut y = 4;
-    for (k, (s, name)) in series.iter().zip(["D loss", "G loss"]).enumerate() {
+    let mut chart = Chart::new("both players' losses")
+        .x_label("step")
+        .y_label("loss")
+        .y_scale(Scale::LogIfPositive)
+        .legend(Legend::UpperRight);
+    for (k, (s, (name, key))) in series
+        .into_iter()
+        .zip([("D loss", d_key), ("G loss", g_key)])
+        .enumerate()
+    {
         if !s.is_empty() {
-            let col = gen_viz::PALETTE[k];
-            c.fill_rect(420, y + 3, 14, 4, col);
-            c.text(
-                440,
-                y,
-                &format!("{name} ({})", if k == 0 { d_key } else { g_key }),
-                2,
-                col,
-            );
-            y += 14;
+            chart = chart.series(Series::line(format!("{name} ({key})"), s).color(PALETTE[k]));
         }
     }
-    c.save_png(path)
+    chart.figure(600, 300).save_png_and_svg(path)
 }

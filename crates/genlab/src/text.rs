@@ -101,13 +101,13 @@ impl Family for TextFamily {
                 let o: TextRunOptions<GptConfig> = meta.options_as()?;
                 let device = o.backend.parse::<gen_core::Backend>()?.device()?;
                 let m = CharGpt::load(&latest_model_dir(dir)?, &device)?;
-                (CharModel::Gpt(m), o.chars)
+                (CharModel::Gpt(Box::new(m)), o.chars)
             }
             lstm::NAME => {
                 let o: TextRunOptions<LstmConfig> = meta.options_as()?;
                 let device = o.backend.parse::<gen_core::Backend>()?.device()?;
                 let m = CharLstm::load(&latest_model_dir(dir)?, &device)?;
-                (CharModel::Lstm(m), o.chars)
+                (CharModel::Lstm(Box::new(m)), o.chars)
             }
             other => return Err(not_a_text_model(other)),
         };
@@ -130,8 +130,8 @@ fn not_a_text_model(model: &str) -> GenError {
 /// One of the character models, so that training, sampling, decoding and
 /// scoring run through the same code for both.
 enum CharModel {
-    Gpt(CharGpt),
-    Lstm(CharLstm),
+    Gpt(Box<CharGpt>),
+    Lstm(Box<CharLstm>),
 }
 
 impl CharModel {
@@ -281,7 +281,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
             let (batch_size, lr) = (c.batch.unwrap_or(12), c.lr.unwrap_or(1e-3));
             save_run_meta(a, &chars, batch_size, lr, &config)?;
             let m = CharGpt::new(config, &device, c.seed)?;
-            (CharModel::Gpt(m), batch_size, lr)
+            (CharModel::Gpt(Box::new(m)), batch_size, lr)
         }
         lstm::NAME => {
             let mut config =
@@ -291,7 +291,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
             let (batch_size, lr) = (c.batch.unwrap_or(32), c.lr.unwrap_or(2e-3));
             save_run_meta(a, &chars, batch_size, lr, &config)?;
             let m = CharLstm::new(config, &device, c.seed)?;
-            (CharModel::Lstm(m), batch_size, lr)
+            (CharModel::Lstm(Box::new(m)), batch_size, lr)
         }
         other => return Err(not_a_text_model(other)),
     };

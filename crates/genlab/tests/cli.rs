@@ -548,8 +548,19 @@ fn two_dimensional_gan_runs_draw_the_decision_surface_and_both_losses() {
             run.to_str().unwrap(),
         ]);
         assert!(ok, "{model} failed: {err}");
-        assert_eq!(png_size(&run.join("decision.png")), (400, 430), "{model}");
+        assert_eq!(png_size(&run.join("decision.png")), (560, 480), "{model}");
         assert_eq!(png_size(&run.join("loss.png")), (600, 300), "{model}");
+        // Each chart has an SVG beside its PNG.
+        for svg in ["decision.svg", "loss.svg", "samples.svg"] {
+            let text = std::fs::read_to_string(run.join(svg))
+                .unwrap_or_else(|e| panic!("{model} {svg}: {e}"));
+            assert!(
+                text.contains("<svg") && text.trim_end().ends_with("</svg>"),
+                "{model} {svg}"
+            );
+        }
+        let loss = std::fs::read_to_string(run.join("loss.svg")).unwrap();
+        assert!(loss.contains("G loss") && loss.contains("step"), "{model}");
     }
 }
 
@@ -576,9 +587,9 @@ fn gans_train_on_a_toy_report_modes_sample_and_refuse_to_score() {
     let hq = num(&s, "high_quality_fraction");
     assert!((0.0..=1.0).contains(&hq), "{s}");
     assert!(run.join("samples.png").exists() && run.join("loss.png").exists());
-    // The decision surface (400 × 400 plus a 30-pixel colour bar) and both
+    // The decision surface with its colour bar (560 × 480) and both
     // players' losses (600 × 300) decode as PNGs.
-    assert_eq!(png_size(&run.join("decision.png")), (400, 430));
+    assert_eq!(png_size(&run.join("decision.png")), (560, 480));
     assert_eq!(png_size(&run.join("loss.png")), (600, 300));
     let (ok, _, err) = genlab(&["score", "--checkpoint", run_s, "--data", "eight-gaussians"]);
     assert!(!ok && err.contains("not a density"), "{err}");
@@ -956,4 +967,45 @@ fn image_gans_train_on_digits_sample_classes_encode_and_refuse_to_score() {
         bad,
     ]);
     assert!(!ok && err.contains("28 is not a multiple of 2^3"), "{err}");
+}
+
+/// A `--backend flex` run never opens the Vulkan loader: without
+/// `XDG_RUNTIME_DIR`, Mesa would print a warning on stderr the moment wgpu
+/// initialises (CI installs Mesa's lavapipe, so the warning would show).
+/// Training, sampling and scoring all keep to the CPU.
+#[test]
+fn flex_runs_never_touch_wgpu() {
+    let dir = workdir("flex-only");
+    let run = dir.join("made");
+    let run_s = run.to_str().unwrap();
+    let quiet = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_genlab"))
+            .args(args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("BURN_DEVICE")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(
+            !err.contains("XDG_RUNTIME_DIR"),
+            "{args:?} initialised wgpu: {err}"
+        );
+    };
+    let train = [
+        "train",
+        "made",
+        "--data",
+        "digits",
+        "--steps",
+        "4",
+        "--backend",
+        "flex",
+        "--out",
+        run_s,
+    ];
+    quiet(&train);
+    quiet(&["sample", "--checkpoint", run_s, "--n", "2"]);
+    quiet(&["score", "--checkpoint", run_s, "--data", "digits"]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -94,6 +94,24 @@ pub trait ArNet: Module + Sized {
     const LEARN_HOW: &'static str;
     /// How the model scores, in words, for the capability row.
     const SCORE_HOW: &'static str;
+    /// A stepwise form of the conditionals for ancestral sampling, when the
+    /// network has one cheaper than a full pass per coordinate (NADE: O(H)
+    /// per coordinate instead of O(DH)). `None`: sampling runs one
+    /// [`ArNet::logits`] pass per coordinate.
+    fn stepwise(&self) -> Option<&dyn Stepwise> {
+        None
+    }
+}
+
+/// Conditionals computed one coordinate at a time in ordering 0, from a
+/// running state that summarises the coordinates already generated.
+pub trait Stepwise {
+    /// The state before any coordinate, for `n` rows: `[n, S]`.
+    fn start(&self, n: usize, device: &Device) -> Tensor<2>;
+    /// Logits of p(x_i = 1 | x_<i) from the state: `[n, S]` → `[n, 1]`.
+    fn logit(&self, state: &Tensor<2>, i: usize) -> Tensor<2>;
+    /// The state after coordinate `i` took the values `x_i` (`[n, 1]`).
+    fn feed(&self, state: Tensor<2>, i: usize, x_i: Tensor<2>) -> Tensor<2>;
 }
 
 /// The raster ordering 1..=D as ranks.
@@ -354,6 +372,21 @@ impl<N: ArNet> BinaryAr<N> {
         let mut seq: Vec<usize> = (0..d).collect();
         seq.sort_by_key(|&i| order[i]);
         let mut x = vec![0f32; n * d];
+        if let (Some(step), 0) = (net.stepwise(), k) {
+            let mut state = step.start(n, dev);
+            for &i in &seq {
+                let l = to_vec(step.logit(&state, i))?;
+                let mut xi = vec![0f32; n];
+                for (row, &li) in l.iter().enumerate() {
+                    let p = 1.0 / (1.0 + (-(li as f64) / temperature).exp());
+                    let u: f64 = rng.random();
+                    xi[row] = if u < p { 1.0 } else { 0.0 };
+                    x[row * d + i] = xi[row];
+                }
+                state = step.feed(state, i, t2(xi, n, 1, dev));
+            }
+            return Ok(x.into_iter().map(f64::from).collect());
+        }
         for &i in &seq {
             let logits = net
                 .logits(t2(x.clone(), n, d, dev), k)
@@ -417,7 +450,13 @@ impl<N: ArNet> Sample for BinaryAr<N> {
         let mut out = Matrix::zeros(n, d);
         for (k, order) in orders.iter().enumerate() {
             let rows: Vec<usize> = (0..n).filter(|&r| ks[r] == k).collect();
-            for chunk in self.chunks(rows.len()) {
+            // A stepwise sampler holds only [rows, S]: no need to chunk.
+            let chunks = if net.stepwise().is_some() && k == 0 {
+                std::iter::once(0..rows.len()).collect()
+            } else {
+                self.chunks(rows.len())
+            };
+            for chunk in chunks {
                 let rs = &rows[chunk];
                 let x =
                     self.sample_ordering(&net, &dev, rs.len(), k, order, options.temperature, rng)?;

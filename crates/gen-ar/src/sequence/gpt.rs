@@ -8,11 +8,14 @@
 //! | MLP | d → 4d, GELU, 4d → d, dropout | `MLP` |
 //! | head | LN_f, logits = h Eᵀ (tied to `wte`) | `ln_f`, `lm_head` tied |
 //! | init | every weight N(0, 0.02²), biases 0, the two residual projections N(0, (0.02/√(2N))²), LayerNorm γ = 1, β = 0 | `_init_weights` |
-//! | optimiser | AdamW β = (0.9, 0.99), weight decay 0.1, gradient norm clipped to 1 | `train_shakespeare_char.py` |
+//! | optimiser | AdamW β = (0.9, 0.99), weight decay 0.1 on matrices and embeddings only, global gradient norm clipped to 1 | `configure_optimizers`, `train_shakespeare_char.py` |
 //!
 //! Differences from nanoGPT: the linear layers always have biases (nanoGPT's
-//! `bias` option on), and burn's AdamW decays every parameter (nanoGPT
-//! exempts biases and LayerNorm parameters).
+//! `bias` option on).
+//!
+//! makemore's Transformer is the same network with PyTorch's default
+//! initialisation, an untied output layer and the tanh approximation of GELU:
+//! [`GptConfig::makemore`] builds it.
 //!
 //! All weights come from the host RNG, so the same seed builds the same
 //! model on every backend.
@@ -67,6 +70,34 @@ pub struct GptConfig {
     pub dropout: f64,
     /// Optimiser (nanoGPT: AdamW, β₂ = 0.99).
     pub optim: OptimConfig,
+    /// How the weights start (nanoGPT's GPT-2 scheme by default).
+    #[serde(default)]
+    pub init: GptInit,
+    /// Output logits h Eᵀ through the token table (nanoGPT's weight tying);
+    /// `false` adds a separate bias-free `lm_head` (makemore).
+    #[serde(default = "default_true")]
+    pub tied_head: bool,
+    /// The MLP's GELU: exact (nanoGPT's `nn.GELU()`) or the tanh
+    /// approximation 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))) (makemore's `NewGELU`).
+    #[serde(default)]
+    pub gelu_tanh: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// How a [`CharGpt`]'s weights start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GptInit {
+    /// GPT-2 / nanoGPT `_init_weights`: embeddings and linear weights
+    /// N(0, 0.02²), biases 0, the residual projections N(0, (0.02/√(2N))²).
+    #[default]
+    Gpt2,
+    /// PyTorch's module defaults (makemore): embeddings N(0, 1), linear
+    /// weights and biases U(−1/√fan_in, 1/√fan_in).
+    Torch,
 }
 
 impl GptConfig {
@@ -82,6 +113,32 @@ impl GptConfig {
             width,
             dropout: 0.0,
             optim: Self::nanogpt_optim(),
+            init: GptInit::Gpt2,
+            tied_head: true,
+            gelu_tanh: false,
+        }
+    }
+
+    /// makemore's `Transformer` (karpathy/makemore, `--type transformer`):
+    /// `layers` blocks of `heads` heads at width `width` (its defaults: 4, 4,
+    /// 64), PyTorch's initialisation, an untied bias-free output layer, the
+    /// tanh GELU, and AdamW with weight decay 0.01 on every parameter, β =
+    /// (0.9, 0.99), no clipping.
+    pub fn makemore(vocab: usize, block: usize, layers: usize, heads: usize, width: usize) -> Self {
+        Self {
+            init: GptInit::Torch,
+            tied_head: false,
+            gelu_tanh: true,
+            optim: OptimConfig {
+                kind: OptimKind::AdamW,
+                beta1: 0.9,
+                beta2: 0.99,
+                eps: 1e-8,
+                weight_decay: 0.01,
+                grad_clip_norm: None,
+                decay_matrices_only: false,
+            },
+            ..Self::new(vocab, block, layers, heads, width)
         }
     }
 
@@ -91,8 +148,10 @@ impl GptConfig {
         Self::new(vocab, 64, 4, 4, 128)
     }
 
-    /// AdamW with β = (0.9, 0.99), ε = 1e-8, weight decay 0.1 and the global
-    /// gradient norm clipped to 1 (nanoGPT's `train_shakespeare_char.py`).
+    /// AdamW with β = (0.9, 0.99), ε = 1e-8, weight decay 0.1 on matrices and
+    /// embeddings only (biases and LayerNorm parameters undecayed, nanoGPT's
+    /// `configure_optimizers`) and the global gradient norm clipped to 1
+    /// (nanoGPT's `train_shakespeare_char.py`).
     pub fn nanogpt_optim() -> OptimConfig {
         OptimConfig {
             kind: OptimKind::AdamW,
@@ -101,6 +160,7 @@ impl GptConfig {
             eps: 1e-8,
             weight_decay: 0.1,
             grad_clip_norm: Some(1.0),
+            decay_matrices_only: true,
         }
     }
 
@@ -193,10 +253,11 @@ impl GptConfig {
     }
 
     /// The number of parameters:
-    /// V·d + block·d + N·(12d² + 13d) + 2d.
+    /// V·d + block·d + N·(12d² + 13d) + 2d, plus d·V for an untied head.
     pub fn parameters(&self) -> usize {
         let d = self.width;
-        self.vocab * d + self.block * d + self.layers * (12 * d * d + 13 * d) + 2 * d
+        let head = if self.tied_head { 0 } else { d * self.vocab };
+        self.vocab * d + self.block * d + self.layers * (12 * d * d + 13 * d) + 2 * d + head
     }
 }
 
@@ -215,12 +276,20 @@ pub struct GptBlock {
     pub proj: Linear,
     /// Dropout on the MLP output.
     pub drop: Dropout,
+    /// Tanh-approximate GELU instead of the exact one.
+    #[module(skip)]
+    pub gelu_tanh: bool,
 }
 
 impl GptBlock {
     fn mlp(&self, x: Tensor<3>) -> Tensor<3> {
-        self.drop
-            .forward(self.proj.forward(activation::gelu(self.fc.forward(x))))
+        let u = self.fc.forward(x);
+        let u = if self.gelu_tanh {
+            activation::gelu_approximate(u)
+        } else {
+            activation::gelu(u)
+        };
+        self.drop.forward(self.proj.forward(u))
     }
 
     /// x + Attn(LN₁(x)), then + MLP(LN₂(x)).
@@ -252,25 +321,38 @@ pub struct GptNet {
     pub blocks: Vec<GptBlock>,
     /// Final LayerNorm.
     pub ln_f: LayerNorm,
+    /// Untied output layer `[d, V]` without bias; `None`: logits h Eᵀ.
+    pub lm_head: Option<Linear>,
 }
 
 impl GptNet {
     /// Builds the network with weights drawn from `rng` in the order: token
     /// table, position table, then per block query, key, value, output, MLP
-    /// expansion, MLP projection.
+    /// expansion, MLP projection, and last the untied head if there is one.
     pub fn init(config: &GptConfig, rng: &mut Rng, device: &Device) -> Result<Self> {
         config.validate()?;
         let d = config.width;
-        let wte = TokenEmbeddingConfig::new(config.vocab, d).init(rng, device)?;
-        let wpe = TokenEmbeddingConfig::new(config.block, d).init(rng, device)?;
-        let resid = Init::Normal {
-            std: 0.02 / (2.0 * config.layers as f64).sqrt(),
+        let (embed_std, weights, resid) = match config.init {
+            GptInit::Gpt2 => (
+                0.02,
+                Init::GPT2,
+                Init::Normal {
+                    std: 0.02 / (2.0 * config.layers as f64).sqrt(),
+                },
+            ),
+            GptInit::Torch => (1.0, Init::Default, Init::Default),
         };
+        let table = |n: usize| TokenEmbeddingConfig {
+            std: embed_std,
+            ..TokenEmbeddingConfig::new(n, d)
+        };
+        let wte = table(config.vocab).init(rng, device)?;
+        let wpe = table(config.block).init(rng, device)?;
         let mut blocks = Vec::with_capacity(config.layers);
         for _ in 0..config.layers {
             let attn = CausalSelfAttentionConfig {
                 dropout: config.dropout,
-                init: Init::GPT2,
+                init: weights,
                 out_init: resid,
                 ..CausalSelfAttentionConfig::new(d, config.heads)
             }
@@ -279,23 +361,37 @@ impl GptNet {
                 ln_1: LayerNormConfig::new(d).init(device)?,
                 attn,
                 ln_2: LayerNormConfig::new(d).init(device)?,
-                fc: linear(d, 4 * d, Init::GPT2, rng, device),
+                fc: linear(d, 4 * d, weights, rng, device),
                 proj: linear(4 * d, d, resid, rng, device),
                 drop: DropoutConfig::new(config.dropout).init(),
+                gelu_tanh: config.gelu_tanh,
             });
         }
+        let lm_head = (!config.tied_head).then(|| Linear {
+            bias: None,
+            ..linear(d, config.vocab, weights, rng, device)
+        });
         Ok(Self {
             wte,
             wpe,
             drop: DropoutConfig::new(config.dropout).init(),
             blocks,
             ln_f: LayerNormConfig::new(d).init(device)?,
+            lm_head,
         })
     }
 
     /// Vocabulary size V.
     pub fn vocab(&self) -> usize {
         self.wte.vocab()
+    }
+
+    /// Next-token logits from final hidden states `[B, T, d]` → `[B, T, V]`.
+    fn logits(&self, h: Tensor<3>) -> Tensor<3> {
+        match &self.lm_head {
+            Some(head) => head.forward(h),
+            None => self.wte.tied_logits(h),
+        }
     }
 
     /// Block length.
@@ -351,7 +447,7 @@ impl GptNet {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        Ok(self.wte.tied_logits(self.ln_f.forward(x)))
+        Ok(self.logits(self.ln_f.forward(x)))
     }
 
     /// Logits of `t` new positions after the P positions already in
@@ -379,7 +475,7 @@ impl GptNet {
         for (block, cache) in self.blocks.iter().zip(caches.iter_mut()) {
             x = block.forward_cached(x, cache);
         }
-        Ok(self.wte.tied_logits(self.ln_f.forward(x)))
+        Ok(self.logits(self.ln_f.forward(x)))
     }
 }
 

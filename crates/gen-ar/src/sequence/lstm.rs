@@ -134,6 +134,7 @@ impl LstmConfig {
             eps: 1e-8,
             weight_decay: 0.01,
             grad_clip_norm: Some(5.0),
+            decay_matrices_only: false,
         }
     }
 

@@ -73,9 +73,21 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
 /// probabilities Π p(x_t | x_<t) · p(END | x) sum to 1.
 #[test]
 fn probabilities_of_all_sequences_up_to_length_l_sum_to_one() {
+    sequences_sum_to_one(small(4, 5));
+}
+
+/// The same for makemore's flavour: untied head, PyTorch initialisation,
+/// tanh GELU.
+#[test]
+fn makemore_flavour_sums_to_one_too() {
+    sequences_sum_to_one(GptConfig::makemore(4, 5, 2, 2, 16));
+}
+
+fn sequences_sum_to_one(config: GptConfig) {
     const END: u32 = 3;
     const L: usize = 4;
-    let model = trained(small(4, L + 1), 3, 20);
+    assert_eq!(config.block, L + 1);
+    let model = trained(config, 3, 20);
     let mut seqs: Vec<Vec<u32>> = vec![vec![0]];
     let mut all = Vec::new();
     for len in 0..=L {
@@ -519,6 +531,18 @@ fn errors_capabilities_and_parameter_count() {
 
     let mut model = CharGpt::new(ok.clone(), &dev(), 0).unwrap();
     assert_eq!(model.num_params(), ok.parameters());
+    // makemore's flavour: an untied V × d head, embeddings N(0, 1) instead of
+    // N(0, 0.02²).
+    let mm = GptConfig::makemore(5, 4, 2, 2, 16);
+    let untied = CharGpt::new(mm.clone(), &dev(), 0).unwrap();
+    assert_eq!(untied.num_params(), mm.parameters());
+    assert_eq!(mm.parameters(), ok.parameters() + 16 * 5);
+    let sd = |m: &CharGpt| {
+        let w = gen_core::tensor::to_vec(m.net().wpe.weight.val()).unwrap();
+        (w.iter().map(|x| (x * x) as f64).sum::<f64>() / w.len() as f64).sqrt()
+    };
+    assert!((0.6..1.4).contains(&sd(&untied)), "{}", sd(&untied));
+    assert!(sd(&model) < 0.04, "{}", sd(&model));
     let base = GptConfig::baby_shakespeare(65);
     assert_eq!(
         base.parameters(),

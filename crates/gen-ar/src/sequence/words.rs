@@ -52,8 +52,8 @@ pub struct CharWordsGenerator {
 
 #[derive(Debug)]
 enum Net {
-    Gpt(CharGpt),
-    Lstm(CharLstm),
+    Gpt(Box<CharGpt>),
+    Lstm(Box<CharLstm>),
 }
 
 #[derive(Debug)]
@@ -137,11 +137,11 @@ impl StringGenerator for CharWordsGenerator {
             WordsModel::Gpt { width } => {
                 let mut c = GptConfig::new(vocab.len(), block, 4, 4, width);
                 c.optim.weight_decay = 0.01;
-                Net::Gpt(CharGpt::new(c, &device, seed)?)
+                Net::Gpt(Box::new(CharGpt::new(c, &device, seed)?))
             }
             WordsModel::Lstm { hidden } => {
                 let c = LstmConfig::new(vocab.len(), block, 64, hidden, 2);
-                Net::Lstm(CharLstm::new(c, &device, seed)?)
+                Net::Lstm(Box::new(CharLstm::new(c, &device, seed)?))
             }
         };
         let mut train_rng = rng_from_seed(seed ^ 0x5eed);
