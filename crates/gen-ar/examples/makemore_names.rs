@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run -p gen-ar --example makemore_names -- \
 //!     [--steps 5000] [--eval-every 250] [--seeds 0,1,2,3,4] [--backend flex] \
-//!     [--out runs/makemore-names]
+//!     [--flavour makemore|nanogpt] [--out runs/makemore-names]
 //! ```
 //!
 //! The protocol is makemore's (karpathy/makemore, `makemore.py`):
@@ -47,6 +47,9 @@ struct Args {
     seeds: Vec<u64>,
     backend: Backend,
     out: PathBuf,
+    /// `makemore` (its init and untied head) or `nanogpt` (N(0, 0.02²)
+    /// weights and a tied head, with makemore's optimiser).
+    flavour: String,
 }
 
 fn parse() -> Result<Args> {
@@ -56,6 +59,7 @@ fn parse() -> Result<Args> {
         seeds: vec![0, 1, 2, 3, 4],
         backend: Backend::Flex,
         out: PathBuf::from("runs/makemore-names"),
+        flavour: "makemore".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -72,12 +76,14 @@ fn parse() -> Result<Args> {
             "--seeds" => a.seeds = value.split(',').map(int).collect::<Result<_>>()?,
             "--backend" => a.backend = value.parse()?,
             "--out" => a.out = PathBuf::from(&value),
+            "--flavour" if ["makemore", "nanogpt"].contains(&value.as_str()) => a.flavour = value,
+            "--flavour" => return Err(bad("makemore or nanogpt")),
             _ => {
                 return Err(GenError::config(
                     &flag,
                     &value,
                     "unknown flag",
-                    "use --steps, --eval-every, --seeds, --backend or --out",
+                    "use --steps, --eval-every, --seeds, --backend, --flavour or --out",
                 ));
             }
         }
@@ -144,6 +150,15 @@ fn train_seed(
     // makemore's default Transformer: PyTorch's initialisation, untied head,
     // tanh GELU, AdamW(weight decay 0.01 on every parameter, β₂ 0.99).
     let config = GptConfig::makemore(vocab_len, block, 4, 4, 64);
+    let config = match a.flavour.as_str() {
+        "nanogpt" => GptConfig {
+            init: gen_ar::sequence::gpt::GptInit::Gpt2,
+            tied_head: true,
+            gelu_tanh: false,
+            ..config
+        },
+        _ => config,
+    };
     let mut model = CharGpt::new(config, &a.backend.device()?, seed)?;
     let mut rng = rng_from_seed(seed.wrapping_add(1));
     let mut curve = Vec::new();

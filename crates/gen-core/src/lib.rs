@@ -41,6 +41,8 @@ pub use burn;
 #[cfg(feature = "burn")]
 pub mod device;
 #[cfg(feature = "burn")]
+pub mod export;
+#[cfg(feature = "burn")]
 pub mod nn;
 #[cfg(feature = "burn")]
 pub mod optim;

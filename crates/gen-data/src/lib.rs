@@ -15,7 +15,8 @@
 //!   trainer uses the same one, and a batch is a pure function of (seed, step)).
 //! - [`toy2d`]: 2D toy distributions ([`Toy2d`]) with exact log-densities
 //!   where they exist.
-//! - [`io`]: loaders for user data: MNIST IDX, numeric CSV, NumPy `.npy`.
+//! - [`io`]: loaders for user data: MNIST IDX, numeric CSV, NumPy `.npy`, and
+//!   `.npz` archives (read and written).
 //!
 //! Every fallible function returns [`gen_core::Result`]; messages say what is
 //! wrong and how to fix it.

@@ -80,9 +80,9 @@ impl Family for ArFamily {
 }
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
-    let (model, c, r) = (a.model.as_str(), &a.common, &a.ar);
-    let train = crate::data::load(&a.data, gen_data::Split::Train)?;
-    let test = crate::data::load(&a.data, gen_data::Split::Test)?;
+    let (model, c, r) = (a.model(), &a.common, &a.ar);
+    let train = crate::data::load(a.data(), gen_data::Split::Train)?;
+    let test = crate::data::load(a.data(), gen_data::Split::Test)?;
     let (raw, h, w, levels) = train.images(model)?;
     let (raw_test, ..) = test.images(model)?;
     let xt = Prep::Binarize.evaluation(&raw_test, levels)?;
@@ -102,21 +102,20 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         lr,
         config: m.config_json(),
     };
-    RunMeta::new(model, &a.data, &opts)?.save(&c.out)?;
-    let tc = TrainConfig {
+    RunMeta::new(model, a.data(), &opts)?.save(&c.out)?;
+    let tc = c.run.apply(TrainConfig {
         steps: c.steps,
         lr,
         seed: c.seed,
         batch_size,
-        checkpoint_every: 1000,
         log_every: 10,
         ..TrainConfig::default()
-    };
+    });
     let report = m.fit((&raw, levels), tc, &c.out)?;
     let nll = -m.score(&xt, &ScoreOptions::default())?.mean();
     let d = (h * w) as f64;
     let summary = json!({
-        "model": model, "data": a.data, "backend": c.backend.name(),
+        "model": model, "data": a.data(), "backend": c.backend.name(),
         "train": train.describe(), "config": opts.config,
         "steps": report.steps, "seconds": report.seconds,
         "ms_per_step": 1e3 * report.seconds / report.steps.max(1) as f64,

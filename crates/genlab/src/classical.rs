@@ -88,12 +88,7 @@ fn trainer(steps: u64, seed: u64, out: &Path, batch_size: usize) -> Result<Train
 
 /// Trains a classical model and writes the run directory.
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
-    let (model, data_name, out, o) = (
-        a.model.as_str(),
-        a.data.as_str(),
-        &a.common.out,
-        &a.classical,
-    );
+    let (model, data_name, out, o) = (a.model(), a.data(), &a.common.out, &a.classical);
     let (seed, steps, components) = (a.common.seed, a.common.steps, a.common.components);
     let train = data::load(data_name, gen_data::Split::Train)?;
     let test = data::load(data_name, gen_data::Split::Test)?;

@@ -136,16 +136,35 @@ pub fn parse_split(s: &str) -> Result<Split> {
     }
 }
 
-/// Rows of a .npy or .csv file.
-pub fn read_rows(path: &std::path::Path) -> Result<Matrix> {
+/// Rows of a .npy, .npz or .csv file; `key` picks the array of an .npz
+/// archive (see [`read_array_rows`]).
+pub fn read_rows(path: &std::path::Path, key: Option<&str>) -> Result<Matrix> {
     match path.extension().and_then(|e| e.to_str()) {
-        Some("npy") => gen_data::io::npy::read_npy(path)?.to_matrix(),
+        Some("npy" | "npz") => read_array_rows(path, key),
         Some("csv") => gen_data::io::csv::read_csv(path),
         _ => Err(GenError::config(
             "--input",
             path.display(),
             "unknown file type",
-            "use .npy, .csv, or .txt (strings)",
+            "use .npy, .npz, .csv, or .txt (strings)",
         )),
     }
+}
+
+/// Rows of a `.npy` array or of one array of a `.npz` archive (told apart by
+/// content): the array `key`, else the archive's first, with a note on
+/// stderr naming it when the archive holds several. Arrays of rank > 2 are
+/// flattened per row.
+pub fn read_array_rows(path: &std::path::Path, key: Option<&str>) -> Result<Matrix> {
+    let read = gen_data::io::npz::read_array(path, key)?;
+    if key.is_none() && read.names.len() > 1 {
+        eprintln!(
+            "note: {} holds {} arrays ({}); using '{}', the first (pass --key NAME to choose)",
+            path.display(),
+            read.names.len(),
+            read.names.join(", "),
+            read.name
+        );
+    }
+    read.array.to_matrix()
 }

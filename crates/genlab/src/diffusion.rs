@@ -193,8 +193,8 @@ fn config_of(a: &DiffusionArgs, data_dim: usize) -> Result<DdpmConfig> {
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let (c, d) = (&a.common, &a.diffusion);
-    let train = crate::data::load(&a.data, gen_data::Split::Train)?;
-    let test = crate::data::load(&a.data, gen_data::Split::Test)?;
+    let train = crate::data::load(a.data(), gen_data::Split::Train)?;
+    let test = crate::data::load(a.data(), gen_data::Split::Test)?;
     let (Data::Points { x, toy }, Data::Points { x: xt, .. }) = (&train, &test) else {
         return Err(GenError::config(
             "--data",
@@ -213,21 +213,20 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         lr,
         config: config.clone(),
     };
-    RunMeta::new(&a.model, &a.data, &opts)?.save(&c.out)?;
+    RunMeta::new(a.model(), a.data(), &opts)?.save(&c.out)?;
     let mut model = Ddpm::new(config.clone(), &c.backend.device()?, c.seed)?;
     let batcher = EpochBatcher::new(x.rows(), batch_size.min(x.rows()), c.seed)?;
-    let tc = TrainConfig {
+    let tc = c.run.apply(TrainConfig {
         steps: c.steps,
         lr,
         seed: c.seed,
         batch_size,
-        checkpoint_every: 1000,
         log_every: 10,
         ..TrainConfig::default()
-    };
+    });
     let report =
         Trainer::new(tc, &c.out)?.fit(&mut model, |t, _| x.select_rows(&batcher.indices(t)))?;
-    let mut summary = json!({"model": a.model, "data": a.data, "backend": c.backend.name(),
+    let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "config": config, "steps": report.steps, "seconds": report.seconds,
         "ms_per_step": 1e3 * report.seconds / c.steps.max(1) as f64,
         "final_loss": report.final_loss,

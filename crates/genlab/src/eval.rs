@@ -12,10 +12,20 @@
 //! genlab eval authenticity --fake F.npy --train T.npy
 //! genlab eval copying --train T.npy --real TEST.npy --fake F.npy [--k 10 cells] [--seed 0]
 //! genlab eval is    --probs P.npy [--splits 10]     (or --fake IMAGES.npy --features mnist)
+//! genlab eval fid-stats --input X.npy --out STATS.npz [--features mnist|digits|none]
 //! ```
 //!
-//! Rows are samples. `.npy` arrays of rank > 2 are flattened per row, so
-//! `(n, 28, 28)` images work as `n × 784`. With `--features mnist|digits`
+//! Rows are samples. Every input may be a `.npy` array or a `.npz` archive
+//! (its array `--key NAME`, else its first array; a note on stderr names the
+//! array used when the archive holds several). `.npy` arrays of rank > 2 are
+//! flattened per row, so `(n, 28, 28)` images work as `n × 784`.
+//!
+//! FID statistics: `fid --real` / `--fake` also accept a `.npz` holding
+//! `mu` (d) and `sigma` (d × d), as pytorch-fid and torch-fidelity save
+//! them; such a side is compared as given (with `--features`, it must come
+//! from the same extractor). `fid-stats` writes one: `mu`, `sigma` (divisor
+//! N − 1, as `np.cov`) and the sample count `n`, all float64, so a cached
+//! file gives the same FID as the rows it came from. With `--features mnist|digits`
 //! every input is a set of raw images, embedded first by the matching
 //! extractor of gen-eval (64-d penultimate features, or class probabilities
 //! for `is`). Pixel values may be raw grey levels (0..255 for mnist, 0..16
@@ -38,12 +48,15 @@
 use std::path::{Path, PathBuf};
 
 use gen_core::{Backend, GenError, Matrix, Result};
+use gen_data::io::npy::NpyArray;
+use gen_data::io::npz;
+use gen_eval::FeatureStats;
 use gen_eval::extractor::{Extractor, ExtractorKind, PixelScale, to_unit_range};
 use gen_eval::{C2stOptions, DataCopyingOptions, Kernel, KidOptions, MmdEstimator, SlicedOptions};
 use serde_json::{Value, json};
 
-/// The metrics of `genlab eval`.
-const METRICS: [&str; 11] = [
+/// The metrics of `genlab eval` (and `fid-stats`, which writes FID statistics).
+const METRICS: [&str; 12] = [
     "fid",
     "kid",
     "mmd",
@@ -55,6 +68,7 @@ const METRICS: [&str; 11] = [
     "authenticity",
     "copying",
     "is",
+    "fid-stats",
 ];
 
 /// Arguments of `genlab eval`.
@@ -63,18 +77,27 @@ pub struct EvalArgs {
     /// The metric.
     #[arg(value_parser = crate::choices::listed("metric", &METRICS))]
     pub metric: String,
-    /// Reference ("real") rows, .npy.
+    /// Reference ("real") rows, .npy or .npz (fid: or a .npz of `mu`, `sigma`).
     #[arg(long)]
     pub real: Option<PathBuf>,
-    /// Generated ("fake") rows, .npy.
+    /// Generated ("fake") rows, .npy or .npz (fid: or a .npz of `mu`, `sigma`).
     #[arg(long)]
     pub fake: Option<PathBuf>,
-    /// Training rows (authenticity, copying), .npy.
+    /// Training rows (authenticity, copying), .npy or .npz.
     #[arg(long)]
     pub train: Option<PathBuf>,
-    /// Class probabilities, one row per sample (is), .npy.
+    /// Class probabilities, one row per sample (is), .npy or .npz.
     #[arg(long)]
     pub probs: Option<PathBuf>,
+    /// Rows whose FID statistics to write (fid-stats), .npy or .npz.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Where fid-stats writes the statistics (.npz).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The array to read from .npz inputs (default: the archive's first).
+    #[arg(long)]
+    pub key: Option<String>,
     /// Embed raw images first: mnist (28×28), digits (8×8) or none.
     #[arg(long, default_value = "none",
           value_parser = crate::choices::listed("features", &["none", "mnist", "digits"]))]
@@ -109,25 +132,96 @@ pub struct EvalArgs {
     pub seed: u64,
 }
 
-fn read(path: &Path) -> Result<Matrix> {
-    gen_data::io::npy::read_npy(path)?.to_matrix()
-}
-
 fn need<'a>(p: &'a Option<PathBuf>, flag: &str, metric: &str) -> Result<&'a Path> {
     p.as_deref().ok_or_else(|| {
         GenError::config(
             flag,
             "missing",
             format!("`genlab eval {metric}` needs {flag}"),
-            format!("pass {flag} FILE.npy (rows = samples)"),
+            format!("pass {flag} FILE.npy or FILE.npz (rows = samples)"),
         )
     })
+}
+
+/// FID statistics stored in a `.npz` archive: `mu` (length d, any shape
+/// with d elements) and `sigma` (d × d), plus the sample count `n` when
+/// present (else 0, unknown). `None` when `path` is not an archive holding
+/// both `mu` and `sigma`.
+pub fn read_fid_stats(path: &Path) -> Result<Option<FeatureStats>> {
+    let bytes = gen_data::io::read_bytes(path)?;
+    if !npz::is_zip(&bytes) {
+        return Ok(None);
+    }
+    let archive = npz::parse_npz(&bytes, path)?;
+    let (Some(mu), Some(sigma)) = (archive.get("mu"), archive.get("sigma")) else {
+        return Ok(None);
+    };
+    let d = mu.data.len();
+    if sigma.shape != [d, d] {
+        return Err(GenError::Format {
+            path: path.to_path_buf(),
+            problem: format!(
+                "FID statistics need sigma of shape ({d}, {d}) for mu of {d} values, got {:?}",
+                sigma.shape
+            ),
+            fix: "save mu = features.mean(0) and sigma = np.cov(features, rowvar=False) of the same features".into(),
+        });
+    }
+    let samples = match archive.get("n").map(|n| n.data.as_slice()) {
+        Some([n]) if *n >= 0.0 && n.fract() == 0.0 => *n as usize,
+        _ => 0,
+    };
+    let cov = Matrix::new(d, d, sigma.data.clone())?;
+    FeatureStats::new(mu.data.clone(), cov, samples)
+        .map(Some)
+        .map_err(|e| GenError::Format {
+            path: path.to_path_buf(),
+            problem: format!("its mu / sigma are not valid FID statistics: {e}"),
+            fix: "recompute them (genlab eval fid-stats, or pytorch-fid --save-stats)".into(),
+        })
+}
+
+/// Writes FID statistics as `genlab eval fid --real/--fake` and pytorch-fid
+/// read them: `mu` (d), `sigma` (d × d) and `n` (a 0-d sample count), float64.
+pub fn write_fid_stats(path: &Path, stats: &FeatureStats) -> Result<()> {
+    let mu = NpyArray::new(vec![stats.dim()], stats.mean.clone())?;
+    let sigma = NpyArray::from_matrix(&stats.cov);
+    let n = NpyArray::new(vec![], vec![stats.samples as f64])?;
+    npz::write_npz(
+        path,
+        &[("mu", &mu), ("sigma", &sigma), ("n", &n)],
+        npz::NpzCompression::Stored,
+    )
+}
+
+/// One side of a FID: rows (embedded if an extractor is chosen) or stored
+/// statistics.
+enum FidSide {
+    Rows(Matrix),
+    Stats(FeatureStats),
+}
+
+impl FidSide {
+    fn kind(&self) -> &'static str {
+        match self {
+            FidSide::Rows(_) => "rows",
+            FidSide::Stats(_) => "statistics",
+        }
+    }
+
+    fn stats(&self) -> Result<FeatureStats> {
+        match self {
+            FidSide::Rows(m) => FeatureStats::from_features(m),
+            FidSide::Stats(s) => Ok(s.clone()),
+        }
+    }
 }
 
 /// Loads rows, embedding images with the extractor when one is chosen.
 struct Loader {
     extractor: Option<Extractor>,
     scales: Vec<(String, PixelScale)>,
+    key: Option<String>,
 }
 
 impl Loader {
@@ -149,11 +243,24 @@ impl Loader {
         Ok(Self {
             extractor,
             scales: Vec::new(),
+            key: None,
         })
     }
 
+    fn read(&self, path: &Path) -> Result<Matrix> {
+        crate::data::read_array_rows(path, self.key.as_deref())
+    }
+
+    /// A FID side: stored statistics when `path` holds `mu` and `sigma`, else rows.
+    fn fid_side(&mut self, path: &Path, name: &str) -> Result<FidSide> {
+        match read_fid_stats(path)? {
+            Some(s) => Ok(FidSide::Stats(s)),
+            None => Ok(FidSide::Rows(self.rows(path, name)?)),
+        }
+    }
+
     fn rows(&mut self, path: &Path, name: &str) -> Result<Matrix> {
-        let m = read(path)?;
+        let m = self.read(path)?;
         match &self.extractor {
             None => Ok(m),
             Some(ex) => {
@@ -165,7 +272,7 @@ impl Loader {
     }
 
     fn probabilities(&mut self, path: &Path, name: &str) -> Result<Matrix> {
-        let m = read(path)?;
+        let m = self.read(path)?;
         match &self.extractor {
             None => Err(GenError::config(
                 "--probs",
@@ -220,6 +327,7 @@ fn kernel(a: &EvalArgs, default_rbf: bool) -> Result<Kernel> {
 pub fn run(a: &EvalArgs) -> Result<Value> {
     let metric = a.metric.as_str();
     let mut load = Loader::new(&a.features)?;
+    load.key = a.key.clone();
     let pair = |load: &mut Loader| -> Result<(Matrix, Matrix)> {
         let r = load.rows(need(&a.real, "--real", metric)?, "real")?;
         let f = load.rows(need(&a.fake, "--fake", metric)?, "fake")?;
@@ -227,8 +335,45 @@ pub fn run(a: &EvalArgs) -> Result<Value> {
     };
     let mut out = match metric {
         "fid" => {
-            let (r, f) = pair(&mut load)?;
-            to_json(&gen_eval::frechet_distance(&r, &f)?)?
+            let r = load.fid_side(need(&a.real, "--real", metric)?, "real")?;
+            let f = load.fid_side(need(&a.fake, "--fake", metric)?, "fake")?;
+            let inputs = json!({"real": r.kind(), "fake": f.kind()});
+            let mut v = match (&r, &f) {
+                (FidSide::Rows(r), FidSide::Rows(f)) => {
+                    to_json(&gen_eval::frechet_distance(r, f)?)?
+                }
+                _ => to_json(&gen_eval::frechet_distance_from_stats(
+                    &r.stats()?,
+                    &f.stats()?,
+                )?)?,
+            };
+            if let Value::Object(map) = &mut v {
+                map.insert("inputs".into(), inputs);
+            }
+            v
+        }
+        "fid-stats" => {
+            let input = match (&a.input, &a.real) {
+                (Some(p), _) | (None, Some(p)) => p.as_path(),
+                (None, None) => need(&a.input, "--input", metric)?,
+            };
+            let out = a.out.as_deref().ok_or_else(|| {
+                GenError::config(
+                    "--out",
+                    "missing",
+                    "`genlab eval fid-stats` writes its statistics to a file",
+                    "pass --out STATS.npz",
+                )
+            })?;
+            let stats = FeatureStats::from_features(&load.rows(input, "input")?)?;
+            write_fid_stats(out, &stats)?;
+            eprintln!(
+                "wrote FID statistics of {} rows ({} features) to {}",
+                stats.samples,
+                stats.dim(),
+                out.display()
+            );
+            json!({"out": out.display().to_string(), "dim": stats.dim(), "samples": stats.samples})
         }
         "kid" => {
             let (r, f) = pair(&mut load)?;
@@ -310,7 +455,7 @@ pub fn run(a: &EvalArgs) -> Result<Value> {
         }
         "is" => {
             let p = match (&a.probs, &a.fake) {
-                (Some(p), _) => read(p)?,
+                (Some(p), _) => load.read(p)?,
                 (None, Some(f)) => load.probabilities(f, "fake")?,
                 (None, None) => need(&a.probs, "--probs", metric).map(|_| Matrix::zeros(0, 0))?,
             };
@@ -321,7 +466,7 @@ pub fn run(a: &EvalArgs) -> Result<Value> {
                 "metric",
                 other,
                 "unknown metric",
-                "use one of: fid, kid, mmd, prdc, energy, wasserstein, swd, c2st, authenticity, copying, is",
+                "use one of: fid, kid, mmd, prdc, energy, wasserstein, swd, c2st, authenticity, copying, is, fid-stats",
             ));
         }
     };

@@ -111,9 +111,9 @@ impl Family for FlowFamily {
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let (c, f) = (&a.common, &a.flow);
-    let kind = FlowKind::from_str(&a.model)?;
-    let train = crate::data::load(&a.data, gen_data::Split::Train)?;
-    let test = crate::data::load(&a.data, gen_data::Split::Test)?;
+    let kind = FlowKind::from_str(a.model())?;
+    let train = crate::data::load(a.data(), gen_data::Split::Train)?;
+    let test = crate::data::load(a.data(), gen_data::Split::Test)?;
     let mut config = match &train {
         Data::Points { x, .. } => FlowConfig::new(kind, x.cols()),
         Data::Images { h, w, .. } => FlowConfig::image(kind, *h, *w),
@@ -134,7 +134,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         (true, _) => {
             return Err(GenError::config(
                 "--fresh",
-                &a.data,
+                a.data(),
                 "fresh samples need a toy distribution to draw from",
                 "drop --fresh, or train on a 2-D toy (e.g. rings)",
             ));
@@ -163,9 +163,9 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         fresh: f.fresh,
         config: config.clone(),
     };
-    RunMeta::new(&a.model, &a.data, &opts)?.save(&c.out)?;
+    RunMeta::new(a.model(), a.data(), &opts)?.save(&c.out)?;
     let mut flow = FlowModel::new(config.clone(), &c.backend.device()?)?;
-    let mut summary = json!({"model": a.model, "data": a.data, "train": train.describe(),
+    let mut summary = json!({"model": a.model(), "data": a.data(), "train": train.describe(),
                              "backend": c.backend.name(), "config": config});
     let schedule = match f.cosine {
         true => LrSchedule::Cosine {
@@ -174,7 +174,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         },
         false => LrSchedule::Constant,
     };
-    let tc = TrainConfig {
+    let tc = c.run.apply(TrainConfig {
         steps: c.steps,
         lr,
         seed: c.seed,
@@ -182,7 +182,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         batch_size,
         schedule,
         ..TrainConfig::default()
-    };
+    });
     let trainer = Trainer::new(tc, &c.out)?;
     let mut rng = gen_core::rng_from_seed(c.seed ^ 0x5eed);
     let (Data::Points { x, .. } | Data::Images { x, .. }) = &train else {

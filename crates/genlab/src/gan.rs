@@ -140,16 +140,16 @@ fn models_name(model: &str) -> &'static str {
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let (c, g) = (&a.common, &a.gan);
-    let train = crate::data::load(&a.data, gen_data::Split::Train)?;
+    let train = crate::data::load(a.data(), gen_data::Split::Train)?;
     let Data::Points { x, toy } = &train else {
         return Err(gen_core::GenError::config(
             "--data",
             train.describe(),
-            format!("the MLP GAN {} models 2-D points", a.model),
+            format!("the MLP GAN {} models 2-D points", a.model()),
             "use a 2-D toy, e.g. --data eight-gaussians, or dcgan / cgan / bigan for images",
         ));
     };
-    let loss = loss_of(&a.model, g.clip);
+    let loss = loss_of(a.model(), g.clip);
     let config = GanConfig {
         n_critic: g.n_critic.unwrap_or(GanConfig::with_loss(loss).n_critic),
         spectral_norm: g.spectral_norm.unwrap_or(false),
@@ -169,23 +169,22 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         lr,
         config: config.clone(),
     };
-    RunMeta::new(&a.model, &a.data, &opts)?.save(&c.out)?;
+    RunMeta::new(a.model(), a.data(), &opts)?.save(&c.out)?;
     let mut gan = Gan::new(config.clone(), &c.backend.device()?, c.seed)?;
     let batcher = EpochBatcher::new(x.rows(), batch_size.min(x.rows()), c.seed)?;
-    let tc = TrainConfig {
+    let tc = c.run.apply(TrainConfig {
         steps: c.steps,
         lr,
         seed: c.seed,
         batch_size,
-        checkpoint_every: 1000,
         log_every: 10,
         ..TrainConfig::default()
-    };
+    });
     let report =
         Trainer::new(tc, &c.out)?.fit(&mut gan, |t, _| x.select_rows(&batcher.indices(t)))?;
     let mut rng = gen_core::rng_from_seed(c.seed ^ 0x5eed);
     let s = gan.sample(x.rows().min(5000), &SampleOptions::default(), &mut rng)?;
-    let mut summary = json!({"model": a.model, "data": a.data, "backend": c.backend.name(),
+    let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "loss": config.loss.name(), "config": config, "steps": report.steps,
         "seconds": report.seconds, "ms_per_step": 1e3 * report.seconds / c.steps as f64,
         "final_loss": report.final_loss, "score": "none: a GAN has no density"});

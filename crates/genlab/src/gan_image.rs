@@ -131,9 +131,9 @@ fn loss_named(name: Option<&str>, clip: f64) -> Result<GanLoss> {
 }
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
-    let (c, g, model) = (&a.common, &a.gan, a.model.as_str());
-    let train = crate::data::load(&a.data, gen_data::Split::Train)?;
-    let test = crate::data::load(&a.data, gen_data::Split::Test)?;
+    let (c, g, model) = (&a.common, &a.gan, a.model());
+    let train = crate::data::load(a.data(), gen_data::Split::Train)?;
+    let test = crate::data::load(a.data(), gen_data::Split::Test)?;
     let loss = loss_named(g.loss.as_deref(), g.clip)?;
     // Rows in the model's scale ([0, 1] pixels, or points), the image side
     // and grey levels, and the labels.
@@ -217,7 +217,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         config: config.clone(),
         levels: image.map(|(_, l)| l),
     };
-    RunMeta::new(model, &a.data, &opts)?.save(&c.out)?;
+    RunMeta::new(model, a.data(), &opts)?.save(&c.out)?;
     let device = c.backend.device()?;
     let rows = if classes > 0 {
         labelled_batch(&x, &labels)?
@@ -225,15 +225,14 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         x.clone()
     };
     let batcher = EpochBatcher::new(rows.rows(), batch_size.min(rows.rows()), c.seed)?;
-    let tc = TrainConfig {
+    let tc = c.run.apply(TrainConfig {
         steps: c.steps,
         lr,
         seed: c.seed,
         batch_size,
-        checkpoint_every: 1000,
         log_every: 10,
         ..TrainConfig::default()
-    };
+    });
     let trainer = Trainer::new(tc, &c.out)?;
     let next = |t: u64, _: &mut Rng| rows.select_rows(&batcher.indices(t));
     let (gan, report) = if model == "bigan" {
@@ -245,7 +244,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         let r = trainer.fit(&mut gan, next)?;
         (AnyGan::Dc(Box::new(gan)), r)
     };
-    let mut summary = json!({"model": model, "data": a.data, "backend": c.backend.name(),
+    let mut summary = json!({"model": model, "data": a.data(), "backend": c.backend.name(),
         "train": train.describe(), "loss": config.loss.name(), "config": config,
         "steps": report.steps, "seconds": report.seconds,
         "ms_per_step": 1e3 * report.seconds / report.steps.max(1) as f64,

@@ -15,16 +15,19 @@ pub struct InferArgs {
     /// Run directory written by `genlab train`.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Rows to use: .npy / .csv in the model's input scale.
+    /// Rows to use: .npy / .npz / .csv in the model's input scale.
     #[arg(long, conflicts_with = "data")]
     pub input: Option<PathBuf>,
+    /// The array of an .npz --input (default: the archive's first).
+    #[arg(long)]
+    pub key: Option<String>,
     /// A data set instead of a file (prepared as in training).
     #[arg(long, value_parser = crate::choices::dataset())]
     pub data: Option<String>,
     /// Which split of --data.
     #[arg(long, default_value = "test", value_parser = crate::choices::split())]
     pub split: gen_data::Split,
-    /// Output: .npy (encode, reconstruct) or .png (reconstruct, interpolate).
+    /// Output: .npy or .npz (encode, reconstruct) or .png (reconstruct, interpolate).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Use only the first this many rows.
@@ -43,7 +46,13 @@ pub struct InferArgs {
 
 fn load_rows(a: &InferArgs) -> Result<(Box<dyn LoadedRun>, Matrix)> {
     let (_, run) = crate::families::load(&a.checkpoint)?;
-    let x = input_of(&*run, a.input.as_deref(), a.data.as_deref(), a.split)?;
+    let x = input_of(
+        &*run,
+        a.input.as_deref(),
+        a.key.as_deref(),
+        a.data.as_deref(),
+        a.split,
+    )?;
     let x = rows_of(&x, run.capabilities().model)?.clone();
     Ok((run, x))
 }
@@ -53,11 +62,39 @@ fn first_rows(x: &Matrix, n: usize) -> Result<Matrix> {
 }
 
 /// `genlab encode`: the run's encoding of the first `--rows` rows; with
-/// `--out F.npy` the first part goes to F and the others next to it.
+/// `--out F.npy` the first part goes to F and the others next to it, with
+/// `--out F.npz` every part is an array of F named by its JSON key.
 pub fn encode(a: &InferArgs) -> Result<()> {
     let (run, x) = load_rows(a)?;
     let parts = run.encode(&first_rows(&x, a.rows)?)?;
     match &a.out {
+        Some(p) if output::is_npz(p) => {
+            let arrays: Vec<(&str, gen_data::io::npy::NpyArray)> = parts
+                .iter()
+                .map(|part| {
+                    (
+                        part.key,
+                        gen_data::io::npy::NpyArray::from_matrix(&part.values),
+                    )
+                })
+                .collect();
+            let refs: Vec<(&str, &gen_data::io::npy::NpyArray)> =
+                arrays.iter().map(|(k, v)| (*k, v)).collect();
+            gen_data::io::npz::write_npz(p, &refs, gen_data::io::npz::NpzCompression::Stored)?;
+            let names: Vec<&str> = parts.iter().map(|part| part.key).collect();
+            eprintln!(
+                "wrote {} ({}) for {} rows to {}",
+                names.join(", "),
+                parts
+                    .iter()
+                    .map(|part| part.description)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                x.rows().min(a.rows),
+                p.display()
+            );
+            Ok(())
+        }
         Some(p) => {
             for (i, part) in parts.iter().enumerate() {
                 let path = if i == 0 {
@@ -128,11 +165,12 @@ pub fn interpolate(a: &InferArgs) -> Result<()> {
     output::write_rows(&m, "rows", Some(&out))
 }
 
-/// What a command reads: `--input FILE` as given, or `--data NAME --split S`
-/// prepared by the run as in training.
+/// What a command reads: `--input FILE` as given (`key`: the array of an
+/// .npz file), or `--data NAME --split S` prepared by the run as in training.
 pub fn input_of(
     run: &dyn LoadedRun,
     input: Option<&std::path::Path>,
+    key: Option<&str>,
     data_name: Option<&str>,
     split: gen_data::Split,
 ) -> Result<Input> {
@@ -141,7 +179,7 @@ pub fn input_of(
             let text = std::fs::read_to_string(p).map_err(|e| GenError::io(p, e))?;
             Ok(Input::Strings(text.lines().map(str::to_string).collect()))
         }
-        (Some(p), _) => Ok(Input::Rows(crate::data::read_rows(p)?)),
+        (Some(p), _) => Ok(Input::Rows(crate::data::read_rows(p, key)?)),
         (None, Some(d)) => run.prepare(crate::data::load(d, split)?),
         (None, None) => Err(GenError::config(
             "input",

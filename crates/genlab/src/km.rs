@@ -112,23 +112,20 @@ const WORDS_GENERATORS: [&str; 3] = ["ngram", "char-gpt", "lstm"];
 /// Runs a `genlab km` subcommand.
 pub fn run(cmd: &KmCommand) -> Result<()> {
     match cmd {
-        KmCommand::List => {
-            print!("{}", gen_km_game::list());
-            Ok(())
-        }
+        KmCommand::List => crate::emit(&gen_km_game::list()),
         KmCommand::Run(a) => {
             let spec = RunSpec::new(&a.collection, a.target, &a.adversary, &a.learner, a.horizon)
                 .with_seed(a.seed);
             let report = run_from_spec(&spec)?;
             gen_km_game::plot::write_run_png(&report, &a.png)?;
-            println!(
-                "{}",
+            crate::emit(&format!(
+                "{}\n",
                 if a.steps {
                     report.to_json()
                 } else {
                     report.summary_json()
                 }
-            );
+            ))?;
             eprintln!(
                 "wrote {} and {}",
                 a.png.display(),
@@ -164,7 +161,7 @@ pub fn run(cmd: &KmCommand) -> Result<()> {
             let points = words_experiment(&words, &a.seen, generator.as_mut(), a.samples, a.seed)?;
             let title = format!("english words: {}", a.generator);
             gen_km_game::plot::write_words_png(&points, &title, &a.png)?;
-            print!("{}", words_table(&points));
+            crate::emit(&words_table(&points))?;
             eprintln!(
                 "wrote {} and {}",
                 a.png.display(),
@@ -173,8 +170,7 @@ pub fn run(cmd: &KmCommand) -> Result<()> {
             Ok(())
         }
         KmCommand::Table { horizon, seed } => {
-            print!("{}", gen_km_game::results_table(*horizon, *seed)?);
-            Ok(())
+            crate::emit(&gen_km_game::results_table(*horizon, *seed)?)
         }
     }
 }

@@ -8,9 +8,11 @@
 mod autoregressive;
 mod choices;
 mod classical;
+mod config;
 mod data;
 mod diffusion;
 mod eval;
+mod export;
 mod families;
 mod flow;
 mod gan;
@@ -28,7 +30,7 @@ mod vae;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use gen_core::{Backend, GenError, Result, ScoreEstimator, ScoreOptions, capability_table};
 
 /// Train, sample, score and compare generative models on one backend-generic stack.
@@ -68,17 +70,30 @@ enum Command {
     Reconstruct(infer::InferArgs),
     /// Decode the latent segment between two rows (.png grid).
     Interpolate(infer::InferArgs),
+    /// Write a run's newest checkpoint (model weights) as a safetensors file
+    /// for Python; prints the tensor names and shapes as JSON.
+    Export(export::ExportArgs),
+    /// Print a shell completion script, e.g.
+    /// `genlab completions bash > ~/.local/share/bash-completion/completions/genlab`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `genlab train MODEL --data NAME`: the shared options, then one group per family.
+///
+/// Every option may also come from a TOML file (`--config exp.toml`, keys
+/// are the flag names); flags given here win over the file.
 #[derive(clap::Args, Debug)]
+#[command(args_override_self = true)]
 pub struct TrainArgs {
-    /// Model name (see `genlab models`).
+    /// Model name (see `genlab models`); may come from --config instead.
     #[arg(value_parser = families::model_choice())]
-    pub model: String,
-    /// Data set name (see `genlab datasets`).
+    pub model: Option<String>,
+    /// Data set name (see `genlab datasets`); may come from --config instead.
     #[arg(long, value_parser = choices::dataset())]
-    pub data: String,
+    pub data: Option<String>,
     /// Options every family shares.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -135,6 +150,59 @@ pub struct CommonArgs {
     /// Mixture components (gmm; the mixture base of a flow with --base gmm / made-mog).
     #[arg(long, default_value_t = 8)]
     pub components: usize,
+    /// Runs, configs and checkpoints.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+impl TrainArgs {
+    /// The model name (checked present before any family sees the args).
+    pub fn model(&self) -> &str {
+        self.model.as_deref().unwrap_or_default()
+    }
+
+    /// The data set name (checked present before any family sees the args).
+    pub fn data(&self) -> &str {
+        self.data.as_deref().unwrap_or_default()
+    }
+}
+
+/// Where a run lives, where its options come from, and how often it is saved.
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Runs, configs and checkpoints")]
+pub struct RunArgs {
+    /// Read options from a TOML file whose keys are these flags' names
+    /// (e.g. the config.toml every run writes); flags on the command line win.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Continue the run in DIR from its newest checkpoint with its
+    /// config.toml (same losses as an uninterrupted run); flags given too
+    /// override its options, e.g. --steps to train longer.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Replace a different run already in --out instead of refusing.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Write a checkpoint every N steps (and at the end).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub checkpoint_every: u64,
+    /// Also write one whenever this many minutes have passed since the last,
+    /// so a kill loses at most that much work (0: by steps only).
+    #[arg(long, default_value_t = 5.0, value_name = "MIN")]
+    pub checkpoint_minutes: f64,
+}
+
+impl RunArgs {
+    /// `tc` with this run's checkpointing and resume settings.
+    pub fn apply(&self, tc: gen_core::train::TrainConfig) -> gen_core::train::TrainConfig {
+        gen_core::train::TrainConfig {
+            checkpoint_every: self.checkpoint_every,
+            checkpoint_secs: (self.checkpoint_minutes > 0.0)
+                .then_some(self.checkpoint_minutes * 60.0),
+            resume: self.resume.is_some(),
+            ..tc
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -142,9 +210,12 @@ struct ScoreArgs {
     /// Run directory written by `genlab train`.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Rows to score: .npy / .csv (vectors) or .txt (one string per line).
+    /// Rows to score: .npy / .npz / .csv (vectors) or .txt (one string per line).
     #[arg(long, conflicts_with = "data")]
     input: Option<PathBuf>,
+    /// The array of an .npz --input (default: the archive's first).
+    #[arg(long)]
+    key: Option<String>,
     /// Score a data set instead of a file (prepared as in training).
     #[arg(long, value_parser = choices::dataset())]
     data: Option<String>,
@@ -165,8 +236,14 @@ struct ScoreArgs {
 
 fn main() -> ExitCode {
     keep_default_device_on_cpu();
-    let cli = Cli::parse();
-    match dispatch(cli.command) {
+    let (cli, config) = match parse_command_line() {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match dispatch(cli.command, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -195,11 +272,30 @@ fn keep_default_device_on_cpu() {
     unsafe { std::env::set_var("BURN_DEVICE", cpu) };
 }
 
-fn dispatch(cmd: Command) -> Result<()> {
+/// Parses the command line, with `train --config` / `--resume` files
+/// spliced in (clap's own errors exit here as usual). For `train`, also
+/// returns the resolved options as config-file text.
+fn parse_command_line() -> Result<(Cli, Option<String>)> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let root = Cli::command();
+    let first = root.clone().get_matches_from(argv.clone());
+    let matches = match config::expand(&argv, &first, &root)? {
+        Some(expanded) => root.clone().get_matches_from(expanded),
+        None => first,
+    };
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let resolved = match matches.subcommand() {
+        Some(("train", m)) => Some(config::resolved(&config::train_command(&root)?, m)),
+        _ => None,
+    };
+    Ok((cli, resolved))
+}
+
+fn dispatch(cmd: Command, config: Option<String>) -> Result<()> {
     match cmd {
         Command::Datasets => datasets(),
         Command::Models { json } => models(json),
-        Command::Train(a) => train(&a),
+        Command::Train(a) => train(&a, config.as_deref().unwrap_or_default()),
         Command::Sample(a) => sample::run(a),
         Command::Score(a) => score(a),
         Command::Eval(a) => print_json(&eval::run(&a)?),
@@ -207,25 +303,44 @@ fn dispatch(cmd: Command) -> Result<()> {
         Command::Encode(a) => infer::encode(&a),
         Command::Reconstruct(a) => infer::reconstruct(&a),
         Command::Interpolate(a) => infer::interpolate(&a),
+        Command::Export(a) => print_json(&export::run(&a)?),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "genlab", &mut script);
+            emit(&String::from_utf8_lossy(&script))
+        }
     }
 }
 
 pub(crate) fn print_json(v: &serde_json::Value) -> Result<()> {
     let s = serde_json::to_string_pretty(v).map_err(|e| GenError::Other(e.to_string()))?;
-    println!("{s}");
-    Ok(())
+    emit(&format!("{s}\n"))
+}
+
+/// Writes `text` to stdout. A reader that closed the pipe early
+/// (`genlab … | head`) ends the output quietly instead of a panic.
+pub(crate) fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(GenError::Other(format!("cannot write to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn datasets() -> Result<()> {
-    println!("| name | kind | size | train | test | source | licence |");
-    println!("|---|---|---|---|---|---|---|");
+    let mut text = String::from(
+        "| name | kind | size | train | test | source | licence |\n|---|---|---|---|---|---|---|\n",
+    );
     for d in gen_data::catalog() {
-        println!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
+        text.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
             d.name, d.kind, d.size, d.train, d.test, d.source, d.licence
-        );
+        ));
     }
-    Ok(())
+    emit(&text)
 }
 
 fn models(as_json: bool) -> Result<()> {
@@ -235,29 +350,77 @@ fn models(as_json: bool) -> Result<()> {
             &serde_json::to_value(&rows).map_err(|e| GenError::Other(e.to_string()))?,
         );
     }
-    print!("{}", capability_table(&rows));
-    Ok(())
+    emit(&capability_table(&rows))
 }
 
-fn train(a: &TrainArgs) -> Result<()> {
+fn train(a: &TrainArgs, config: &str) -> Result<()> {
     let c = &a.common;
+    let (Some(model), Some(data)) = (&a.model, &a.data) else {
+        return Err(GenError::config(
+            "train",
+            if a.model.is_none() { "MODEL" } else { "--data" },
+            "is missing",
+            "give a model name and --data (see `genlab models`, `genlab datasets`), \
+             or --config FILE with `model` and `data` keys",
+        ));
+    };
+    claim_run_dir(&c.out, config, &c.run)?;
     std::fs::create_dir_all(&c.out).map_err(|e| GenError::io(&c.out, e))?;
+    gen_core::checkpoint::write_atomic(&c.out.join(config::CONFIG_FILE), config.as_bytes())?;
     eprintln!(
-        "genlab train {} --data {} --backend {} --steps {} --seed {} --out {}",
-        a.model,
-        a.data,
+        "genlab train {model} --data {data} --backend {} --steps {} --seed {} --out {}{}",
         c.backend,
         c.steps,
         c.seed,
-        c.out.display()
+        c.out.display(),
+        if c.run.resume.is_some() {
+            " (resuming)"
+        } else {
+            ""
+        }
     );
-    let summary = families::family_of(&a.model)?.train(a)?;
+    let summary = families::family_of(model)?.train(a)?;
     print_json(&summary)
+}
+
+/// Refuses to train into a directory that holds a different run, unless
+/// the user asked to resume it or to overwrite it. A run with the same
+/// resolved options (a replay) may run again in its own directory.
+fn claim_run_dir(out: &std::path::Path, config: &str, run: &RunArgs) -> Result<()> {
+    // run.json is written once a family has accepted the options, so a
+    // directory left by a run refused for bad input holds no run.
+    let has_run = out.join("run.json").exists();
+    if !has_run || run.resume.is_some() || run.overwrite {
+        return Ok(());
+    }
+    let same =
+        std::fs::read_to_string(out.join(config::CONFIG_FILE)).is_ok_and(|old| old == config);
+    if same {
+        return Ok(());
+    }
+    let what = run::RunMeta::load(out)
+        .map(|m| format!("a `{}` run on {}", m.model, m.data))
+        .unwrap_or_else(|_| "a run".into());
+    Err(GenError::config(
+        "--out",
+        out.display(),
+        format!("already holds {what} with other options"),
+        format!(
+            "choose another --out, continue it with --resume {0}, or replace it with --overwrite",
+            out.display()
+        ),
+    ))
 }
 
 fn score(a: ScoreArgs) -> Result<()> {
     let (_, run) = families::load(&a.checkpoint)?;
-    let x = infer::input_of(&*run, a.input.as_deref(), a.data.as_deref(), a.split)?;
+    let x = infer::input_of(
+        &*run,
+        a.input.as_deref(),
+        a.key.as_deref(),
+        a.data.as_deref(),
+        a.split,
+    )?;
     let opts = ScoreOptions {
         estimator: a.estimator,
         k: a.k,

@@ -72,15 +72,15 @@ impl Family for NGramFamily {
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let (out, o, seed) = (&a.common.out, &a.ngram, a.common.seed);
-    let train = data::load(&a.data, gen_data::Split::Train)?;
-    let test = data::load(&a.data, gen_data::Split::Test)?;
+    let train = data::load(a.data(), gen_data::Split::Train)?;
+    let test = data::load(a.data(), gen_data::Split::Test)?;
     let (corpus, test_text): (Corpus, Vec<String>) = match (&train, &test) {
         (Data::Text(t), Data::Text(v)) => (Corpus::Text(t.clone()), vec![v.clone()]),
         (Data::Lines(l), Data::Lines(v)) => (Corpus::Lines(l.clone()), v.clone()),
         _ => {
             return Err(GenError::config(
                 "--data",
-                &a.data,
+                a.data(),
                 "ngram models text",
                 "use shakespeare, english-words, surnames or first-names",
             ));
@@ -92,8 +92,8 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         smoothing: o.smoothing,
         seed,
     };
-    RunMeta::new(&a.model, &a.data, &options)?.save(out)?;
-    let mut summary = json!({"model": a.model, "data": a.data, "train": train.describe()});
+    RunMeta::new(a.model(), a.data(), &options)?.save(out)?;
+    let mut summary = json!({"model": a.model(), "data": a.data(), "train": train.describe()});
     let mut m = CharNGram::unfitted(o.order, o.smoothing.with_add_k(o.add_k))?;
     let config = TrainConfig {
         steps: 1,

@@ -115,15 +115,26 @@ pub fn curve_png(
         .save_png_and_svg(path)
 }
 
+/// True when `path` names an `.npz` archive (by its extension).
+pub fn is_npz(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()) == Some("npz")
+}
+
 /// Writes rows to `out`: `.png` as an image grid (values clipped to [0, 1],
-/// square images assumed), any other path as `.npy`; without `out`, prints
-/// `{key: rows}` as JSON.
+/// square images assumed), `.npz` as an archive holding the array `key`,
+/// any other path as `.npy`; without `out`, prints `{key: rows}` as JSON.
 pub fn write_rows(m: &Matrix, key: &str, out: Option<&Path>) -> Result<()> {
     match out {
         Some(p) if p.extension().and_then(|e| e.to_str()) == Some("png") => {
             let (h, w) = side(m.cols());
             grid_png(&clip_unit(m)?, h, w, p)?;
             eprintln!("wrote {} images to {}", m.rows(), p.display());
+            Ok(())
+        }
+        Some(p) if is_npz(p) => {
+            let stored = gen_data::io::npz::NpzCompression::Stored;
+            gen_data::io::npz::write_npz_matrix(p, key, m, stored)?;
+            eprintln!("wrote {} rows to {} (array '{key}')", m.rows(), p.display());
             Ok(())
         }
         Some(p) => {
@@ -283,7 +294,8 @@ pub fn metric_series(metrics: &Path, names: &[&str]) -> Result<Vec<Vec<(f64, f64
             continue;
         };
         for (k, name) in names.iter().enumerate() {
-            if let Some(y) = v["metrics"][*name].as_f64() {
+            // Flat lines (one key per metric); runs from before nested them.
+            if let Some(y) = v[*name].as_f64().or_else(|| v["metrics"][*name].as_f64()) {
                 out[k].push((step, y));
             }
         }

@@ -26,8 +26,8 @@ pub struct SampleArgs {
     /// Class of every sample (conditional models: cgan).
     #[arg(long)]
     class: Option<usize>,
-    /// Write samples here (.npy for vectors, .png for an image grid, .txt for
-    /// strings); printed as JSON otherwise.
+    /// Write samples here (.npy or .npz — array `samples` — for vectors,
+    /// .png for an image grid, .txt for strings); printed as JSON otherwise.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Text models: decode with gen-ar's decoder and stream the text.

@@ -256,24 +256,24 @@ fn save_run_meta<C: Clone + serde::Serialize>(
         chars: chars.into(),
         config: config.clone(),
     };
-    RunMeta::new(&a.model, &a.data, &opts)?.save(&c.out)
+    RunMeta::new(a.model(), a.data(), &opts)?.save(&c.out)
 }
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let (c, t) = (&a.common, &a.text);
     let train_text = stream(
-        &crate::data::load(&a.data, gen_data::Split::Train)?,
-        &a.model,
+        &crate::data::load(a.data(), gen_data::Split::Train)?,
+        a.model(),
     )?;
     let test_text = stream(
-        &crate::data::load(&a.data, gen_data::Split::Test)?,
-        &a.model,
+        &crate::data::load(a.data(), gen_data::Split::Test)?,
+        a.model(),
     )?;
     let vocab = CharVocab::from_chars(train_text.chars().chain(test_text.chars()).chain(['\n']));
     let (train_ids, test_ids) = (encode(&vocab, &train_text)?, encode(&vocab, &test_text)?);
     let chars: String = vocab.iter().collect();
     let device = c.backend.device()?;
-    let (mut model, batch_size, lr) = match a.model.as_str() {
+    let (mut model, batch_size, lr) = match a.model() {
         gpt::NAME => {
             let mut config = GptConfig::new(vocab.len(), t.block, t.layers, t.heads, t.width);
             config.dropout = t.dropout;
@@ -301,16 +301,15 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         warmup: 100.min(c.steps / 10),
         min_factor: 0.1,
     };
-    let tc = TrainConfig {
+    let tc = c.run.apply(TrainConfig {
         steps: c.steps,
         lr,
         schedule,
         seed: c.seed,
         batch_size,
-        checkpoint_every: 1000,
         log_every: 10,
         ..TrainConfig::default()
-    };
+    });
     let report = Trainer::new(tc, &c.out)?.fit(&mut model, |_, rng| {
         TokenWindows::random(&train_ids, batch_size, t.block, rng)
     })?;
@@ -324,7 +323,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     gen_core::checkpoint::write_atomic(&c.out.join("samples.txt"), samples.join("\n").as_bytes())?;
     output::loss_png(&report.losses, &c.out.join("loss.png"))?;
     let summary = json!({
-        "model": a.model, "data": a.data, "backend": c.backend.name(),
+        "model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "parameters": run.model.num_params(), "vocab": run.vocab.len(),
         "steps": report.steps, "seconds": report.seconds,
         "ms_per_step": 1e3 * report.seconds / c.steps as f64,

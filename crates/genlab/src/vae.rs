@@ -126,25 +126,24 @@ fn fit<M: Learn<Batch = Matrix> + Checkpoint>(
 ) -> Result<TrainReport> {
     let batch_size = c.batch.unwrap_or(BATCH);
     let (lr, seed, steps) = (c.lr.unwrap_or(LR), c.seed, c.steps);
-    let tc = TrainConfig {
+    let tc = c.run.apply(TrainConfig {
         steps,
         lr,
         seed,
         batch_size,
-        checkpoint_every: 1000,
         log_every: 10,
         ..TrainConfig::default()
-    };
+    });
     gen_vae::presets::fit_images(model, data, prep, tc, &c.out)
 }
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
-    let (model, c, v) = (a.model.as_str(), &a.common, &a.vae);
-    let train = crate::data::load(&a.data, gen_data::Split::Train)?;
-    let test = crate::data::load(&a.data, gen_data::Split::Test)?;
+    let (model, c, v) = (a.model(), &a.common, &a.vae);
+    let train = crate::data::load(a.data(), gen_data::Split::Train)?;
+    let test = crate::data::load(a.data(), gen_data::Split::Test)?;
     let (raw, h, w, levels) = train.images(model)?;
     let (raw_test, ..) = test.images(model)?;
-    let likelihood = v.decoder.resolve(&a.data);
+    let likelihood = v.decoder.resolve(a.data());
     let prep = if model == "ppca" {
         Prep::Scale
     } else {
@@ -160,12 +159,12 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         latent: None,
         prep,
     };
-    let mut summary = json!({"model": model, "data": a.data, "backend": c.backend.name(),
+    let mut summary = json!({"model": model, "data": a.data(), "backend": c.backend.name(),
                              "train": train.describe()});
     let (report, trained): (TrainReport, VaeFamilyModel) = match model {
         "ppca" => {
             opts.latent = Some(v.latent);
-            RunMeta::new(model, &a.data, &opts)?.save(&c.out)?;
+            RunMeta::new(model, a.data(), &opts)?.save(&c.out)?;
             let x = prep.evaluation(&raw, levels)?;
             let (p, r, eval) = gen_vae::presets::fit_ppca(&x, &xt, v.latent, c.seed, &c.out)?;
             output::extend(&mut summary, json!(eval));
@@ -180,7 +179,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
             let book = (v.codebook_size, v.codes, v.code_dim);
             let cfg = VqVaeConfig::image(h * w, likelihood, &v.hidden, book, v.commitment)?;
             opts.vqvae = Some(cfg.clone());
-            RunMeta::new(model, &a.data, &opts)?.save(&c.out)?;
+            RunMeta::new(model, a.data(), &opts)?.save(&c.out)?;
             let mut vq = VqVae::new(cfg.clone(), &c.backend.device()?, c.seed)?;
             let r = fit(&mut vq, (&raw, levels), prep, c)?;
             output::extend(
@@ -206,7 +205,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
             };
             let cfg = VaeConfig::image(variant, (h, w), likelihood, &knobs)?;
             opts.vae = Some(cfg.clone());
-            RunMeta::new(model, &a.data, &opts)?.save(&c.out)?;
+            RunMeta::new(model, a.data(), &opts)?.save(&c.out)?;
             let mut vae = Vae::new(cfg.clone(), &c.backend.device()?, c.seed)?;
             let r = fit(&mut vae, (&raw, levels), prep, c)?;
             output::extend(

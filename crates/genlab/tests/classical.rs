@@ -196,6 +196,7 @@ fn ngram_smoothing_option_and_run_dirs_from_before_it() {
             smoothing,
             "--out",
             d,
+            "--overwrite",
         ]);
         assert!(ok, "{err}");
         json(&out)

@@ -882,7 +882,7 @@ fn text_models_decode_a_prompt_with_one_interface() {
 fn image_gans_train_on_digits_sample_classes_encode_and_refuse_to_score() {
     let d = workdir("image-gans");
     let run = |model: &str, data: &str| {
-        let dir = d.join(model);
+        let dir = d.join(format!("{model}-{data}"));
         let (ok, out, err) = genlab(&[
             "train",
             model,
@@ -1008,4 +1008,203 @@ fn flex_runs_never_touch_wgpu() {
     quiet(&["sample", "--checkpoint", run_s, "--n", "2"]);
     quiet(&["score", "--checkpoint", run_s, "--data", "digits"]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The training losses logged in a run's `metrics.jsonl`, by step.
+fn logged_losses(run: &Path) -> Vec<(u64, f64)> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["kind"] == "train")
+        .map(|v| (v["step"].as_u64().unwrap(), v["loss"].as_f64().unwrap()))
+        .collect()
+}
+
+fn train_ok(args: &[&str]) -> Value {
+    let mut full = vec!["train"];
+    full.extend_from_slice(args);
+    let (ok, out, err) = genlab(&full);
+    assert!(ok, "genlab {full:?} failed: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+const SMALL_VAE: [&str; 12] = [
+    "--data",
+    "digits",
+    "--vae-hidden",
+    "32",
+    "--vae-latent",
+    "2",
+    "--batch",
+    "16",
+    "--seed",
+    "3",
+    "--backend",
+    "flex",
+];
+
+#[test]
+fn a_run_replays_from_its_config_file_and_flags_override_it() {
+    let d = workdir("config");
+    let (a, b, c) = (d.join("a"), d.join("b"), d.join("c"));
+    let mut args = vec!["vae", "--steps", "40", "--out", a.to_str().unwrap()];
+    args.extend_from_slice(&SMALL_VAE);
+    train_ok(&args);
+    let config = std::fs::read_to_string(a.join("config.toml")).unwrap();
+    for line in [
+        "model = \"vae\"",
+        "data = \"digits\"",
+        "steps = 40",
+        "seed = 3",
+    ] {
+        assert!(
+            config.lines().any(|l| l == line),
+            "no `{line}` in\n{config}"
+        );
+    }
+    let cfg = a.join("config.toml");
+    let cfg = cfg.to_str().unwrap();
+    train_ok(&["--config", cfg, "--out", b.to_str().unwrap()]);
+    let original = logged_losses(&a);
+    assert_eq!(original.len(), 4, "{original:?}");
+    assert_eq!(logged_losses(&b), original, "the replay's losses differ");
+    // A flag on the command line wins over the file.
+    let s = train_ok(&[
+        "--config",
+        cfg,
+        "--steps",
+        "20",
+        "--out",
+        c.to_str().unwrap(),
+    ]);
+    assert_eq!(logged_losses(&c), original[..2], "{s}");
+
+    // Errors: an unknown key, a config for another model, a taken --out.
+    let typo = d.join("typo.toml");
+    std::fs::write(&typo, "model = \"vae\"\ndata = \"digits\"\nlattent = 3\n").unwrap();
+    let (ok, _, err) = genlab(&["train", "--config", typo.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("lattent") && err.contains("valid keys"),
+        "{err}"
+    );
+    assert!(err.contains("vae-latent") && err.contains("steps"), "{err}");
+    let (ok, _, err) = genlab(&["train", "realnvp", "--config", cfg]);
+    assert!(!ok && err.contains("configures a `vae` run"), "{err}");
+    let mut other = vec![
+        "train",
+        "vae",
+        "--steps",
+        "10",
+        "--out",
+        a.to_str().unwrap(),
+    ];
+    other.extend_from_slice(&SMALL_VAE);
+    let (ok, _, err) = genlab(&other);
+    assert!(
+        !ok && err.contains("already holds") && err.contains("--overwrite"),
+        "{err}"
+    );
+    other.push("--overwrite");
+    let (ok, _, err) = genlab(&other);
+    assert!(ok, "{err}");
+    assert_eq!(logged_losses(&a).len(), 1);
+}
+
+#[test]
+fn a_run_killed_mid_way_resumes_to_the_same_losses() {
+    let d = workdir("resume");
+    let (full, part) = (d.join("full"), d.join("part"));
+    let steps = "3000";
+    let args = |out: &Path| {
+        let mut v: Vec<String> = ["vae", "--steps", steps, "--checkpoint-every", "50"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(SMALL_VAE.iter().map(|s| s.to_string()));
+        v.extend(["--out".to_string(), out.display().to_string()]);
+        v
+    };
+    let full_args = args(&full);
+    train_ok(&full_args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_genlab"))
+        .arg("train")
+        .args(args(&part))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let latest = part.join("checkpoints").join("LATEST");
+    let started = std::time::Instant::now();
+    loop {
+        let step = std::fs::read_to_string(&latest)
+            .ok()
+            .and_then(|s| s.trim().trim_start_matches("step-").parse::<u64>().ok());
+        if step.is_some_and(|s| s >= 300) {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        assert!(started.elapsed().as_secs() < 600, "no checkpoint appeared");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    assert!(!child.wait().unwrap().success());
+    let killed_at = logged_losses(&part).len();
+    assert!(
+        killed_at < 300,
+        "{killed_at} lines were logged before the kill"
+    );
+
+    let s = train_ok(&["--resume", part.to_str().unwrap()]);
+    let full_losses = logged_losses(&full);
+    assert_eq!(full_losses.len(), 300);
+    assert_eq!(logged_losses(&part), full_losses, "resumed losses differ");
+    let summary = |dir: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+    };
+    assert_eq!(
+        summary(&part)["train_loss"],
+        summary(&full)["train_loss"],
+        "{s}"
+    );
+
+    // A flipped byte in the weights is refused, naming the file.
+    let ckpt = part
+        .join("checkpoints")
+        .join(std::fs::read_to_string(&latest).unwrap().trim())
+        .join("model");
+    let weights = std::fs::read_dir(&ckpt)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&weights, bytes).unwrap();
+    let (ok, _, err) = genlab(&["sample", "--checkpoint", part.to_str().unwrap(), "--n", "4"]);
+    let name = weights.file_name().unwrap().to_str().unwrap();
+    assert!(
+        !ok && err.contains(name) && err.contains("checksum"),
+        "{err}"
+    );
+
+    // --resume needs a run with a checkpoint.
+    let (ok, _, err) = genlab(&["train", "--resume", d.join("nothing").to_str().unwrap()]);
+    assert!(!ok && err.contains("no genlab run"), "{err}");
+}
+
+#[test]
+fn completions_cover_the_train_flags() {
+    let (ok, out, err) = genlab(&["completions", "bash"]);
+    assert!(ok, "{err}");
+    for flag in ["--checkpoint-every", "--resume", "--config", "--vae-hidden"] {
+        assert!(out.contains(flag), "no {flag} in the bash completions");
+    }
+    let (ok, _, err) = genlab(&["completions", "tcsh"]);
+    assert!(!ok && err.contains("possible values"), "{err}");
 }

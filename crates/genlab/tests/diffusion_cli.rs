@@ -122,8 +122,10 @@ fn ddpm_trains_samples_scores_and_encodes() {
     assert_eq!(v["rows"].as_array().unwrap().len(), 3);
 
     // Images and ε-prediction under zero terminal SNR are refused with the reason.
+    let bad = run.with_file_name("refused");
+    let bad_s = bad.to_str().unwrap();
     let (ok, _, err) = genlab(&[
-        "train", "ddpm", "--data", "digits", "--steps", "1", "--out", run_s,
+        "train", "ddpm", "--data", "digits", "--steps", "1", "--out", bad_s,
     ]);
     assert!(!ok && err.contains("2-D points"), "{err}");
     let (ok, _, err) = genlab(&[
@@ -135,7 +137,7 @@ fn ddpm_trains_samples_scores_and_encodes() {
         "1",
         "--zero-snr",
         "--out",
-        run_s,
+        bad_s,
     ]);
     assert!(!ok && err.contains("--prediction v"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);

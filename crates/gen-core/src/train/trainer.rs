@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, CheckpointDir, read_json, write_json_atomic};
 use crate::error::{GenError, Result};
-use crate::task::{Learn, Rng, StepContext, StepStats, rng_from_seed};
+use crate::task::{Learn, Rng, StepContext, rng_from_seed};
 use crate::train::schedule::LrSchedule;
 
 /// Settings of a training run.
@@ -40,6 +40,12 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Write a checkpoint every this many steps (0: only at the start and end).
     pub checkpoint_every: u64,
+    /// Also write one whenever this many seconds have passed since the last
+    /// checkpoint (None: steps only), so a kill loses at most this much work
+    /// whatever a step costs. Checkpoints do not touch the training state, so
+    /// a run's losses do not depend on when they were written.
+    #[serde(default)]
+    pub checkpoint_secs: Option<f64>,
     /// Append a metrics line every this many steps (≥ 1).
     pub log_every: u64,
     /// Examples per step, for the samples/s figure.
@@ -99,6 +105,7 @@ impl Default for TrainConfig {
             schedule: LrSchedule::Constant,
             seed: 0,
             checkpoint_every: 0,
+            checkpoint_secs: None,
             log_every: 10,
             batch_size: 1,
             progress: true,
@@ -145,6 +152,16 @@ impl TrainConfig {
                 f,
                 "must be finite and > 0",
                 "use the default 1e4, or None to turn the finite-explosion guard off",
+            ));
+        }
+        if let Some(secs) = self.checkpoint_secs
+            && !(secs.is_finite() && secs > 0.0)
+        {
+            return Err(GenError::config(
+                "checkpoint_secs",
+                secs,
+                "must be finite and > 0",
+                "checkpoint every few minutes (e.g. 300), or None for steps only",
             ));
         }
         Ok(())
@@ -202,22 +219,35 @@ pub struct TrainReport {
     pub checkpoint: PathBuf,
 }
 
-/// One metrics line of `metrics.jsonl`.
-#[derive(Debug, Serialize, Deserialize)]
-struct MetricsLine {
+/// One line of `metrics.jsonl`, flat (one key per metric, as TensorBoard
+/// scalars or a pandas column): `kind` ("train" or "eval"), `step`, then for
+/// training lines `lr`, `loss` and the step's named metrics, for evaluation
+/// lines the hook's named values, and `elapsed_s` last. A named metric that
+/// collides with a fixed key is written with a `metric_` prefix.
+fn metrics_line(
+    kind: &str,
     step: u64,
-    lr: f64,
-    #[serde(flatten)]
-    stats: StepStats,
+    lr: Option<f64>,
+    values: impl IntoIterator<Item = (String, f64)>,
     elapsed_s: f64,
-}
-
-/// One evaluation line of `metrics.jsonl`.
-#[derive(Debug, Serialize)]
-struct EvalLine<'a> {
-    step: u64,
-    eval: &'a BTreeMap<String, f64>,
-    elapsed_s: f64,
+) -> Result<String> {
+    const FIXED: [&str; 5] = ["kind", "step", "lr", "loss", "elapsed_s"];
+    let mut line = serde_json::Map::new();
+    line.insert("kind".into(), kind.into());
+    line.insert("step".into(), step.into());
+    if let Some(lr) = lr {
+        line.insert("lr".into(), lr.into());
+    }
+    for (k, v) in values {
+        let key = if FIXED.contains(&k.as_str()) && !(k == "loss" && kind == "train") {
+            format!("metric_{k}")
+        } else {
+            k
+        };
+        line.insert(key, v.into());
+    }
+    line.insert("elapsed_s".into(), elapsed_s.into());
+    serde_json::to_string(&line).map_err(|e| GenError::Other(format!("metrics serialization: {e}")))
 }
 
 /// What the trainer hands the evaluation hook of [`Trainer::fit_with_eval`].
@@ -327,6 +357,9 @@ impl Trainer {
                 dir
             }
             _ => {
+                // A fresh run owns the directory: checkpoints of an earlier
+                // run would otherwise outrank (and be pruned against) its own.
+                ckpts.clear()?;
                 if metrics_path.exists() {
                     fs::remove_file(&metrics_path).map_err(|e| GenError::io(&metrics_path, e))?;
                 }
@@ -344,6 +377,7 @@ impl Trainer {
 
         let bar = progress_bar(cfg, state.step);
         let start = Instant::now();
+        let mut last_save = start;
         let first_step = state.step;
 
         // 2. The loop.
@@ -377,14 +411,15 @@ impl Trainer {
             state.step += 1;
 
             if state.step.is_multiple_of(cfg.log_every) || state.step == cfg.steps {
-                let line = MetricsLine {
-                    step: state.step,
-                    lr,
-                    stats: stats.clone(),
-                    elapsed_s: start.elapsed().as_secs_f64(),
-                };
-                let json = serde_json::to_string(&line)
-                    .map_err(|e| GenError::Other(format!("metrics serialization: {e}")))?;
+                let values = std::iter::once(("loss".to_string(), stats.loss))
+                    .chain(stats.metrics.iter().map(|(k, v)| (k.clone(), *v)));
+                let json = metrics_line(
+                    "train",
+                    state.step,
+                    Some(lr),
+                    values,
+                    start.elapsed().as_secs_f64(),
+                )?;
                 writeln!(log, "{json}").map_err(|e| GenError::io(&metrics_path, e))?;
             }
             let eval_due = state.step == cfg.steps
@@ -406,13 +441,13 @@ impl Trainer {
                         return Err(e);
                     }
                 };
-                let line = EvalLine {
-                    step: state.step,
-                    eval: &metrics,
-                    elapsed_s: start.elapsed().as_secs_f64(),
-                };
-                let json = serde_json::to_string(&line)
-                    .map_err(|e| GenError::Other(format!("metrics serialization: {e}")))?;
+                let json = metrics_line(
+                    "eval",
+                    state.step,
+                    None,
+                    metrics.clone(),
+                    start.elapsed().as_secs_f64(),
+                )?;
                 writeln!(log, "{json}").map_err(|e| GenError::io(&metrics_path, e))?;
             }
             let done = (state.step - first_step) as f64;
@@ -420,12 +455,15 @@ impl Trainer {
             bar.set_position(state.step);
             bar.set_message(format!("loss {:.4}  {:.0} samples/s", stats.loss, rate));
 
-            if cfg.checkpoint_every > 0
-                && state.step.is_multiple_of(cfg.checkpoint_every)
-                && state.step < cfg.steps
-            {
+            let by_steps =
+                cfg.checkpoint_every > 0 && state.step.is_multiple_of(cfg.checkpoint_every);
+            let by_time = cfg
+                .checkpoint_secs
+                .is_some_and(|s| last_save.elapsed().as_secs_f64() >= s);
+            if (by_steps || by_time) && state.step < cfg.steps {
                 log.flush().map_err(|e| GenError::io(&metrics_path, e))?;
                 last_ckpt = save(&ckpts, model, &state)?;
+                last_save = Instant::now();
             }
         }
         log.flush().map_err(|e| GenError::io(&metrics_path, e))?;
@@ -507,6 +545,7 @@ fn progress_bar(cfg: &TrainConfig, start: u64) -> indicatif::ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::StepStats;
     use crate::{Capabilities, Model, TaskSupport};
     use rand::Rng as _;
 
@@ -613,12 +652,12 @@ mod tests {
         let logged = log
             .lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|v| v.get("eval").is_some())
+            .filter(|v| v["kind"] == "eval")
             .map(|v| {
                 (
                     v["step"].as_u64().unwrap(),
-                    v["eval"]["x"].as_f64().unwrap(),
-                    v["eval"]["noise"].as_f64().unwrap(),
+                    v["x"].as_f64().unwrap(),
+                    v["noise"].as_f64().unwrap(),
                 )
             })
             .collect();

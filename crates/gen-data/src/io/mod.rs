@@ -1,4 +1,5 @@
-//! Loaders for user data: MNIST [`idx`] files, numeric [`csv`], NumPy [`npy`].
+//! Loaders for user data: MNIST [`idx`] files, numeric [`csv`], NumPy [`npy`]
+//! arrays and [`npz`] archives (read and write).
 //!
 //! All readers accept gzip-compressed files transparently (detected by the
 //! magic bytes `1f 8b`, not by the file name). Malformed content gives
@@ -8,6 +9,8 @@
 pub mod csv;
 pub mod idx;
 pub mod npy;
+pub mod npz;
+mod zipfile;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -55,6 +55,46 @@ pub fn from_npy_bytes(bytes: &[u8]) -> Result<NpyArray> {
     parse_npy(bytes, &memory_path(".npy"))
 }
 
+impl NpyArray {
+    /// An array of `shape` holding `data` in row-major order; errors unless
+    /// `data.len()` is the product of `shape` (1 for the empty shape) and the
+    /// rank is at most 32 (numpy's limit).
+    pub fn new(shape: Vec<usize>, data: Vec<f64>) -> Result<Self> {
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .unwrap_or(usize::MAX);
+        if n != data.len() || shape.len() > 32 {
+            return Err(GenError::shape(
+                "NpyArray::new",
+                format!("{n} elements for shape {shape:?} (rank ≤ 32)"),
+                format!("{} elements", data.len()),
+                "pass as many values as the shape holds",
+            ));
+        }
+        Ok(Self { shape, data })
+    }
+
+    /// A `(rows, cols)` array of the matrix's elements.
+    pub fn from_matrix(m: &Matrix) -> Self {
+        Self {
+            shape: vec![m.rows(), m.cols()],
+            data: m.as_slice().to_vec(),
+        }
+    }
+
+    /// Serialises the array with its shape as `<f8`, `.npy` version 1.0
+    /// (what `numpy.save` writes for a C-ordered float64 array).
+    pub fn to_npy_bytes(&self) -> Vec<u8> {
+        let mut out = npy_header_shaped("<f8", &self.shape);
+        out.reserve(self.data.len() * 8);
+        for v in &self.data {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+}
+
 /// Serialises `m` as a `(rows, cols)` `<f8` array, `.npy` version 1.0.
 pub fn to_npy_bytes_f64(m: &Matrix) -> Vec<u8> {
     let mut out = npy_header("<f8", m.rows(), m.cols());
@@ -90,16 +130,30 @@ pub fn write_npy_f32(path: impl AsRef<Path>, m: &Matrix) -> Result<()> {
 /// pads it: spare spaces so the row count can grow to 21 digits in place,
 /// then spaces and `\n` so that 10 + header length is a multiple of 64.
 fn npy_header(descr: &str, rows: usize, cols: usize) -> Vec<u8> {
-    let mut dict =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    let growth = 21usize.saturating_sub(rows.to_string().len());
-    dict.extend(std::iter::repeat_n(' ', growth));
+    npy_header_shaped(descr, &[rows, cols])
+}
+
+/// [`npy_header`] for any shape, written as Python writes a tuple: `()`,
+/// `(n,)`, `(n, m, ...)`. A 0-d array has no growth axis and no spare spaces.
+fn npy_header_shaped(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let tuple = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple}, }}");
+    if let Some(first) = dims.first() {
+        dict.extend(std::iter::repeat_n(
+            ' ',
+            21usize.saturating_sub(first.len()),
+        ));
+    }
     let hlen = dict.len() + 1; // with the final newline
     let pad = 64 - (10 + hlen) % 64;
     let mut out = Vec::with_capacity(10 + hlen + pad);
     out.extend_from_slice(NPY_MAGIC);
     out.extend_from_slice(&[1, 0]);
-    // the dict is < 200 bytes for any usize shape, so this always fits a u16
+    // the dict is a few hundred bytes for any realistic rank (u16 up to 65535)
     out.extend_from_slice(&((hlen + pad) as u16).to_le_bytes());
     out.extend_from_slice(dict.as_bytes());
     out.extend(std::iter::repeat_n(b' ', pad));
@@ -508,6 +562,43 @@ mod tests {
             assert!(h.len().is_multiple_of(64));
             assert_eq!(*h.last().unwrap(), b'\n');
         }
+    }
+
+    #[test]
+    fn any_rank_round_trips_with_numpy_headers() {
+        // numpy.save(np.array(2.5)), np.array([1., -2., .5]), np.zeros((2, 1, 2)):
+        // each header is the dict padded with spaces and '\n' to 128 bytes.
+        let cases = [
+            (NpyArray::new(vec![], vec![2.5]).unwrap(), "()"),
+            (
+                NpyArray::new(vec![3], vec![1.0, -2.0, 0.5]).unwrap(),
+                "(3,)",
+            ),
+            (
+                NpyArray::new(vec![2, 1, 2], vec![0.0; 4]).unwrap(),
+                "(2, 1, 2)",
+            ),
+        ];
+        for (a, tuple) in cases {
+            let b = a.to_npy_bytes();
+            let mut expected = b"\x93NUMPY\x01\x00v\x00".to_vec();
+            expected.extend_from_slice(
+                format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {tuple}, }}")
+                    .as_bytes(),
+            );
+            expected.resize(127, b' ');
+            expected.push(b'\n');
+            assert_eq!(&b[..128], expected.as_slice(), "{tuple}");
+            assert_eq!(b.len(), 128 + 8 * a.data.len());
+            assert_eq!(from_npy_bytes(&b).unwrap(), a);
+        }
+        let m = Matrix::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        assert_eq!(
+            NpyArray::from_matrix(&m).to_npy_bytes(),
+            to_npy_bytes_f64(&m)
+        );
+        assert!(NpyArray::new(vec![2, 2], vec![1.0]).is_err());
+        assert!(NpyArray::new(vec![usize::MAX, 2], vec![]).is_err());
     }
 
     #[test]
