@@ -261,11 +261,10 @@ impl DecodeOptions {
 
 /// log softmax of `logits` (−∞ stays −∞).
 fn log_softmax(logits: &[f64]) -> Vec<f64> {
-    let m = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if m == f64::NEG_INFINITY {
+    let lse = gen_core::numerics::log_sum_exp(logits);
+    if lse == f64::NEG_INFINITY {
         return logits.to_vec();
     }
-    let lse = m + logits.iter().map(|l| (l - m).exp()).sum::<f64>().ln();
     logits.iter().map(|l| l - lse).collect()
 }
 

@@ -48,12 +48,47 @@ pub fn fit_images<M>(
 where
     M: gen_core::Learn<Batch = Matrix> + gen_core::Checkpoint,
 {
+    let batcher = gen_core::train::EpochBatcher::new(raw.rows(), config.batch_size, config.seed)?;
+    let mut next = image_batches(raw, levels, prep, batcher)?;
+    gen_core::train::Trainer::new(config, out)?.fit(model, |t, rng| next(t, rng))
+}
+
+/// [`fit_images`] with the held-out score logged during training: the mean
+/// NLL of `held_out` (already prepared, [`Prep::evaluation`]) every
+/// `config.eval_every` steps and after the last, in `metrics.jsonl`
+/// ([`gen_core::train::held_out_nll`]: exact, or the bound the model has).
+pub fn fit_images_scored<M>(
+    model: &mut M,
+    (raw, levels): (&Matrix, u32),
+    prep: Prep,
+    config: gen_core::train::TrainConfig,
+    held_out: &Matrix,
+    out: &std::path::Path,
+) -> Result<gen_core::train::TrainReport>
+where
+    M: gen_core::Learn<Batch = Matrix> + gen_core::Checkpoint + gen_core::Score<Input = Matrix>,
+{
+    let batcher = gen_core::train::EpochBatcher::new(raw.rows(), config.batch_size, config.seed)?;
+    let mut next = image_batches(raw, levels, prep, batcher)?;
+    gen_core::train::Trainer::new(config, out)?.fit_with_eval(
+        model,
+        |t, rng| next(t, rng),
+        gen_core::train::held_out_nll::<M>(held_out),
+    )
+}
+
+/// The batch of step t under `prep` (see [`fit_images`]).
+fn image_batches(
+    raw: &Matrix,
+    levels: u32,
+    prep: Prep,
+    batcher: gen_core::train::EpochBatcher,
+) -> Result<impl FnMut(u64, &mut gen_core::Rng) -> Result<Matrix> + '_> {
     let scaled = match prep {
         Prep::Scale => Some(crate::transforms::scale_unit(raw, levels)?),
         Prep::Binarize => None,
     };
-    let batcher = gen_core::train::EpochBatcher::new(raw.rows(), config.batch_size, config.seed)?;
-    gen_core::train::Trainer::new(config, out)?.fit(model, |t, rng| {
+    Ok(move |t, rng: &mut gen_core::Rng| {
         let idx = batcher.indices(t);
         match &scaled {
             Some(x) => x.select_rows(&idx),

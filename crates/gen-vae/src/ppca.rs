@@ -437,20 +437,56 @@ pub(crate) mod tests {
             }
         }
         // Cholesky C = L Lᵀ, then log|C| = 2 Σ log L_ii and rᵀC⁻¹r = ‖L⁻¹r‖².
-        let mut l = vec![0.0; d * d];
-        for i in 0..d {
-            for j in 0..=i {
-                let s = c[i * d + j] - (0..j).map(|k| l[i * d + k] * l[j * d + k]).sum::<f64>();
-                l[i * d + j] = if i == j { s.sqrt() } else { s / l[j * d + j] };
+        let g = gen_core::numerics::GaussianFactor::new(p.mean.clone(), &c).unwrap();
+        let (mut scratch, mut y) = (vec![0.0; d], vec![0.0; d]);
+        g.log_prob(x, &mut scratch, &mut y)
+    }
+
+    #[test]
+    fn fit_recovers_a_known_eigen_decomposition() {
+        // Eight rows μ ± a, μ ± b, μ ± c, μ ± e with orthogonal a, b, c, e:
+        // S = (1/4)(a aᵀ + b bᵀ + c cᵀ + e eᵀ) has the eigenpairs
+        // (56.25, (0.6, 0.8, 0, 0)), (25, (0.8, −0.6, 0, 0)), (4, e₃), (1, e₄).
+        let mu = [1.0, -2.0, 0.5, 3.0];
+        let dirs = [
+            [9.0, 12.0, 0.0, 0.0],
+            [8.0, -6.0, 0.0, 0.0],
+            [0.0, 0.0, 4.0, 0.0],
+            [0.0, 0.0, 0.0, 2.0],
+        ];
+        let mut rows = Vec::new();
+        for v in dirs {
+            for sign in [1.0, -1.0] {
+                rows.push(std::array::from_fn::<f64, 4, _>(|j| mu[j] + sign * v[j]));
             }
         }
-        let r: Vec<f64> = x.iter().zip(&p.mean).map(|(a, m)| a - m).collect();
-        let mut y = vec![0.0; d];
-        for i in 0..d {
-            y[i] = (r[i] - (0..i).map(|k| l[i * d + k] * y[k]).sum::<f64>()) / l[i * d + i];
+        let x = Matrix::from_rows(&rows).unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12 * b.abs().max(1.0);
+
+        let p = Ppca::fit(&x, 2).unwrap();
+        assert!(
+            p.mean.iter().zip(&mu).all(|(a, b)| close(*a, *b)),
+            "{:?}",
+            p.mean
+        );
+        assert!(close(p.eigenvalues[0], 56.25) && close(p.eigenvalues[1], 25.0));
+        // σ² is the mean of the discarded eigenvalues (4 + 1) / 2.
+        assert!(close(p.sigma2, 2.5), "{}", p.sigma2);
+        // Eigenvectors signed with their largest entry positive.
+        let want = [[0.6, 0.8, 0.0, 0.0], [0.8, -0.6, 0.0, 0.0]];
+        for (i, w) in want.iter().enumerate() {
+            for (j, &wj) in w.iter().enumerate() {
+                assert!(close(p.components.get(i, j), wj), "{:?}", p.components);
+            }
         }
-        let logdet = 2.0 * (0..d).map(|i| l[i * d + i].ln()).sum::<f64>();
-        -0.5 * (d as f64 * LN_2PI + logdet + y.iter().map(|v| v * v).sum::<f64>())
+        // W = U_q (Λ_q − σ² I)^{1/2}.
+        let w = p.loadings();
+        assert!(close(w.get(1, 0), 0.8 * (56.25f64 - 2.5).sqrt()));
+        assert!(close(w.get(0, 1), 0.8 * (25.0f64 - 2.5).sqrt()));
+
+        let p1 = Ppca::fit(&x, 1).unwrap();
+        assert!(close(p1.eigenvalues[0], 56.25));
+        assert!(close(p1.sigma2, 10.0), "{}", p1.sigma2);
     }
 
     #[test]

@@ -136,17 +136,17 @@ pub fn parse_split(s: &str) -> Result<Split> {
     }
 }
 
-/// Rows of a .npy, .npz or .csv file; `key` picks the array of an .npz
+/// Rows of a .npy, .npz, .csv or .tsv file; `key` picks the array of an .npz
 /// archive (see [`read_array_rows`]).
 pub fn read_rows(path: &std::path::Path, key: Option<&str>) -> Result<Matrix> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("npy" | "npz") => read_array_rows(path, key),
-        Some("csv") => gen_data::io::csv::read_csv(path),
+        Some("csv" | "tsv") => gen_data::io::csv::read_csv(path),
         _ => Err(GenError::config(
             "--input",
             path.display(),
             "unknown file type",
-            "use .npy, .npz, .csv, or .txt (strings)",
+            "use .npy, .npz, .csv, .tsv, or .txt (strings)",
         )),
     }
 }

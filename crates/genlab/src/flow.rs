@@ -191,10 +191,14 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let batcher = EpochBatcher::new(x.rows(), batch_size.min(x.rows()), c.seed)?;
     let report = match (&train, &test) {
         (Data::Points { .. }, Data::Points { x: xt, toy }) => {
-            let report = trainer.fit(&mut flow, |t, rng| match fresh {
-                Some(toy) => Ok(FlowBatch::from(toy.sample_with(batch_size, rng))),
-                None => Ok(FlowBatch::from(x.select_rows(&batcher.indices(t))?)),
-            })?;
+            let report = trainer.fit_with_eval(
+                &mut flow,
+                |t, rng| match fresh {
+                    Some(toy) => Ok(FlowBatch::from(toy.sample_with(batch_size, rng))),
+                    None => Ok(FlowBatch::from(x.select_rows(&batcher.indices(t))?)),
+                },
+                gen_core::train::held_out_nll(xt),
+            )?;
             if let Some(t) = fresh {
                 summary["train"] =
                     json!(format!("fresh batches of {batch_size} from {}", t.name()));

@@ -190,6 +190,11 @@ pub struct RunArgs {
     /// so a kill loses at most that much work (0: by steps only).
     #[arg(long, default_value_t = 5.0, value_name = "MIN")]
     pub checkpoint_minutes: f64,
+    /// Log the held-out score (test NLL: exact, or the model's bound) every N
+    /// steps and after the last, in metrics.jsonl and loss.png (0: after the
+    /// last only). VAEs, binary autoregressive models, flows on 2-D data.
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    pub eval_every: u64,
 }
 
 impl RunArgs {
@@ -200,6 +205,7 @@ impl RunArgs {
             checkpoint_secs: (self.checkpoint_minutes > 0.0)
                 .then_some(self.checkpoint_minutes * 60.0),
             resume: self.resume.is_some(),
+            eval_every: self.eval_every,
             ..tc
         }
     }

@@ -90,13 +90,61 @@ pub fn grid_png(images: &Matrix, h: usize, w: usize, path: &Path) -> Result<()> 
 /// pixels; an SVG is written beside the PNG.
 pub fn loss_png(losses: &[f64], path: &Path) -> Result<()> {
     let s = losses.iter().enumerate().map(|(i, l)| (i as f64, *l));
-    Chart::new("training loss")
+    let metrics = path.with_file_name("metrics.jsonl");
+    let held_out = if metrics.exists() {
+        held_out_series(&metrics)?
+    } else {
+        Vec::new()
+    };
+    let title = match held_out.is_empty() {
+        true => "training loss",
+        false => "training loss and held-out score",
+    };
+    let mut chart = Chart::new(title)
         .x_label("step")
         .y_label("loss")
         .y_scale(Scale::LogIfPositive)
-        .series(Series::line("loss", s))
-        .figure(600, 300)
-        .save_png_and_svg(path)
+        .series(Series::line("training loss", s).color(PALETTE[0]));
+    if !held_out.is_empty() {
+        chart = chart.legend(Legend::UpperRight);
+    }
+    for (k, (key, points)) in held_out.into_iter().enumerate() {
+        chart =
+            chart.series(Series::line_points(key, points).color(PALETTE[(k + 1) % PALETTE.len()]));
+    }
+    chart.figure(600, 300).save_png_and_svg(path)
+}
+
+/// A named (x, y) series.
+pub type NamedSeries = (String, Vec<(f64, f64)>);
+
+/// The held-out scores of a run's `metrics.jsonl` (its `kind: "eval"`
+/// lines, keys starting with `test_nll`), one (step, value) series per key.
+pub fn held_out_series(metrics: &Path) -> Result<Vec<NamedSeries>> {
+    let text = std::fs::read_to_string(metrics).map_err(|e| gen_core::GenError::io(metrics, e))?;
+    let mut out: Vec<NamedSeries> = Vec::new();
+    for line in text.lines() {
+        let Ok(serde_json::Value::Object(v)) = serde_json::from_str::<serde_json::Value>(line)
+        else {
+            continue;
+        };
+        let (Some("eval"), Some(step)) = (
+            v.get("kind").and_then(|k| k.as_str()),
+            v.get("step").and_then(|s| s.as_f64()),
+        ) else {
+            continue;
+        };
+        for (key, y) in &v {
+            let Some(y) = y.as_f64().filter(|_| key.starts_with("test_nll")) else {
+                continue;
+            };
+            match out.iter_mut().find(|(k, _)| k == key) {
+                Some((_, points)) => points.push((step, y)),
+                None => out.push((key.clone(), vec![(step, y)])),
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A single (x, y) curve with a marker at each point, titled and with axis

@@ -118,10 +118,11 @@ impl Family for VaeFamily {
 
 /// The family's training protocol (`gen_vae::presets::fit_images`) with
 /// the run's shared options; checkpoints every 1000 steps.
-fn fit<M: Learn<Batch = Matrix> + Checkpoint>(
+fn fit<M: Learn<Batch = Matrix> + Checkpoint + gen_core::Score<Input = Matrix>>(
     model: &mut M,
     data: (&Matrix, u32),
     prep: Prep,
+    held_out: &Matrix,
     c: &crate::CommonArgs,
 ) -> Result<TrainReport> {
     let batch_size = c.batch.unwrap_or(BATCH);
@@ -134,7 +135,7 @@ fn fit<M: Learn<Batch = Matrix> + Checkpoint>(
         log_every: 10,
         ..TrainConfig::default()
     });
-    gen_vae::presets::fit_images(model, data, prep, tc, &c.out)
+    gen_data::prep::fit_images_scored(model, data, prep, tc, held_out, &c.out)
 }
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
@@ -181,7 +182,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
             opts.vqvae = Some(cfg.clone());
             RunMeta::new(model, a.data(), &opts)?.save(&c.out)?;
             let mut vq = VqVae::new(cfg.clone(), &c.backend.device()?, c.seed)?;
-            let r = fit(&mut vq, (&raw, levels), prep, c)?;
+            let r = fit(&mut vq, (&raw, levels), prep, &xt, c)?;
             output::extend(
                 &mut summary,
                 json!({"decoder": cfg.likelihood.name(), "codebook_size": cfg.codebook_size,
@@ -207,7 +208,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
             opts.vae = Some(cfg.clone());
             RunMeta::new(model, a.data(), &opts)?.save(&c.out)?;
             let mut vae = Vae::new(cfg.clone(), &c.backend.device()?, c.seed)?;
-            let r = fit(&mut vae, (&raw, levels), prep, c)?;
+            let r = fit(&mut vae, (&raw, levels), prep, &xt, c)?;
             output::extend(
                 &mut summary,
                 json!({"decoder": cfg.likelihood.name(), "train_loss": r.final_loss,

@@ -238,18 +238,20 @@ fn ngram_smoothing_option_and_run_dirs_from_before_it() {
 
 #[test]
 fn bad_requests_fail_with_a_message_that_says_what_to_do() {
+    let out = tmp("bad-requests");
+    let x = out.to_str().unwrap();
     let (ok, _, err) = genlab(&[
         "train",
         "nosuchmodel",
         "--data",
         "eight-gaussians",
         "--out",
-        "/tmp/x",
+        x,
     ]);
     assert!(!ok && err.contains("genlab models"), "{err}");
-    let (ok, _, err) = genlab(&["train", "gmm", "--data", "nosuchdata", "--out", "/tmp/x"]);
+    let (ok, _, err) = genlab(&["train", "gmm", "--data", "nosuchdata", "--out", x]);
     assert!(!ok && err.contains("genlab datasets"), "{err}");
-    let (ok, _, err) = genlab(&["train", "gmm", "--data", "shakespeare", "--out", "/tmp/x"]);
+    let (ok, _, err) = genlab(&["train", "gmm", "--data", "shakespeare", "--out", x]);
     assert!(!ok && err.contains("continuous"), "{err}");
     let (ok, _, err) = genlab(&[
         "train",
@@ -259,7 +261,7 @@ fn bad_requests_fail_with_a_message_that_says_what_to_do() {
         "--backend",
         "tpu",
         "--out",
-        "/tmp/x",
+        x,
     ]);
     assert!(!ok && err.contains("ndarray, flex, wgpu"), "{err}");
     let (ok, _, err) = genlab(&["score", "--checkpoint", "/nonexistent"]);

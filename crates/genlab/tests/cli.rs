@@ -480,6 +480,8 @@ fn autoregressive_models_train_on_binarized_digits_and_score_exactly() {
             "32",
             "--orderings",
             "2",
+            "--eval-every",
+            "20",
             "--out",
             run_s,
         ]);
@@ -488,6 +490,26 @@ fn autoregressive_models_train_on_binarized_digits_and_score_exactly() {
         // 60 Adam steps take the exact NLL well below the uniform model's D ln 2.
         let uniform = 64.0 * std::f64::consts::LN_2;
         assert!(num(&s, "test_nll") < uniform - 5.0, "{model}: {s}");
+        // The held-out NLL logged during training: at steps 20, 40, 60, the
+        // last one equal to the summary's exact test NLL.
+        let held_out: Vec<(u64, f64)> = std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["kind"] == "eval")
+            .map(|v| (v["step"].as_u64().unwrap(), num(&v, "test_nll")))
+            .collect();
+        assert_eq!(
+            held_out.iter().map(|p| p.0).collect::<Vec<_>>(),
+            [20, 40, 60]
+        );
+        assert!(
+            (held_out[2].1 - num(&s, "test_nll")).abs() < 1e-9,
+            "{held_out:?}"
+        );
+        assert!(held_out[2].1 < held_out[0].1, "{held_out:?}");
+        let svg = std::fs::read_to_string(run.join("loss.svg")).unwrap();
+        assert!(svg.contains("test_nll") && svg.contains("training loss"));
         assert!(run.join("samples.png").exists() && run.join("loss.png").exists());
         let (ok, out, err) = genlab(&["score", "--checkpoint", run_s, "--data", "digits"]);
         assert!(ok, "score failed: {err}");

@@ -138,6 +138,19 @@ impl BinaryArModel {
         let prep = gen_data::prep::Prep::Binarize;
         each!(self, m => gen_data::prep::fit_images(&mut **m, data, prep, config, out))
     }
+
+    /// [`Self::fit`] with the exact NLL of the binarized `held_out` rows
+    /// logged every `config.eval_every` steps and after the last.
+    pub fn fit_scored(
+        &mut self,
+        data: (&Matrix, u32),
+        config: gen_core::train::TrainConfig,
+        held_out: &Matrix,
+        out: &Path,
+    ) -> Result<gen_core::train::TrainReport> {
+        let prep = gen_data::prep::Prep::Binarize;
+        each!(self, m => gen_data::prep::fit_images_scored(&mut **m, data, prep, config, held_out, out))
+    }
 }
 
 fn unknown(name: &str) -> GenError {

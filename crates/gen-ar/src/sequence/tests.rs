@@ -55,9 +55,9 @@ fn trained(config: GptConfig, seed: u64, steps: u64) -> CharGpt {
 }
 
 fn log_softmax_f64(row: &[f32]) -> Vec<f64> {
-    let m = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b as f64));
-    let lse = m + row.iter().map(|&l| (l as f64 - m).exp()).sum::<f64>().ln();
-    row.iter().map(|&l| l as f64 - lse).collect()
+    let row: Vec<f64> = row.iter().map(|&l| f64::from(l)).collect();
+    let lse = gen_core::numerics::log_sum_exp(&row);
+    row.iter().map(|l| l - lse).collect()
 }
 
 fn max_diff(a: &[f64], b: &[f64]) -> f64 {

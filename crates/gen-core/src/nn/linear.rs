@@ -52,20 +52,13 @@ fn uniform(n: usize, fan_in: usize, rng: &mut Rng) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-bound..bound)).collect()
 }
 
-/// `n` draws from N(0, std²) on the host RNG (Box–Muller in f64, rounded to f32).
+/// `n` draws from N(0, std²) on the host RNG (Box–Muller in f64 by
+/// [`crate::numerics::normals`], rounded to f32).
 pub fn normal(n: usize, std: f64, rng: &mut Rng) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n + 1);
-    while out.len() < n {
-        // u1 ∈ (0, 1] so that ln u1 is finite.
-        let u1: f64 = 1.0 - rng.random::<f64>();
-        let u2: f64 = rng.random();
-        let r = (-2.0 * u1.ln()).sqrt() * std;
-        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-        out.push((r * c) as f32);
-        out.push((r * s) as f32);
-    }
-    out.truncate(n);
-    out
+    crate::numerics::normals(n, std, rng)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect()
 }
 
 /// `y = x W + b` with `W: [d_in, d_out]`, initialised per `init` from `rng`.

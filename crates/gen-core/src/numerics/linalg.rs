@@ -1,47 +1,55 @@
-//! Dense linear algebra on the host (`f64`): Cholesky factorisation with its
-//! triangular solve and log-determinant, a Gaussian prepared for repeated
-//! log-density evaluation ([`GaussianFactor`]), the symmetric
-//! eigen-decomposition (nalgebra's [`SymmetricEigen`]), views of row-major
-//! data as nalgebra matrices with their products, column means and
-//! covariances, and symmetric PSD square roots (used by the Fréchet distance).
+//! Dense linear algebra on the host (`f64`): Cholesky factorisation
+//! (nalgebra's [`Cholesky`]) with its triangular solve and log-determinant, a
+//! Gaussian prepared for repeated log-density evaluation ([`GaussianFactor`]),
+//! the symmetric eigen-decomposition (nalgebra's [`SymmetricEigen`]), views
+//! of row-major data as nalgebra matrices with their products, column means
+//! and covariances, and symmetric PSD square roots (used by the Fréchet
+//! distance).
 //!
 //! Matrices passed as slices are row-major `d × d`.
 
 // Triangular loops over covariance indices read best with explicit indices.
 #![allow(clippy::needless_range_loop)]
 
-use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, Dyn, SymmetricEigen};
+use nalgebra::{Cholesky, DMatrix, DMatrixView, DMatrixViewMut, Dyn, SymmetricEigen};
 
 use super::LN_2PI;
 use crate::{GenError, Matrix, Result, Rng};
 
-/// Lower-triangular Cholesky factor L with Σ = L Lᵀ (row-major d×d).
+/// Lower-triangular Cholesky factor L with Σ = L Lᵀ (row-major d×d), by
+/// nalgebra's [`Cholesky`] (only the lower triangle of `a` is read). A matrix
+/// that is not positive definite (a pivot ≤ 0 or NaN) or whose factor is not
+/// finite is an error.
 pub fn cholesky(a: &[f64], d: usize) -> Result<Vec<f64>> {
-    let mut l = vec![0.0; d * d];
-    for i in 0..d {
-        for j in 0..=i {
-            let mut s = a[i * d + j];
-            for k in 0..j {
-                s -= l[i * d + k] * l[j * d + k];
-            }
-            if i == j {
-                if !(s > 0.0 && s.is_finite()) {
-                    return Err(GenError::input(
-                        "Cholesky factorisation",
-                        format!("covariance is not positive definite (pivot {i} = {s:e})"),
-                        "add regularisation (reg_covar) or remove duplicate / constant columns",
-                    ));
-                }
-                l[i * d + i] = s.sqrt();
-            } else {
-                l[i * d + j] = s / l[j * d + j];
-            }
-        }
+    let not_pd = |why: &str| {
+        GenError::input(
+            "Cholesky factorisation",
+            format!("the {d}×{d} covariance {why}"),
+            "add regularisation (reg_covar) or remove duplicate / constant columns",
+        )
+    };
+    if a.len() != d * d {
+        return Err(GenError::input(
+            "Cholesky factorisation",
+            format!("{} entries for a {d}×{d} matrix", a.len()),
+            "pass a row-major d×d covariance",
+        ));
     }
-    Ok(l)
+    let l = Cholesky::new(DMatrix::from_row_slice(d, d, a))
+        .ok_or_else(|| not_pd("is not positive definite"))?
+        .unpack();
+    if !l.iter().all(|x| x.is_finite()) {
+        return Err(not_pd("has a non-finite Cholesky factor"));
+    }
+    // Column-major storage of Lᵀ is the row-major layout of L.
+    Ok(l.transpose().as_slice().to_vec())
 }
 
-/// Solves L y = b for lower-triangular L.
+/// Solves L y = b for lower-triangular L (row-major d×d) by forward
+/// substitution. This stays a plain loop: it runs once per scored row, with
+/// no allocation, and nalgebra's `solve_lower_triangular_mut` cannot take the
+/// row-major factor as a view (its `axpy` over a strided column reads past
+/// the view, like the `gemm` fallback noted at `matmul`).
 pub fn solve_lower(l: &[f64], d: usize, b: &[f64], y: &mut [f64]) {
     for i in 0..d {
         let mut s = b[i];
@@ -280,6 +288,28 @@ mod tests {
         }
         let det = 4.0 * (2.0 * 3.0 - 0.25) - 2.0 * (2.0 * 3.0 - 0.3) + 0.6 * (1.0 - 1.2);
         assert!((log_det_from_cholesky(&l, 3) - f64::ln(det)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cholesky_matches_a_known_factor_and_reads_the_lower_triangle() {
+        // A = L Lᵀ with L = [[2, 0, 0], [1, 3, 0], [−1, 1, 2]]: every step is exact.
+        let a = [4.0, 2.0, -2.0, 2.0, 10.0, 2.0, -2.0, 2.0, 6.0];
+        let want = vec![2.0, 0.0, 0.0, 1.0, 3.0, 0.0, -1.0, 1.0, 2.0];
+        assert_eq!(cholesky(&a, 3).unwrap(), want);
+        // The strictly upper triangle is never read.
+        let lower_only = [4.0, 99.0, f64::NAN, 2.0, 10.0, -7.0, -2.0, 2.0, 6.0];
+        assert_eq!(cholesky(&lower_only, 3).unwrap(), want);
+        let mut y = [0.0; 3];
+        solve_lower(&want, 3, &[2.0, 4.0, 2.0], &mut y);
+        assert_eq!(y, [1.0, 1.0, 1.0]);
+        assert!((log_det_from_cholesky(&want, 3) - 2.0 * 12f64.ln()).abs() < 1e-14);
+        // Not positive definite, non-finite or mis-sized input is an error.
+        for bad in [[0.0], [-1.0], [f64::NAN], [f64::INFINITY]] {
+            assert!(cholesky(&bad, 1).is_err(), "{bad:?}");
+        }
+        assert!(cholesky(&[1.0, f64::INFINITY, f64::INFINITY, 1.0], 2).is_err());
+        assert!(cholesky(&[1.0, 0.0, 0.0], 2).is_err());
+        assert_eq!(cholesky(&[], 0).unwrap(), Vec::<f64>::new());
     }
 
     #[test]

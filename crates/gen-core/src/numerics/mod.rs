@@ -67,9 +67,17 @@ pub fn uniform(rng: &mut Rng) -> f64 {
 /// two uniforms u₁ = 1 − U ∈ (0, 1] (so ln u₁ is finite), then u₂ ∈ [0, 1):
 /// r = √(−2 ln u₁), (r cos 2πu₂, r sin 2πu₂).
 pub fn box_muller(rng: &mut Rng) -> (f64, f64) {
+    box_muller_with_std(rng, 1.0)
+}
+
+/// Two independent N(0, std²) draws by the Box–Muller transform: the same
+/// uniforms as [`box_muller`], with the radius scaled before the rotation,
+/// r = std · √(−2 ln u₁), (r cos 2πu₂, r sin 2πu₂). `std = 1` is exactly
+/// [`box_muller`]; this is the workspace's one Box–Muller implementation.
+pub fn box_muller_with_std(rng: &mut Rng, std: f64) -> (f64, f64) {
     let u1 = 1.0 - uniform(rng);
     let u2 = uniform(rng);
-    let r = (-2.0 * u1.ln()).sqrt();
+    let r = (-2.0 * u1.ln()).sqrt() * std;
     let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
     (r * c, r * s)
 }
@@ -83,9 +91,16 @@ pub fn standard_normal(rng: &mut Rng) -> f64 {
 /// `n` standard normal draws, both halves of each Box–Muller pair in turn
 /// (cosine, sine); an odd `n` drops the last sine.
 pub fn standard_normals(n: usize, rng: &mut Rng) -> Vec<f64> {
+    normals(n, 1.0, rng)
+}
+
+/// `n` draws from N(0, std²), both halves of each [`box_muller_with_std`]
+/// pair in turn (cosine, sine); an odd `n` drops the last sine. `std = 1` is
+/// exactly [`standard_normals`].
+pub fn normals(n: usize, std: f64, rng: &mut Rng) -> Vec<f64> {
     let mut out = Vec::with_capacity(n + 1);
     while out.len() < n {
-        let (c, s) = box_muller(rng);
+        let (c, s) = box_muller_with_std(rng, std);
         out.push(c);
         out.push(s);
     }
@@ -165,6 +180,13 @@ mod tests {
         let five = standard_normals(5, &mut rng_from_seed(5));
         assert_eq!(five.len(), 5);
         assert_eq!(&five[..2], &[a, b]);
+        // The scaled form draws the same uniforms and scales the radius.
+        assert_eq!(box_muller_with_std(&mut rng_from_seed(5), 1.0), (a, b));
+        assert_eq!(normals(5, 1.0, &mut rng_from_seed(5)), five);
+        let scaled = normals(5, 0.25, &mut rng_from_seed(5));
+        for (s, f) in scaled.iter().zip(&five) {
+            assert!((s - 0.25 * f).abs() <= 1e-15 * f.abs());
+        }
     }
 
     #[test]

@@ -15,4 +15,4 @@ pub use ema::{Ema, EmaConfig, EmaWarmup};
 #[cfg(feature = "burn")]
 pub use players::{PlayerLosses, TwoPlayer, TwoPlayerConfig, alternating_step};
 pub use schedule::LrSchedule;
-pub use trainer::{EvalContext, EvalMetrics, TrainConfig, TrainReport, Trainer};
+pub use trainer::{EvalContext, EvalMetrics, TrainConfig, TrainReport, Trainer, held_out_nll};

@@ -250,6 +250,28 @@ fn metrics_line(
     serde_json::to_string(&line).map_err(|e| GenError::Other(format!("metrics serialization: {e}")))
 }
 
+/// The held-out score of a model as an evaluation hook for
+/// [`Trainer::fit_with_eval`]: the mean negative log-density of `held_out`
+/// in nats per example, under a key that says what it is: `test_nll`
+/// (exact), `test_nll_bound` (minus a lower bound on log p, so an upper
+/// bound on the NLL, e.g. the negative ELBO), `test_nll_estimate` or
+/// `test_nll_integrated`. The score's noise comes from its own seed, so the
+/// hook leaves the training run untouched.
+pub fn held_out_nll<M: crate::Score>(
+    held_out: &M::Input,
+) -> impl FnMut(&M, &mut EvalContext<'_>) -> Result<EvalMetrics> + '_ {
+    move |model, _ctx| {
+        let scores = model.score(held_out, &crate::ScoreOptions::default())?;
+        let key = match scores.kind {
+            crate::ScoreKind::Exact => "test_nll",
+            crate::ScoreKind::Bound { .. } => "test_nll_bound",
+            crate::ScoreKind::Estimate { .. } => "test_nll_estimate",
+            _ => "test_nll_integrated",
+        };
+        Ok(EvalMetrics::from([(key.to_string(), scores.mean_nll())]))
+    }
+}
+
 /// What the trainer hands the evaluation hook of [`Trainer::fit_with_eval`].
 #[derive(Debug)]
 pub struct EvalContext<'a> {
