@@ -310,9 +310,19 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         log_every: 10,
         ..TrainConfig::default()
     });
-    let report = Trainer::new(tc, &c.out)?.fit(&mut model, |_, rng| {
-        TokenWindows::random(&train_ids, batch_size, t.block, rng)
-    })?;
+    // The held-out loss every --eval-every steps: nanoGPT's estimate (20
+    // random windows of the held-out stream), with the eval RNG.
+    let report = Trainer::new(tc, &c.out)?.fit_with_eval(
+        &mut model,
+        |_, rng| TokenWindows::random(&train_ids, batch_size, t.block, rng),
+        |m: &CharModel, ctx: &mut gen_core::train::EvalContext<'_>| {
+            let nll = m.estimate_loss(&test_ids, 20, batch_size, ctx.rng)?;
+            Ok(gen_core::train::EvalMetrics::from([(
+                "test_nll_estimate".to_string(),
+                nll,
+            )]))
+        },
+    )?;
     // nanoGPT's estimate: 20 batches of random windows of the held-out stream.
     let mut rng = gen_core::rng_from_seed(c.seed ^ 0x5eed);
     let val = model.estimate_loss(&test_ids, 20, batch_size, &mut rng)?;

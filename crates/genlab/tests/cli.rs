@@ -685,6 +685,20 @@ fn char_gpt_trains_on_names_samples_strings_and_scores_exactly() {
     // 40 steps already beat the uniform distribution over the 27 symbols.
     assert!(num(&s, "val_loss_nats_per_char") < 27f64.ln() - 0.3, "{s}");
     assert!(run.join("samples.txt").exists() && run.join("loss.png").exists());
+    // The held-out estimate logged after the last step agrees with the
+    // summary's (both 20 random held-out batches, other windows).
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let last_eval: Value = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .rfind(|v| v["kind"] == "eval")
+        .expect("an eval line");
+    assert_eq!(last_eval["step"], 40);
+    let logged = num(&last_eval, "test_nll_estimate");
+    assert!(
+        (logged - num(&s, "val_loss_nats_per_char")).abs() < 0.1,
+        "{logged} {s}"
+    );
     let names = d.join("names.txt");
     std::fs::write(&names, "mary\njohn\n").unwrap();
     let (ok, out, err) = genlab(&[

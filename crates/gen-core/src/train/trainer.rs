@@ -443,6 +443,8 @@ impl Trainer {
                     start.elapsed().as_secs_f64(),
                 )?;
                 writeln!(log, "{json}").map_err(|e| GenError::io(&metrics_path, e))?;
+                // Flushed per line, so `tail -f metrics.jsonl` follows the run.
+                log.flush().map_err(|e| GenError::io(&metrics_path, e))?;
             }
             let eval_due = state.step == cfg.steps
                 || (cfg.eval_every > 0 && state.step.is_multiple_of(cfg.eval_every));
@@ -471,6 +473,8 @@ impl Trainer {
                     start.elapsed().as_secs_f64(),
                 )?;
                 writeln!(log, "{json}").map_err(|e| GenError::io(&metrics_path, e))?;
+                // Flushed per line, so `tail -f metrics.jsonl` follows the run.
+                log.flush().map_err(|e| GenError::io(&metrics_path, e))?;
             }
             let done = (state.step - first_step) as f64;
             let rate = done * cfg.batch_size as f64 / start.elapsed().as_secs_f64().max(1e-9);
