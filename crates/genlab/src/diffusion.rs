@@ -224,8 +224,23 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         log_every: 10,
         ..TrainConfig::default()
     });
-    let report =
-        Trainer::new(tc, &c.out)?.fit(&mut model, |t, _| x.select_rows(&batcher.indices(t)))?;
+    // The held-out bound during training: on at most 250 test rows (the
+    // summary's uses --bound-rows), as it sums T denoiser passes per row.
+    let eval_rows = xt.rows().min(d.bound_rows).min(250);
+    let xe = xt.select_rows(&(0..eval_rows).collect::<Vec<_>>())?;
+    let report = Trainer::new(tc, &c.out)?.fit_with_eval(
+        &mut model,
+        |t, _| x.select_rows(&batcher.indices(t)),
+        |m: &Ddpm, _ctx: &mut gen_core::train::EvalContext<'_>| {
+            let mut metrics = gen_core::train::EvalMetrics::new();
+            if eval_rows > 0 {
+                let nll = m.bound(&xe, 0)?.nll();
+                let mean = nll.iter().sum::<f64>() / nll.len() as f64;
+                metrics.insert("test_nll_bound".into(), mean);
+            }
+            Ok(metrics)
+        },
+    )?;
     let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "config": config, "steps": report.steps, "seconds": report.seconds,
         "ms_per_step": 1e3 * report.seconds / c.steps.max(1) as f64,

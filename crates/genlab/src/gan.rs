@@ -180,8 +180,23 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         log_every: 10,
         ..TrainConfig::default()
     });
-    let report =
-        Trainer::new(tc, &c.out)?.fit(&mut gan, |t, _| x.select_rows(&batcher.indices(t)))?;
+    // During training: the modes covered by 1,000 fresh samples and their
+    // high-quality fraction (the toys with known modes; a GAN has no score).
+    let modes = toy.and_then(|t| t.mode_centres());
+    let report = Trainer::new(tc, &c.out)?.fit_with_eval(
+        &mut gan,
+        |t, _| x.select_rows(&batcher.indices(t)),
+        |g: &Gan, ctx: &mut gen_core::train::EvalContext<'_>| {
+            let mut metrics = gen_core::train::EvalMetrics::new();
+            if let Some((centres, sigma)) = &modes {
+                let s = g.sample(1000, &SampleOptions::default(), ctx.rng)?;
+                let m = mode_coverage(&s, centres, *sigma, &ModeCoverageOptions::default())?;
+                metrics.insert("modes_covered".into(), m.modes_covered as f64);
+                metrics.insert("high_quality_fraction".into(), m.high_quality_fraction);
+            }
+            Ok(metrics)
+        },
+    )?;
     let mut rng = gen_core::rng_from_seed(c.seed ^ 0x5eed);
     let s = gan.sample(x.rows().min(5000), &SampleOptions::default(), &mut rng)?;
     let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),

@@ -1244,3 +1244,53 @@ fn completions_cover_the_train_flags() {
     let (ok, _, err) = genlab(&["completions", "tcsh"]);
     assert!(!ok && err.contains("possible values"), "{err}");
 }
+
+/// The held-out evaluation during training (2-D GANs: modes covered; DDPM:
+/// the bound) is logged at the asked steps and leaves training untouched:
+/// the same losses with and without it, spectral normalisation included.
+#[test]
+fn held_out_evaluation_is_logged_and_leaves_training_untouched() {
+    let d = workdir("eval-every");
+    for model in ["hinge-gan", "ddpm"] {
+        let runs: Vec<PathBuf> = ["20", "0"]
+            .iter()
+            .map(|every| {
+                let out = d.join(format!("{model}-{every}"));
+                let mut args = vec![
+                    model,
+                    "--data",
+                    "eight-gaussians",
+                    "--steps",
+                    "40",
+                    "--eval-every",
+                    every,
+                    "--out",
+                    out.to_str().unwrap(),
+                ];
+                match model {
+                    "hinge-gan" => args.extend(["--spectral-norm", "true"]),
+                    _ => args.extend(["--diffusion-steps", "100", "--bound-rows", "100"]),
+                }
+                train_ok(&args);
+                out
+            })
+            .collect();
+        assert_eq!(logged_losses(&runs[0]), logged_losses(&runs[1]), "{model}");
+        let evals: Vec<Value> = std::fs::read_to_string(runs[0].join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["kind"] == "eval")
+            .collect();
+        assert_eq!(evals.len(), 2, "{model}: {evals:?}");
+        let key = if model == "ddpm" {
+            "test_nll_bound"
+        } else {
+            "modes_covered"
+        };
+        assert!(
+            evals.iter().all(|v| v[key].as_f64().unwrap().is_finite()),
+            "{evals:?}"
+        );
+    }
+}
