@@ -222,11 +222,24 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
             report
         }
         (Data::Images { h, w, levels, .. }, Data::Images { x: xt, .. }) => {
-            let report = trainer.fit(&mut flow, |t, rng| {
-                let raw = x.select_rows(&batcher.indices(t))?;
-                let deq = gen_data::transforms::dequantize(&raw, *levels, rng)?;
-                Ok(FlowBatch::from(deq))
-            })?;
+            // During training: the exact NLL of the first 200 test images
+            // (dequantized as the final evaluation does), nats and bits/dim.
+            let held_out = xt.select_rows(&(0..xt.rows().min(200)).collect::<Vec<_>>())?;
+            let report = trainer.fit_with_eval(
+                &mut flow,
+                |t, rng| {
+                    let raw = x.select_rows(&batcher.indices(t))?;
+                    let deq = gen_data::transforms::dequantize(&raw, *levels, rng)?;
+                    Ok(FlowBatch::from(deq))
+                },
+                |m: &FlowModel, _ctx: &mut gen_core::train::EvalContext<'_>| {
+                    let e = m.evaluate_images(&held_out, *levels)?;
+                    Ok(gen_core::train::EvalMetrics::from([
+                        ("test_nll".to_string(), e.test_nll_nats),
+                        ("test_bits_per_dim".to_string(), e.test_bits_per_dim),
+                    ]))
+                },
+            )?;
             output::extend(&mut summary, json!(flow.evaluate_images(xt, *levels)?));
             for t in TEMPERATURES {
                 let s = Sample::sample(&flow, 64, &SampleOptions::with_temperature(t), &mut rng)?;

@@ -235,13 +235,45 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     });
     let trainer = Trainer::new(tc, &c.out)?;
     let next = |t: u64, _: &mut Rng| rows.select_rows(&batcher.indices(t));
+    // During training, an FID proxy: 250 samples against the first 250 test
+    // images in the embedded extractor's feature space (images only).
+    let extractor = match image {
+        Some((side, _)) => extractor_for(side)?,
+        None => None,
+    };
+    let held_out = xt.select_rows(&(0..xt.rows().min(250)).collect::<Vec<_>>())?;
+    let quality = |s: &Matrix| -> Result<gen_core::train::EvalMetrics> {
+        let mut metrics = gen_core::train::EvalMetrics::new();
+        if let Some(ext) = &extractor {
+            let q = image_quality(s, &held_out, ext)?;
+            metrics.insert("fid_proxy".into(), q.fid);
+            metrics.insert("precision".into(), q.precision);
+            metrics.insert("recall".into(), q.recall);
+        }
+        Ok(metrics)
+    };
+    let n_eval = held_out.rows();
     let (gan, report) = if model == "bigan" {
         let mut gan = BiGan::build(config.clone(), &device, c.seed)?;
-        let r = trainer.fit(&mut gan, next)?;
+        let r = trainer.fit_with_eval(
+            &mut gan,
+            next,
+            |g: &BiGan, ctx: &mut gen_core::train::EvalContext<'_>| match extractor {
+                Some(_) => quality(&g.sample(n_eval, &SampleOptions::default(), ctx.rng)?),
+                None => Ok(gen_core::train::EvalMetrics::new()),
+            },
+        )?;
         (AnyGan::Bi(Box::new(gan)), r)
     } else {
         let mut gan = DcGan::build(config.clone(), &device, c.seed)?;
-        let r = trainer.fit(&mut gan, next)?;
+        let r = trainer.fit_with_eval(
+            &mut gan,
+            next,
+            |g: &DcGan, ctx: &mut gen_core::train::EvalContext<'_>| match extractor {
+                Some(_) => quality(&g.sample(n_eval, &SampleOptions::default(), ctx.rng)?),
+                None => Ok(gen_core::train::EvalMetrics::new()),
+            },
+        )?;
         (AnyGan::Dc(Box::new(gan)), r)
     };
     let mut summary = json!({"model": model, "data": a.data(), "backend": c.backend.name(),

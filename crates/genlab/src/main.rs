@@ -192,8 +192,9 @@ pub struct RunArgs {
     pub checkpoint_minutes: f64,
     /// Log the held-out score (test NLL: exact, or the model's bound) every N
     /// steps and after the last, in metrics.jsonl and loss.png (0: after the
-    /// last only). VAEs, binary autoregressive models, flows on 2-D data,
-    /// char-gpt and lstm (estimated from 20 held-out batches).
+    /// last only): the exact NLL or the bound where the model has one, an
+    /// estimate for char-gpt and lstm, modes covered for 2-D GANs, an FID
+    /// proxy for image GANs.
     #[arg(long, default_value_t = 500, value_name = "N")]
     pub eval_every: u64,
 }
