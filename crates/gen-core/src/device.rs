@@ -63,7 +63,9 @@ impl Backend {
                 backend: other.name().into(),
                 why: "this build was compiled without it".into(),
                 fix: format!(
-                    "rebuild with `--features {}` (gen-core features ndarray, flex, wgpu)",
+                    "rebuild with the `{0}` feature: `cargo install --path crates/genlab \
+                     --features {0}` for the command line (its default features include \
+                     every backend), gen-core's `{0}` feature for a library",
                     other.name()
                 ),
             }),
