@@ -111,7 +111,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         log_every: 10,
         ..TrainConfig::default()
     });
-    let report = m.fit_scored((&raw, levels), tc, &xt, &c.out)?;
+    let report = m.fit((&raw, levels), tc, &xt, &c.out)?;
     let nll = -m.score(&xt, &ScoreOptions::default())?.mean();
     let d = (h * w) as f64;
     let summary = json!({

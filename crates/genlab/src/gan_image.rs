@@ -242,38 +242,13 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         None => None,
     };
     let held_out = xt.select_rows(&(0..xt.rows().min(250)).collect::<Vec<_>>())?;
-    let quality = |s: &Matrix| -> Result<gen_core::train::EvalMetrics> {
-        let mut metrics = gen_core::train::EvalMetrics::new();
-        if let Some(ext) = &extractor {
-            let q = image_quality(s, &held_out, ext)?;
-            metrics.insert("fid_proxy".into(), q.fid);
-            metrics.insert("precision".into(), q.precision);
-            metrics.insert("recall".into(), q.recall);
-        }
-        Ok(metrics)
-    };
-    let n_eval = held_out.rows();
     let (gan, report) = if model == "bigan" {
         let mut gan = BiGan::build(config.clone(), &device, c.seed)?;
-        let r = trainer.fit_with_eval(
-            &mut gan,
-            next,
-            |g: &BiGan, ctx: &mut gen_core::train::EvalContext<'_>| match extractor {
-                Some(_) => quality(&g.sample(n_eval, &SampleOptions::default(), ctx.rng)?),
-                None => Ok(gen_core::train::EvalMetrics::new()),
-            },
-        )?;
+        let r = trainer.fit_with_eval(&mut gan, next, fid_proxy(extractor.as_ref(), &held_out))?;
         (AnyGan::Bi(Box::new(gan)), r)
     } else {
         let mut gan = DcGan::build(config.clone(), &device, c.seed)?;
-        let r = trainer.fit_with_eval(
-            &mut gan,
-            next,
-            |g: &DcGan, ctx: &mut gen_core::train::EvalContext<'_>| match extractor {
-                Some(_) => quality(&g.sample(n_eval, &SampleOptions::default(), ctx.rng)?),
-                None => Ok(gen_core::train::EvalMetrics::new()),
-            },
-        )?;
+        let r = trainer.fit_with_eval(&mut gan, next, fid_proxy(extractor.as_ref(), &held_out))?;
         (AnyGan::Dc(Box::new(gan)), r)
     };
     let mut summary = json!({"model": model, "data": a.data(), "backend": c.backend.name(),
@@ -322,6 +297,27 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     gen_core::checkpoint::write_json_atomic(&c.out.join("summary.json"), &summary)?;
     summary["pictures"] = json!(written);
     Ok(summary)
+}
+
+/// The evaluation hook of image GAN training: as many samples as `held_out`
+/// has rows against them in the extractor's feature space (FID, precision,
+/// recall); nothing without an extractor.
+fn fid_proxy<'a, G: Sample<Output = Matrix>>(
+    extractor: Option<&'a gen_eval::Extractor>,
+    held_out: &'a Matrix,
+) -> impl FnMut(&G, &mut gen_core::train::EvalContext<'_>) -> Result<gen_core::train::EvalMetrics> + 'a
+{
+    move |g, ctx| {
+        let mut metrics = gen_core::train::EvalMetrics::new();
+        if let Some(ext) = extractor {
+            let s = g.sample(held_out.rows(), &SampleOptions::default(), ctx.rng)?;
+            let q = image_quality(&s, held_out, ext)?;
+            metrics.insert("fid_proxy".into(), q.fid);
+            metrics.insert("precision".into(), q.precision);
+            metrics.insert("recall".into(), q.recall);
+        }
+        Ok(metrics)
+    }
 }
 
 /// Mean squared error per row, ‖x − r‖² averaged over rows.

@@ -116,8 +116,8 @@ impl Family for VaeFamily {
     }
 }
 
-/// The family's training protocol (`gen_vae::presets::fit_images`) with
-/// the run's shared options; checkpoints every 1000 steps.
+/// The family's training protocol (`gen_data::prep::fit_images_scored`) with
+/// the run's shared options (checkpoints, resume, held-out evaluation).
 fn fit<M: Learn<Batch = Matrix> + Checkpoint + gen_core::Score<Input = Matrix>>(
     model: &mut M,
     data: (&Matrix, u32),

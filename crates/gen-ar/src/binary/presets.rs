@@ -128,20 +128,10 @@ impl BinaryArModel {
     }
 
     /// Trains on `raw` with the shared image protocol
-    /// ([`gen_data::prep::fit_images`], dynamic binarization).
+    /// ([`gen_data::prep::fit_images_scored`], dynamic binarization), with
+    /// the exact NLL of the binarized `held_out` rows logged every
+    /// `config.eval_every` steps and after the last.
     pub fn fit(
-        &mut self,
-        data: (&Matrix, u32),
-        config: gen_core::train::TrainConfig,
-        out: &Path,
-    ) -> Result<gen_core::train::TrainReport> {
-        let prep = gen_data::prep::Prep::Binarize;
-        each!(self, m => gen_data::prep::fit_images(&mut **m, data, prep, config, out))
-    }
-
-    /// [`Self::fit`] with the exact NLL of the binarized `held_out` rows
-    /// logged every `config.eval_every` steps and after the last.
-    pub fn fit_scored(
         &mut self,
         data: (&Matrix, u32),
         config: gen_core::train::TrainConfig,

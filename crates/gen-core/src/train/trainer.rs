@@ -227,8 +227,8 @@ pub struct TrainReport {
 fn metrics_line(
     kind: &str,
     step: u64,
-    lr: Option<f64>,
-    values: impl IntoIterator<Item = (String, f64)>,
+    (lr, loss): (Option<f64>, Option<f64>),
+    values: &BTreeMap<String, f64>,
     elapsed_s: f64,
 ) -> Result<String> {
     const FIXED: [&str; 5] = ["kind", "step", "lr", "loss", "elapsed_s"];
@@ -238,13 +238,15 @@ fn metrics_line(
     if let Some(lr) = lr {
         line.insert("lr".into(), lr.into());
     }
+    if let Some(loss) = loss {
+        line.insert("loss".into(), loss.into());
+    }
     for (k, v) in values {
-        let key = if FIXED.contains(&k.as_str()) && !(k == "loss" && kind == "train") {
-            format!("metric_{k}")
-        } else {
-            k
+        let key = match FIXED.contains(&k.as_str()) {
+            true => format!("metric_{k}"),
+            false => k.clone(),
         };
-        line.insert(key, v.into());
+        line.insert(key, (*v).into());
     }
     line.insert("elapsed_s".into(), elapsed_s.into());
     serde_json::to_string(&line).map_err(|e| GenError::Other(format!("metrics serialization: {e}")))
@@ -433,13 +435,11 @@ impl Trainer {
             state.step += 1;
 
             if state.step.is_multiple_of(cfg.log_every) || state.step == cfg.steps {
-                let values = std::iter::once(("loss".to_string(), stats.loss))
-                    .chain(stats.metrics.iter().map(|(k, v)| (k.clone(), *v)));
                 let json = metrics_line(
                     "train",
                     state.step,
-                    Some(lr),
-                    values,
+                    (Some(lr), Some(stats.loss)),
+                    &stats.metrics,
                     start.elapsed().as_secs_f64(),
                 )?;
                 writeln!(log, "{json}").map_err(|e| GenError::io(&metrics_path, e))?;
@@ -468,8 +468,8 @@ impl Trainer {
                 let json = metrics_line(
                     "eval",
                     state.step,
-                    None,
-                    metrics.clone(),
+                    (None, None),
+                    &metrics,
                     start.elapsed().as_secs_f64(),
                 )?;
                 writeln!(log, "{json}").map_err(|e| GenError::io(&metrics_path, e))?;
