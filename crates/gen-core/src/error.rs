@@ -94,6 +94,33 @@ pub enum GenError {
         /// Where the last good checkpoint lies (or "none written yet").
         checkpoint: String,
     },
+    /// Data-parallel training: a rank's loss was not finite; every rank
+    /// stopped at the same step.
+    #[error(
+        "training diverged at step {step} on rank(s) {ranks:?} of {size}: loss = {loss}. The last good checkpoint is {checkpoint}. Fix: lower the learning rate, enable gradient clipping, or check that rank's data shard for NaN/Inf"
+    )]
+    DivergedOnRank {
+        /// The step whose loss was not finite or exploded.
+        step: u64,
+        /// The ranks whose loss was not finite (empty: the mean exploded).
+        ranks: Vec<usize>,
+        /// The world size.
+        size: usize,
+        /// The first offending rank's loss (or the exploded mean).
+        loss: f64,
+        /// Where the last good checkpoint lies.
+        checkpoint: String,
+    },
+    /// Data-parallel training: this rank (not rank 0) has finished its share
+    /// of the steps. Only rank 0 returns the report, evaluates and writes
+    /// results, so code after training runs once per job.
+    #[error(
+        "rank {rank} finished its share of data-parallel training; rank 0 evaluates and writes the results"
+    )]
+    FollowerDone {
+        /// This process's rank (≥ 1).
+        rank: usize,
+    },
     /// The requested compute backend is not available.
     #[error("backend '{backend}' is unavailable: {why}. Fix: {fix}")]
     Backend {

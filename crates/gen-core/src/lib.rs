@@ -12,6 +12,9 @@
 //!   Gaussian log-densities and KLs, Box–Muller draws, Cholesky, symmetric
 //!   eigen-decomposition).
 //!
+//! - [`distributed`]: data-parallel training over MPI (feature `mpi`) or
+//!   threads: sharded batches, averaged gradients, one starting state.
+//!
 //! With the `burn` feature (on by default through `ndarray`, `flex`, `wgpu`):
 //! run-time device choice, the shared neural blocks, the one trainer and
 //! checkpointing.
@@ -19,6 +22,7 @@
 
 pub mod capability;
 pub mod checkpoint;
+pub mod distributed;
 pub mod error;
 pub mod matrix;
 pub mod numerics;

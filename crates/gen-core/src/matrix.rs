@@ -111,6 +111,14 @@ impl Matrix {
         self.data[i * self.cols + j]
     }
 
+    /// Rank `rank`'s equal share of the rows in data-parallel training:
+    /// rows `[rank·n/size, (rank+1)·n/size)`; refuses a row count that
+    /// does not split evenly ([`crate::distributed::shard_range`]).
+    pub fn shard_rows(&self, rank: usize, size: usize) -> Result<Self> {
+        let range = crate::distributed::shard_range(self.rows, rank, size)?;
+        self.select_rows(&range.collect::<Vec<_>>())
+    }
+
     /// A new matrix holding the given rows, in the given order.
     pub fn select_rows(&self, indices: &[usize]) -> Result<Self> {
         let mut data = Vec::with_capacity(indices.len() * self.cols);

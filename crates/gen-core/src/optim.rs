@@ -136,8 +136,33 @@ impl<M: Module> Optimized<M> {
     /// Back-propagates `loss` (a one-element tensor) and steps the optimiser at
     /// learning rate `lr`; returns the loss value. Only this module's
     /// parameters are updated.
+    ///
+    /// Inside a distributed training step (see [`crate::distributed`]) the
+    /// gradients are first averaged over every rank, and every rank skips
+    /// the update together when any rank's loss is not finite.
     pub fn step(&mut self, loss: Tensor<1>, lr: f64) -> Result<f64> {
         let value = scalar(loss.clone())?;
+        if let Some(world) = crate::distributed::syncing() {
+            let local = if value.is_finite() {
+                GradientsParams::from_grads(loss.backward(), &self.model)
+            } else {
+                GradientsParams::new()
+            };
+            let Some(mut grads) = crate::distributed::all_reduce_gradients(
+                &*world,
+                &self.model,
+                local,
+                value.is_finite(),
+            )?
+            else {
+                return Ok(value);
+            };
+            if let Some(max_norm) = self.clip_global_norm {
+                clip_global_norm(&self.model, &mut grads, max_norm)?;
+            }
+            self.model = self.optim.step(lr, self.model.clone(), grads);
+            return Ok(value);
+        }
         if !value.is_finite() {
             // Leave the parameters untouched: the trainer reports divergence.
             return Ok(value);

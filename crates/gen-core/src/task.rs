@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use rand::SeedableRng;
 
 use crate::capability::Capabilities;
-use crate::error::Result;
+use crate::error::{GenError, Result};
 use crate::matrix::Matrix;
 use crate::score::{ScoreOptions, Scores};
 
@@ -177,4 +177,22 @@ pub trait Learn: Model {
     type Batch;
     /// Performs one step on `batch`.
     fn learn_step(&mut self, batch: &Self::Batch, ctx: &mut StepContext<'_>) -> Result<StepStats>;
+
+    /// The part of the global `batch` that rank `rank` of `size` trains on
+    /// in data-parallel training ([`crate::distributed`]): equal, disjoint
+    /// shards, so that the ranks' averaged gradients are the gradient of the
+    /// whole batch. The default refuses: a model opts in by saying how its
+    /// batches split (rows, for most).
+    fn shard_batch(&self, batch: &Self::Batch, rank: usize, size: usize) -> Result<Self::Batch> {
+        let _ = (batch, rank, size);
+        Err(GenError::Unsupported {
+            model: self.capabilities().model.to_string(),
+            task: crate::error::Task::Learn,
+            why: "data-parallel training (--distributed) needs batches that split into \
+                  equal shards, and this model's do not (batch algorithms such as EM \
+                  and count models see the whole data at every step); train it in one \
+                  process"
+                .into(),
+        })
+    }
 }

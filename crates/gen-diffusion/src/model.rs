@@ -447,6 +447,11 @@ impl Model for Ddpm {
 
 impl Learn for Ddpm {
     type Batch = Matrix;
+    /// Rows split evenly over the ranks (data-parallel training).
+    fn shard_batch(&self, batch: &Matrix, rank: usize, size: usize) -> Result<Matrix> {
+        batch.shard_rows(rank, size)
+    }
+
     /// `loss`: the weighted denoising loss.
     fn learn_step(&mut self, batch: &Matrix, ctx: &mut StepContext<'_>) -> Result<StepStats> {
         Ok(StepStats::loss(self.step(batch, ctx)?))

@@ -345,6 +345,9 @@ impl Learn for FlowModel {
     fn learn_step(&mut self, batch: &FlowBatch, ctx: &mut StepContext<'_>) -> Result<StepStats> {
         if !self.data_initialized && self.config.data_initialised() {
             self.initialize(batch)?;
+            // Data-parallel: each rank initialised from its own shard; all
+            // continue from the mean of those statistics.
+            self.train.model = gen_core::distributed::average_params(self.train.model.clone())?;
         }
         // CNF: fresh Hutchinson noise for this step (used only where the
         // configuration asks for it); cleared so scoring uses the exact trace.
@@ -356,6 +359,16 @@ impl Learn for FlowModel {
         self.train.model.set_noise_seed(None);
         let value = self.train.step(loss?, ctx.lr)?;
         Ok(StepStats::loss(value).with("nll", value))
+    }
+
+    fn shard_batch(&self, batch: &FlowBatch, rank: usize, size: usize) -> Result<FlowBatch> {
+        Ok(FlowBatch {
+            x: batch.x.shard_rows(rank, size)?,
+            context: match &batch.context {
+                Some(c) => Some(c.shard_rows(rank, size)?),
+                None => None,
+            },
+        })
     }
 }
 

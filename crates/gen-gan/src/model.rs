@@ -635,6 +635,11 @@ pub fn bigan_row() -> Capabilities {
 
 impl<D: CriticNet, G: GeneratorNet> Learn for Gan<D, G> {
     type Batch = Matrix;
+    /// Rows split evenly over the ranks (data-parallel training).
+    fn shard_batch(&self, batch: &Matrix, rank: usize, size: usize) -> Result<Matrix> {
+        batch.shard_rows(rank, size)
+    }
+
     /// `loss` is the generator's loss (the critic's mean loss when a
     /// non-finite critic loss stopped the step); metrics `d_loss` (mean
     /// over the critic updates; absent for MMD) and `g_loss` (for MMD, the

@@ -612,6 +612,11 @@ impl Model for VqVae {
 
 impl Learn for VqVae {
     type Batch = Matrix;
+    /// Rows split evenly over the ranks (data-parallel training).
+    fn shard_batch(&self, batch: &Matrix, rank: usize, size: usize) -> Result<Matrix> {
+        batch.shard_rows(rank, size)
+    }
+
     fn learn_step(&mut self, batch: &Matrix, ctx: &mut StepContext<'_>) -> Result<StepStats> {
         self.objective_step(batch, ctx.lr)
     }

@@ -11,6 +11,7 @@ mod classical;
 mod config;
 mod data;
 mod diffusion;
+mod distributed;
 mod eval;
 mod export;
 mod families;
@@ -197,6 +198,13 @@ pub struct RunArgs {
     /// proxy for image GANs.
     #[arg(long, default_value_t = 500, value_name = "N")]
     pub eval_every: u64,
+    /// Data-parallel training: `mpi` under an MPI launcher (`mpirun -n N
+    /// genlab train …`; genlab built with `--features mpi`); each rank
+    /// trains on 1/N of every --batch (the global batch) and gradients are
+    /// averaged. `burn-ddp` (burn's in-process DDP) needs CUDA devices.
+    /// See docs/distributed.md.
+    #[arg(long, default_value = "none", value_parser = ["none", "mpi", "burn-ddp"])]
+    pub distributed: String,
 }
 
 impl RunArgs {
@@ -208,6 +216,7 @@ impl RunArgs {
                 .then_some(self.checkpoint_minutes * 60.0),
             resume: self.resume.is_some(),
             eval_every: self.eval_every,
+            distributed: self.distributed == "mpi",
             ..tc
         }
     }
@@ -303,7 +312,7 @@ fn dispatch(cmd: Command, config: Option<String>) -> Result<()> {
     match cmd {
         Command::Datasets => datasets(),
         Command::Models { json } => models(json),
-        Command::Train(a) => train(&a, config.as_deref().unwrap_or_default()),
+        Command::Train(a) => train(*a, config.as_deref().unwrap_or_default()),
         Command::Sample(a) => sample::run(a),
         Command::Score(a) => score(a),
         Command::Eval(a) => print_json(&eval::run(&a)?),
@@ -361,7 +370,40 @@ fn models(as_json: bool) -> Result<()> {
     emit(&capability_table(&rows))
 }
 
-fn train(a: &TrainArgs, config: &str) -> Result<()> {
+fn train(mut a: TrainArgs, config: &str) -> Result<()> {
+    let Some(world) = distributed::join(&a.common.run.distributed)? else {
+        return train_here(&a, config);
+    };
+    let rank = gen_core::distributed::rank();
+    if rank == 0 {
+        let out = train_here(&a, config);
+        if out.is_ok() {
+            distributed::record(&a.common.out)?;
+        }
+        return distributed::or_abort(rank, out, world);
+    }
+    // Other ranks write nothing of the run's: their copy of the options
+    // points into a scratch directory, and their trainer stops after the
+    // last step (FollowerDone) while rank 0 evaluates and writes.
+    let scratch = std::env::temp_dir().join(format!("genlab-rank{rank}-{}", std::process::id()));
+    a.common.out = scratch.clone();
+    a.common.run.resume = None;
+    let out = match train_here_quietly(&a, config) {
+        Err(GenError::FollowerDone { .. }) => Ok(()),
+        other => other,
+    };
+    let _ = std::fs::remove_dir_all(&scratch);
+    distributed::or_abort(rank, out, world)
+}
+
+/// A follower rank's training: no summary on stdout.
+fn train_here_quietly(a: &TrainArgs, config: &str) -> Result<()> {
+    std::fs::create_dir_all(&a.common.out).map_err(|e| GenError::io(&a.common.out, e))?;
+    gen_core::checkpoint::write_atomic(&a.common.out.join(config::CONFIG_FILE), config.as_bytes())?;
+    families::family_of(a.model())?.train(a).map(|_| ())
+}
+
+fn train_here(a: &TrainArgs, config: &str) -> Result<()> {
     let c = &a.common;
     let (Some(model), Some(data)) = (&a.model, &a.data) else {
         return Err(GenError::config(

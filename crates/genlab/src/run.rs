@@ -25,6 +25,9 @@ pub struct RunMeta {
     pub data: String,
     /// The family's typed run options, serialised.
     pub options: serde_json::Value,
+    /// World size and batches of a data-parallel run (`--distributed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<crate::distributed::DistributedMeta>,
 }
 
 impl RunMeta {
@@ -34,6 +37,7 @@ impl RunMeta {
             model: model.into(),
             data: data.into(),
             options: serde_json::to_value(options).map_err(|e| GenError::Other(e.to_string()))?,
+            distributed: None,
         })
     }
 

@@ -199,6 +199,10 @@ impl Model for CharModel {
 
 impl Learn for CharModel {
     type Batch = TokenWindows;
+    /// Windows split evenly over the ranks (data-parallel training).
+    fn shard_batch(&self, batch: &TokenWindows, rank: usize, size: usize) -> Result<TokenWindows> {
+        batch.shard(rank, size)
+    }
 
     fn learn_step(&mut self, batch: &TokenWindows, ctx: &mut StepContext<'_>) -> Result<StepStats> {
         match self {

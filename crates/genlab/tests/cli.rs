@@ -1316,3 +1316,49 @@ fn held_out_evaluation_is_logged_and_leaves_training_untouched() {
         );
     }
 }
+
+/// `--distributed` without a world to join says how to get one; burn's DDP
+/// says why it does not apply here; a one-rank MPI-less run is unchanged.
+#[test]
+fn distributed_modes_explain_what_they_need() {
+    let out = std::env::temp_dir().join(format!("genlab-dist-{}", std::process::id()));
+    let o = out.to_str().unwrap();
+    let (ok, _, err) = genlab(&[
+        "train",
+        "realnvp",
+        "--data",
+        "eight-gaussians",
+        "--steps",
+        "2",
+        "--out",
+        o,
+        "--distributed",
+        "burn-ddp",
+    ]);
+    assert!(
+        !ok && err.contains("CUDA") && err.contains("--distributed mpi"),
+        "{err}"
+    );
+    let (ok, _, err) = genlab(&[
+        "train",
+        "realnvp",
+        "--data",
+        "eight-gaussians",
+        "--steps",
+        "2",
+        "--out",
+        o,
+        "--distributed",
+        "mpi",
+    ]);
+    if cfg!(feature = "mpi") {
+        // Built with MPI but started without a launcher: a world of one.
+        assert!(ok, "{err}");
+    } else {
+        assert!(
+            !ok && err.contains("--features mpi") && err.contains("mpirun"),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

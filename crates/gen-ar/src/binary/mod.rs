@@ -471,6 +471,11 @@ impl<N: ArNet> Sample for BinaryAr<N> {
 
 impl<N: ArNet> Learn for BinaryAr<N> {
     type Batch = Matrix;
+    /// Rows split evenly over the ranks (data-parallel training).
+    fn shard_batch(&self, batch: &Matrix, rank: usize, size: usize) -> Result<Matrix> {
+        batch.shard_rows(rank, size)
+    }
+
     /// One Adam step on the mean NLL (nats per example) of `batch`; MADE
     /// draws the ordering of this step uniformly from its M orderings.
     fn learn_step(&mut self, batch: &Matrix, ctx: &mut StepContext<'_>) -> Result<StepStats> {

@@ -852,6 +852,10 @@ impl Sample for CharGpt {
 
 impl Learn for CharGpt {
     type Batch = TokenWindows;
+    /// Windows split evenly over the ranks (data-parallel training).
+    fn shard_batch(&self, batch: &TokenWindows, rank: usize, size: usize) -> Result<TokenWindows> {
+        batch.shard(rank, size)
+    }
 
     /// One AdamW step on the mean cross-entropy (nats per character) of the
     /// windows; also reports bits per character.

@@ -787,6 +787,10 @@ impl Sample for CharLstm {
 
 impl Learn for CharLstm {
     type Batch = TokenWindows;
+    /// Windows split evenly over the ranks (data-parallel training).
+    fn shard_batch(&self, batch: &TokenWindows, rank: usize, size: usize) -> Result<TokenWindows> {
+        batch.shard(rank, size)
+    }
 
     /// One AdamW step on the mean cross-entropy (nats per character) of the
     /// windows, back-propagated through every position of each window from

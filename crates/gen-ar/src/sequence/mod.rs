@@ -97,6 +97,25 @@ impl TokenWindows {
         })
     }
 
+    /// Rank `rank`'s equal share of the windows in data-parallel training
+    /// (contiguous rows, [`gen_core::distributed::shard_range`]). With a
+    /// padding mask the ranks' losses are means over different numbers of
+    /// scored targets, so their averaged gradient weights targets slightly
+    /// unequally; without one it is exactly the whole batch's.
+    pub fn shard(&self, rank: usize, size: usize) -> Result<Self> {
+        let rows = gen_core::distributed::shard_range(self.batch, rank, size)?;
+        let cells = rows.start * self.len..rows.end * self.len;
+        Ok(Self {
+            tokens: self.tokens[cells.clone()].to_vec(),
+            batch: rows.len(),
+            len: self.len,
+            mask: self.mask.as_ref().map(|m| {
+                let t = self.len - 1;
+                m[rows.start * t..rows.end * t].to_vec()
+            }),
+        })
+    }
+
     /// Whole sequences of different lengths as one batch (makemore's
     /// `CharDataset`): each row is a sequence padded with `pad` to `len`
     /// tokens, and only the targets inside a sequence count in the loss,

@@ -23,6 +23,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, CheckpointDir, read_json, write_json_atomic};
+use crate::distributed;
 use crate::error::{GenError, Result};
 use crate::task::{Learn, Rng, StepContext, rng_from_seed};
 use crate::train::schedule::LrSchedule;
@@ -66,6 +67,17 @@ pub struct TrainConfig {
     /// steps, and after the last step (0: only after the last step).
     #[serde(default)]
     pub eval_every: u64,
+    /// Data-parallel training over this thread's world
+    /// ([`crate::distributed`]): every rank calls [`Trainer::fit`] with the
+    /// same settings; rank 0 builds or restores the starting state and
+    /// broadcasts it, each rank trains on its shard of every batch
+    /// ([`Learn::shard_batch`]) with gradients averaged over the ranks, and
+    /// only rank 0 writes checkpoints and metrics, runs the evaluation hook
+    /// and returns the report; the other ranks return
+    /// [`GenError::FollowerDone`] after the last step. `batch_size` is the
+    /// global batch.
+    #[serde(default)]
+    pub distributed: bool,
 }
 
 /// Steps before the explosion guard starts watching (early losses move fast).
@@ -113,6 +125,7 @@ impl Default for TrainConfig {
             keep_checkpoints: 2,
             explosion_factor: default_explosion_factor(),
             eval_every: 0,
+            distributed: false,
         }
     }
 }
@@ -295,6 +308,14 @@ fn eval_rng(seed: u64, step: u64) -> Rng {
     rng
 }
 
+/// The noise RNG of `rank` at `step` in data-parallel training: its own
+/// seed per rank (never the evaluation or training seed), ChaCha stream `step`.
+fn rank_rng(seed: u64, rank: usize, step: u64) -> Rng {
+    let mut rng = rng_from_seed(seed ^ (rank as u64 + 2).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    rng.set_stream(step);
+    rng
+}
+
 /// The training loop; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct Trainer {
@@ -364,6 +385,21 @@ impl Trainer {
         let cfg = &self.config;
         let ckpts = CheckpointDir::new(&self.run_dir, cfg.keep_checkpoints);
         let metrics_path = self.run_dir.join("metrics.jsonl");
+        let world = if cfg.distributed {
+            Some(distributed::world().ok_or_else(|| {
+                GenError::config(
+                    "distributed",
+                    "on",
+                    "no collective is installed on this thread",
+                    "launch under mpirun with genlab built with --features mpi \
+                     (gen_core::distributed::mpi::init), or install a ThreadGroup member",
+                )
+            })?)
+        } else {
+            None
+        };
+        // Rank 0 (or the only process) owns the run directory.
+        let root = world.as_ref().is_none_or(|w| w.rank() == 0);
 
         // 1. Start fresh or restore model, optimizer, step, RNG and loss history.
         let mut state = TrainerState {
@@ -372,34 +408,72 @@ impl Trainer {
             losses: Vec::new(),
         };
         let mut resumed_from = None;
-        let mut last_ckpt = match (cfg.resume, ckpts.latest()?) {
-            (true, Some(dir)) => {
-                model.load_checkpoint(&dir.join("model"))?;
-                state = read_json(&dir.join("trainer.json"))?;
-                resumed_from = Some(state.step);
-                truncate_metrics(&metrics_path, state.step)?;
-                dir
-            }
-            _ => {
-                // A fresh run owns the directory: checkpoints of an earlier
-                // run would otherwise outrank (and be pruned against) its own.
-                ckpts.clear()?;
-                if metrics_path.exists() {
-                    fs::remove_file(&metrics_path).map_err(|e| GenError::io(&metrics_path, e))?;
+        let mut last_ckpt = self.run_dir.clone();
+        if root {
+            last_ckpt = match (cfg.resume, ckpts.latest()?) {
+                (true, Some(dir)) => {
+                    model.load_checkpoint(&dir.join("model"))?;
+                    state = read_json(&dir.join("trainer.json"))?;
+                    resumed_from = Some(state.step);
+                    truncate_metrics(&metrics_path, state.step)?;
+                    dir
                 }
-                save(&ckpts, model, &state)?
+                _ => {
+                    // A fresh run owns the directory: checkpoints of an earlier
+                    // run would otherwise outrank (and be pruned against) its own.
+                    ckpts.clear()?;
+                    if metrics_path.exists() {
+                        fs::remove_file(&metrics_path)
+                            .map_err(|e| GenError::io(&metrics_path, e))?;
+                    }
+                    save(&ckpts, model, &state)?
+                }
+            };
+            write_json_atomic(&self.run_dir.join("train_config.json"), cfg)?;
+        }
+        if let Some(w) = &world {
+            // Every rank starts from rank 0's checkpoint, sent over the
+            // collective (no shared file system needed).
+            let mut bytes = if root {
+                distributed::pack_dir(&last_ckpt)?
+            } else {
+                Vec::new()
+            };
+            w.broadcast_bytes(0, &mut bytes)?;
+            if !root {
+                let tmp = std::env::temp_dir().join(format!(
+                    "gen-core-rank{}-{}-{}",
+                    w.rank(),
+                    std::process::id(),
+                    self.run_dir.display().to_string().len()
+                ));
+                let _ = fs::remove_dir_all(&tmp);
+                distributed::unpack_dir(&bytes, &tmp)?;
+                let loaded = model
+                    .load_checkpoint(&tmp.join("model"))
+                    .and_then(|()| read_json::<TrainerState>(&tmp.join("trainer.json")));
+                let _ = fs::remove_dir_all(&tmp);
+                state = loaded?;
+                resumed_from = (state.step > 0).then_some(state.step);
             }
+        }
+
+        let mut log = if root {
+            let log_file = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&metrics_path)
+                .map_err(|e| GenError::io(&metrics_path, e))?;
+            Some(BufWriter::new(log_file))
+        } else {
+            None
         };
-        write_json_atomic(&self.run_dir.join("train_config.json"), cfg)?;
 
-        let log_file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&metrics_path)
-            .map_err(|e| GenError::io(&metrics_path, e))?;
-        let mut log = BufWriter::new(log_file);
-
-        let bar = progress_bar(cfg, state.step);
+        let bar = if root {
+            progress_bar(cfg, state.step)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
         let start = Instant::now();
         let mut last_save = start;
         let first_step = state.step;
@@ -409,36 +483,86 @@ impl Trainer {
             let t = state.step;
             let lr = cfg.schedule.lr(cfg.lr, t, cfg.steps);
             let batch = next_batch(t, &mut state.rng)?;
-            let stats = {
-                let mut ctx = StepContext {
-                    step: t,
-                    lr,
-                    rng: &mut state.rng,
-                };
-                model.learn_step(&batch, &mut ctx)?
+            let stats = match &world {
+                None => {
+                    let mut ctx = StepContext {
+                        step: t,
+                        lr,
+                        rng: &mut state.rng,
+                    };
+                    model.learn_step(&batch, &mut ctx)?
+                }
+                Some(w) => {
+                    let shard = model.shard_batch(&batch, w.rank(), w.size())?;
+                    // Each rank's noise (reparameterisation, dropout, ...) is
+                    // its own: a stream of (seed, rank, step), so the shared
+                    // stream that draws the batches stays in step on every
+                    // rank, and a resume replays it exactly.
+                    let mut rank_rng = rank_rng(cfg.seed, w.rank(), t);
+                    let mut ctx = StepContext {
+                        step: t,
+                        lr,
+                        rng: &mut rank_rng,
+                    };
+                    let _sync = distributed::SyncScope::enter();
+                    distributed::take_traffic();
+                    let stats = model.learn_step(&shard, &mut ctx)?;
+                    let traffic = distributed::take_traffic();
+                    stats
+                        .with("allreduce_ms", 1e3 * traffic.seconds)
+                        .with("allreduce_mb", traffic.bytes as f64 / 1e6)
+                }
+            };
+            // Every rank's loss, so that all of them stop together and the
+            // message names the rank whose loss went bad.
+            let loss = match &world {
+                None => stats.loss,
+                Some(w) => {
+                    let all = distributed::gather_f64(&**w, stats.loss)?;
+                    let bad = distributed::non_finite_ranks(&all);
+                    if let Some(&first) = bad.first() {
+                        bar.abandon_with_message(format!("diverged at step {t}"));
+                        if let Some(log) = log.as_mut() {
+                            let _ = log.flush();
+                        }
+                        return Err(GenError::DivergedOnRank {
+                            step: t,
+                            ranks: bad,
+                            size: w.size(),
+                            loss: all[first],
+                            checkpoint: last_ckpt.display().to_string(),
+                        });
+                    }
+                    all.iter().sum::<f64>() / all.len() as f64
+                }
             };
             // 3. NaN/Inf and explosion guard: stop, keep the last good checkpoint untouched.
             let exploded = cfg
                 .explosion_factor
                 .and_then(|f| explosion_threshold(&state.losses, f))
-                .is_some_and(|limit| stats.loss > limit);
-            if !stats.loss.is_finite() || exploded {
+                .is_some_and(|limit| loss > limit);
+            if !loss.is_finite() || exploded {
                 bar.abandon_with_message(format!("diverged at step {t}"));
-                let _ = log.flush();
+                if let Some(log) = log.as_mut() {
+                    let _ = log.flush();
+                }
                 return Err(GenError::Diverged {
                     step: t,
-                    loss: stats.loss,
+                    loss,
                     checkpoint: last_ckpt.display().to_string(),
                 });
             }
-            state.losses.push(stats.loss);
+            state.losses.push(loss);
             state.step += 1;
 
-            if state.step.is_multiple_of(cfg.log_every) || state.step == cfg.steps {
+            if let Some(log) = log
+                .as_mut()
+                .filter(|_| state.step.is_multiple_of(cfg.log_every) || state.step == cfg.steps)
+            {
                 let json = metrics_line(
                     "train",
                     state.step,
-                    (Some(lr), Some(stats.loss)),
+                    (Some(lr), Some(loss)),
                     &stats.metrics,
                     start.elapsed().as_secs_f64(),
                 )?;
@@ -448,7 +572,7 @@ impl Trainer {
             }
             let eval_due = state.step == cfg.steps
                 || (cfg.eval_every > 0 && state.step.is_multiple_of(cfg.eval_every));
-            if let Some(eval) = eval.as_mut().filter(|_| eval_due) {
+            if let Some(eval) = eval.as_mut().filter(|_| eval_due && root) {
                 let mut rng = eval_rng(cfg.seed, state.step);
                 let mut ctx = EvalContext {
                     step: state.step,
@@ -461,7 +585,9 @@ impl Trainer {
                             "evaluation failed at step {}",
                             state.step
                         ));
-                        let _ = log.flush();
+                        if let Some(log) = log.as_mut() {
+                            let _ = log.flush();
+                        }
                         return Err(e);
                     }
                 };
@@ -472,27 +598,35 @@ impl Trainer {
                     &metrics,
                     start.elapsed().as_secs_f64(),
                 )?;
-                writeln!(log, "{json}").map_err(|e| GenError::io(&metrics_path, e))?;
-                // Flushed per line, so `tail -f metrics.jsonl` follows the run.
-                log.flush().map_err(|e| GenError::io(&metrics_path, e))?;
+                if let Some(log) = log.as_mut() {
+                    writeln!(log, "{json}").map_err(|e| GenError::io(&metrics_path, e))?;
+                    log.flush().map_err(|e| GenError::io(&metrics_path, e))?;
+                }
             }
             let done = (state.step - first_step) as f64;
             let rate = done * cfg.batch_size as f64 / start.elapsed().as_secs_f64().max(1e-9);
             bar.set_position(state.step);
-            bar.set_message(format!("loss {:.4}  {:.0} samples/s", stats.loss, rate));
+            bar.set_message(format!("loss {loss:.4}  {rate:.0} samples/s"));
 
             let by_steps =
                 cfg.checkpoint_every > 0 && state.step.is_multiple_of(cfg.checkpoint_every);
             let by_time = cfg
                 .checkpoint_secs
                 .is_some_and(|s| last_save.elapsed().as_secs_f64() >= s);
-            if (by_steps || by_time) && state.step < cfg.steps {
-                log.flush().map_err(|e| GenError::io(&metrics_path, e))?;
+            if root && (by_steps || by_time) && state.step < cfg.steps {
+                if let Some(log) = log.as_mut() {
+                    log.flush().map_err(|e| GenError::io(&metrics_path, e))?;
+                }
                 last_ckpt = save(&ckpts, model, &state)?;
                 last_save = Instant::now();
             }
         }
-        log.flush().map_err(|e| GenError::io(&metrics_path, e))?;
+        if let Some(w) = world.as_ref().filter(|_| !root) {
+            return Err(GenError::FollowerDone { rank: w.rank() });
+        }
+        if let Some(log) = log.as_mut() {
+            log.flush().map_err(|e| GenError::io(&metrics_path, e))?;
+        }
         if state.step > first_step || resumed_from.is_none() {
             last_ckpt = save(&ckpts, model, &state)?;
         }

@@ -1,0 +1,117 @@
+//! `genlab train --distributed`: joining the MPI world, stopping every rank
+//! when one fails, and what `run.json` records (docs/distributed.md).
+
+use std::path::Path;
+
+use gen_core::distributed::WorldGuard;
+use gen_core::{GenError, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::run::RunMeta;
+
+/// How a run was spread over processes, in `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistributedMeta {
+    /// The collective engine ("mpi").
+    pub engine: String,
+    /// Number of ranks.
+    pub world_size: usize,
+    /// Rows per optimiser step over all ranks (the trainer's batch).
+    pub global_batch: usize,
+    /// Rows each rank trains on per step.
+    pub per_rank_batch: usize,
+}
+
+/// Joins the world `--distributed MODE` asks for (None for `none`).
+pub fn join(mode: &str) -> Result<Option<WorldGuard>> {
+    match mode {
+        "none" => Ok(None),
+        "mpi" => mpi_world().map(Some),
+        "burn-ddp" => Err(GenError::config(
+            "--distributed",
+            "burn-ddp",
+            "burn 0.22's DDP (ExecutionStrategy::ddp, burn::tensor::distributed::all_reduce) \
+             runs inside one process on CUDA devices only (NCCL), and this genlab has no CUDA \
+             backend; burn refuses it on ndarray, flex and wgpu",
+            "use --distributed mpi (one process per rank, on any backend); see docs/distributed.md",
+        )),
+        other => Err(GenError::config(
+            "--distributed",
+            other,
+            "unknown mode",
+            "use none, mpi or burn-ddp",
+        )),
+    }
+}
+
+#[cfg(feature = "mpi")]
+fn mpi_world() -> Result<WorldGuard> {
+    gen_core::distributed::mpi::init()
+}
+
+#[cfg(not(feature = "mpi"))]
+fn mpi_world() -> Result<WorldGuard> {
+    Err(GenError::config(
+        "--distributed",
+        "mpi",
+        "this genlab was built without MPI support",
+        "install an MPI library (Debian: apt-get install libopenmpi-dev openmpi-bin \
+         libclang-dev), build with `cargo build -p genlab --features mpi`, and launch \
+         `mpirun -n 2 genlab train … --distributed mpi` (docs/distributed.md)",
+    ))
+}
+
+/// Ends this rank's part: success finalises MPI (dropping the world); a
+/// failure on one rank stops the whole job (`MPI_Abort`) with a message
+/// naming the rank, instead of leaving the others waiting in a collective.
+/// A divergence stops every rank at the same step by itself, so rank 0
+/// alone reports it.
+pub fn or_abort(rank: usize, out: Result<()>, world: WorldGuard) -> Result<()> {
+    match out {
+        Ok(()) => {
+            drop(world);
+            Ok(())
+        }
+        Err(e @ GenError::DivergedOnRank { .. }) => {
+            drop(world);
+            if rank == 0 { Err(e) } else { Ok(()) }
+        }
+        Err(e) => {
+            eprintln!("error on rank {rank}: {e}");
+            abort(world)
+        }
+    }
+}
+
+#[cfg(feature = "mpi")]
+fn abort(world: WorldGuard) -> Result<()> {
+    if gen_core::distributed::size() > 1 {
+        gen_core::distributed::mpi::abort(2);
+    }
+    drop(world);
+    Err(GenError::Other("training failed (see above)".into()))
+}
+
+#[cfg(not(feature = "mpi"))]
+fn abort(world: WorldGuard) -> Result<()> {
+    drop(world);
+    Err(GenError::Other("training failed (see above)".into()))
+}
+
+/// Adds the world size and the global and per-rank batch to `out/run.json`
+/// (the batch from the trainer's `train_config.json`).
+pub fn record(out: &Path) -> Result<()> {
+    let Some(world) = gen_core::distributed::world() else {
+        return Ok(());
+    };
+    let tc: gen_core::train::TrainConfig =
+        gen_core::checkpoint::read_json(&out.join("train_config.json"))?;
+    let mut meta = RunMeta::load(out)?;
+    meta.distributed = Some(DistributedMeta {
+        engine: world.engine().into(),
+        world_size: world.size(),
+        global_batch: tc.batch_size,
+        per_rank_batch: tc.batch_size / world.size(),
+    });
+    meta.save(out)
+}
