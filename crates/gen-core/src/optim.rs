@@ -138,8 +138,9 @@ impl<M: Module> Optimized<M> {
     /// parameters are updated.
     ///
     /// Inside a distributed training step (see [`crate::distributed`]) the
-    /// gradients are first averaged over every rank, and every rank skips
-    /// the update together when any rank's loss is not finite.
+    /// gradients are first averaged over every rank, and when any rank's
+    /// loss is not finite every rank skips the update and returns NaN, so
+    /// code that stops on a non-finite loss stops on every rank alike.
     pub fn step(&mut self, loss: Tensor<1>, lr: f64) -> Result<f64> {
         let value = scalar(loss.clone())?;
         if let Some(world) = crate::distributed::syncing() {
@@ -155,7 +156,9 @@ impl<M: Module> Optimized<M> {
                 value.is_finite(),
             )?
             else {
-                return Ok(value);
+                // Some rank's loss was not finite: every rank reports the
+                // step as diverged, so all take the same branch after it.
+                return Ok(f64::NAN);
             };
             if let Some(max_norm) = self.clip_global_norm {
                 clip_global_norm(&self.model, &mut grads, max_norm)?;

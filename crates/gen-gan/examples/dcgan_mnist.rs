@@ -15,12 +15,16 @@
 //! would reach with as many images); for the cGAN, the share of class-c
 //! samples the extractor's classifier assigns to c (and its accuracy on the
 //! real test split, the ceiling). Writes `samples.png`, `interpolation.png`
-//! and `summary.json` to `--out`.
+//! and `summary.json` to `--out`. With `--vae-epochs E` (MNIST-5k), the
+//! reference VAE of gen-vae (784-400-20, tanh, Bernoulli decoder, batch 100,
+//! Adam 1e-3, dynamic binarization, E × 45 steps, the same seed) is trained
+//! too and its samples (decoder means, z ~ N(0, I)) are scored in the same
+//! table, with the same extractor and sample count.
 //!
 //! ```text
 //! cargo run --release -p gen-gan --example dcgan_mnist -- --model dcgan|cgan --steps N \
 //!     --data mnist5k|digits --out DIR [--seed 0] [--batch 64] [--lr 2e-4] [--samples N] \
-//!     [--spectral-norm] [--ema 0.999] [--backend flex]
+//!     [--spectral-norm] [--ema 0.999] [--backend flex] [--vae-epochs 50]
 //! ```
 
 use std::path::PathBuf;
@@ -44,6 +48,7 @@ struct Args {
     spectral_norm: bool,
     ema: Option<f64>,
     backend: Backend,
+    vae_epochs: u64,
 }
 
 fn parse() -> Result<Args> {
@@ -59,6 +64,7 @@ fn parse() -> Result<Args> {
         spectral_norm: false,
         ema: None,
         backend: Backend::Flex,
+        vae_epochs: 0,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let bad = |f: &str, v: &str| {
@@ -79,6 +85,7 @@ fn parse() -> Result<Args> {
             "--samples" => a.samples = Some(v.parse().map_err(|_| bad("--samples", &v))?),
             "--ema" => a.ema = Some(v.parse().map_err(|_| bad("--ema", &v))?),
             "--backend" => a.backend = v.parse()?,
+            "--vae-epochs" => a.vae_epochs = v.parse().map_err(|_| bad("--vae-epochs", &v))?,
             "--spectral-norm" => {
                 a.spectral_norm = true;
                 take = 1;
@@ -185,15 +192,25 @@ fn main() -> Result<()> {
         &xt,
         &ext,
     )?;
+    let vae = if a.vae_epochs > 0 {
+        Some(reference_vae(&a, &train, n, &xt, &ext)?)
+    } else {
+        None
+    };
     println!(
         "| against the test split ({} images) | n | FID | precision | recall | density | coverage |",
         xt.rows()
     );
     println!("|---|---|---|---|---|---|---|");
-    for (name, q) in [
+    let vae_name = format!("reference VAE, {} epochs (decoder means)", a.vae_epochs);
+    let mut rows = vec![
         (a.model.as_str(), &model),
         ("training images (floor)", &floor),
-    ] {
+    ];
+    if let Some((q, _)) = &vae {
+        rows.insert(1, (vae_name.as_str(), q));
+    }
+    for (name, q) in rows {
         println!(
             "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
             q.n_fake, q.fid, q.precision, q.recall, q.density, q.coverage
@@ -204,6 +221,10 @@ fn main() -> Result<()> {
         "final_g_loss": report.final_loss, "backend": a.backend.name(),
         "samples_vs_test": model, "train_vs_test_floor": floor,
         "extractor": ext.kind().name()});
+    if let Some((q, secs)) = &vae {
+        summary["reference_vae"] = json!({"epochs": a.vae_epochs, "train_seconds": secs,
+            "samples_vs_test": q});
+    }
     if let Some(per) = n.checked_div(classes) {
         let per = per.max(1);
         let acc = class_accuracy(&gan, per, &ext, &mut rng)?;
@@ -248,4 +269,54 @@ fn main() -> Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+/// Trains gen-vae's reference MLP VAE on binarized MNIST-5k and scores `n`
+/// of its samples (decoder means) against `test`; returns the scores and
+/// the training seconds.
+fn reference_vae(
+    a: &Args,
+    train: &gen_data::image::ImageDataset,
+    n: usize,
+    test: &Matrix,
+    ext: &gen_eval::extractor::Extractor,
+) -> Result<(gen_gan::eval::ImageQuality, f64)> {
+    use gen_core::{Sample, SampleOptions};
+    if train.height != 28 {
+        return Err(GenError::config(
+            "--vae-epochs",
+            a.vae_epochs,
+            "the reference VAE is the MNIST one",
+            "use --data mnist5k",
+        ));
+    }
+    let device = a.backend.device()?;
+    let mut vae = gen_vae::Vae::new(gen_vae::VaeConfig::mlp_bernoulli(784, 20), &device, a.seed)?;
+    let batcher = EpochBatcher::new(train.len(), 100, a.seed)?;
+    let tc = TrainConfig {
+        steps: a.vae_epochs * batcher.batches_per_epoch(),
+        lr: 1e-3,
+        seed: a.seed,
+        batch_size: 100,
+        log_every: 45,
+        ..TrainConfig::default()
+    };
+    let report = Trainer::new(tc, a.out.join("vae"))?.fit(&mut vae, |t, rng| {
+        train.select(&batcher.indices(t))?.binarized(rng)
+    })?;
+    let fake = vae.sample(
+        n,
+        &SampleOptions::default(),
+        &mut rng_from_seed(a.seed ^ 0x7a3),
+    )?;
+    let side = train.height;
+    gen_viz::image_grid(
+        &fake.select_rows(&(0..64).collect::<Vec<_>>())?,
+        side,
+        side,
+        8,
+        2,
+    )?
+    .save_png(&a.out.join("vae_samples.png"))?;
+    Ok((image_quality(&fake, test, ext)?, report.seconds))
 }

@@ -16,7 +16,8 @@ use crate::tensor::to_vec;
 /// must call this at the same point, even one whose loss was not finite
 /// (it contributes zeros): the buffer carries one slot per rank that
 /// counts such ranks, and when any rank's loss was not finite every rank
-/// gets `None` and skips the step, so none is left waiting.
+/// gets `None` and skips the step, so none is left waiting (the ranks are
+/// kept for [`take_bad_ranks`](super::take_bad_ranks)).
 ///
 /// A parameter without a gradient on this rank contributes zeros and gets
 /// none back; every rank runs the same code on equally shaped shards, so
@@ -74,6 +75,7 @@ pub fn all_reduce_gradients<M: Module>(
     world.all_reduce_sum_f32(&mut buf)?;
     super::count_traffic(started.elapsed().as_secs_f64(), 4 * buf.len());
     if buf[n_grads..].iter().any(|&v| v != 0.0) {
+        super::note_bad_ranks((0..size).filter(|&r| buf[n_grads + r] != 0.0).collect());
         return Ok(None);
     }
 

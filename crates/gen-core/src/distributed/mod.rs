@@ -66,6 +66,7 @@ pub trait Collective {
 thread_local! {
     static WORLD: RefCell<Option<Rc<dyn Collective>>> = const { RefCell::new(None) };
     static SYNCING: Cell<bool> = const { Cell::new(false) };
+    static BAD_RANKS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
     static TRAFFIC: Cell<Traffic> = const { Cell::new(Traffic { seconds: 0.0, bytes: 0, calls: 0 }) };
 }
 
@@ -89,6 +90,21 @@ pub(crate) fn count_traffic(seconds: f64, bytes: usize) {
         v.calls += 1;
         t.set(v);
     });
+}
+
+pub(crate) fn note_bad_ranks(ranks: Vec<usize>) {
+    BAD_RANKS.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.is_empty() {
+            *b = ranks;
+        }
+    });
+}
+
+/// The ranks whose loss was not finite at the first gradient all-reduce
+/// that skipped an update since the last call (empty if none); resets.
+pub fn take_bad_ranks() -> Vec<usize> {
+    BAD_RANKS.with(|b| std::mem::take(&mut *b.borrow_mut()))
 }
 
 /// Returns and resets this thread's all-reduce counters; the trainer logs

@@ -345,6 +345,58 @@ mod training {
         }
     }
 
+    /// A step that stops early on a non-finite loss (as a GAN's critic
+    /// loop does) stops early on every rank: the skipped update reports NaN
+    /// everywhere, so no rank goes on to a second all-reduce alone; the
+    /// message still names the rank whose loss was bad.
+    #[test]
+    fn an_early_return_on_a_bad_loss_is_taken_by_every_rank() {
+        struct TwoSteps(Regressor);
+        impl Model for TwoSteps {
+            fn capabilities(&self) -> Capabilities {
+                self.0.capabilities()
+            }
+        }
+        impl Learn for TwoSteps {
+            type Batch = Matrix;
+            fn learn_step(&mut self, b: &Matrix, ctx: &mut StepContext<'_>) -> Result<StepStats> {
+                let first = self.0.learn_step(b, ctx)?;
+                if !first.loss.is_finite() {
+                    return Ok(first);
+                }
+                let clean = Matrix::new(1, 4, vec![0.1, 0.2, 0.3, 0.4])?;
+                self.0.learn_step(&clean, ctx)
+            }
+            fn shard_batch(&self, b: &Matrix, rank: usize, size: usize) -> Result<Matrix> {
+                b.shard_rows(rank, size)
+            }
+        }
+        impl Checkpoint for TwoSteps {
+            fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+                self.0.save_checkpoint(dir)
+            }
+            fn load_checkpoint(&mut self, dir: &Path) -> Result<()> {
+                self.0.load_checkpoint(dir)
+            }
+        }
+        let dir = run_dir("early");
+        let out = on_threads(2, move |_| {
+            let mut m = TwoSteps(Regressor::new(3));
+            Trainer::new(config(10, true), &dir)
+                .unwrap()
+                .fit(&mut m, |t, rng| batch(rng, t, true))
+                .unwrap_err()
+        });
+        for e in out {
+            match e {
+                GenError::DivergedOnRank { step, ranks, .. } => {
+                    assert_eq!((step, ranks), (3, vec![1]))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
     /// Without a world, distributed training says how to get one.
     #[test]
     fn distributed_without_a_world_says_how_to_launch() {

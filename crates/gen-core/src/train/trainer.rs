@@ -506,6 +506,7 @@ impl Trainer {
                     };
                     let _sync = distributed::SyncScope::enter();
                     distributed::take_traffic();
+                    distributed::take_bad_ranks();
                     let stats = model.learn_step(&shard, &mut ctx)?;
                     let traffic = distributed::take_traffic();
                     stats
@@ -519,7 +520,13 @@ impl Trainer {
                 None => stats.loss,
                 Some(w) => {
                     let all = distributed::gather_f64(&**w, stats.loss)?;
-                    let bad = distributed::non_finite_ranks(&all);
+                    let mut bad = distributed::non_finite_ranks(&all);
+                    // A skipped update reports NaN on every rank; the
+                    // all-reduce knows whose loss caused it.
+                    let culprits = distributed::take_bad_ranks();
+                    if !bad.is_empty() && !culprits.is_empty() {
+                        bad = culprits;
+                    }
                     if let Some(&first) = bad.first() {
                         bar.abandon_with_message(format!("diverged at step {t}"));
                         if let Some(log) = log.as_mut() {
