@@ -67,14 +67,18 @@ pub enum ScoreEstimator {
     Elbo,
     /// The importance-weighted estimate with [`ScoreOptions::k`] samples.
     Iwae,
+    /// The likelihood of a diffusion model's probability-flow ODE, integrated
+    /// with [`ScoreOptions::k`] solver steps (an `integrated` score).
+    Ode,
 }
 
 impl ScoreEstimator {
     /// Every estimator, in the order `--help` lists them.
-    pub const ALL: [ScoreEstimator; 3] = [
+    pub const ALL: [ScoreEstimator; 4] = [
         ScoreEstimator::Default,
         ScoreEstimator::Elbo,
         ScoreEstimator::Iwae,
+        ScoreEstimator::Ode,
     ];
 
     /// The name used on the command line.
@@ -83,6 +87,7 @@ impl ScoreEstimator {
             ScoreEstimator::Default => "default",
             ScoreEstimator::Elbo => "elbo",
             ScoreEstimator::Iwae => "iwae",
+            ScoreEstimator::Ode => "ode",
         }
     }
 }
@@ -104,7 +109,7 @@ impl std::str::FromStr for ScoreEstimator {
                     "--estimator",
                     s,
                     "unknown estimator",
-                    "use default, elbo (a lower bound) or iwae (an estimate with --k samples)",
+                    "use default, elbo (a lower bound), iwae (an estimate with --k samples) or ode (a diffusion model's probability-flow ODE with --k solver steps)",
                 )
             })
     }
@@ -117,7 +122,8 @@ pub struct ScoreOptions {
     /// Which estimator (models with one way to score ignore [`ScoreEstimator::Default`]
     /// and refuse the others with a clear error).
     pub estimator: ScoreEstimator,
-    /// Samples per row for Monte-Carlo estimators (IWAE's K; the ELBO's draws).
+    /// Samples per row for Monte-Carlo estimators (IWAE's K; the ELBO's
+    /// draws); solver steps for [`ScoreEstimator::Ode`].
     pub k: usize,
     /// Seed of the estimator's noise.
     pub seed: u64,

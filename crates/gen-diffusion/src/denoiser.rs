@@ -176,6 +176,22 @@ pub struct GaussianOracle<'a> {
     prediction: Prediction,
 }
 
+impl GaussianOracle<'_> {
+    /// The optimal output at noise level `ab` for every row.
+    pub(crate) fn predict_at_level(&self, x: &Matrix, ab: f64) -> Result<Matrix> {
+        x.ensure_cols(self.data.dim(), "Gaussian oracle")?;
+        let (r, c) = x.shape();
+        let mut out = Vec::with_capacity(r * c);
+        for row in x.iter_rows() {
+            for (d, v) in row.iter().enumerate() {
+                let (x0, eps) = self.data.posterior_means(d, *v, ab);
+                out.push(self.prediction.from_x0_eps(x0, eps, ab));
+            }
+        }
+        Matrix::new(r, c, out)
+    }
+}
+
 impl Denoiser for GaussianOracle<'_> {
     fn prediction(&self) -> Prediction {
         self.prediction

@@ -26,6 +26,7 @@
 
 pub mod bound;
 pub mod denoiser;
+pub mod likelihood;
 pub mod model;
 pub mod param;
 pub mod sampler;
@@ -33,6 +34,7 @@ pub mod schedule;
 
 pub use bound::{BoundTerms, variational_bound};
 pub use denoiser::{Denoiser, FnDenoiser, GaussianData, GaussianOracle};
+pub use likelihood::{TraceDenoiser, ode_nll};
 pub use model::{Ddpm, DdpmConfig, DenoiserNet, NetDenoiser, capabilities_row};
 pub use param::{LossWeighting, Prediction};
 pub use sampler::{SamplerKind, SamplerOptions, Spacing, VarianceKind};

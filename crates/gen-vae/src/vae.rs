@@ -485,6 +485,12 @@ impl Score for Vae {
                 check_k(options.k)?;
                 self.iwae(x, options.k, &mut rng)
             }
+            other => Err(GenError::config(
+                "--estimator",
+                other,
+                "a VAE is scored by its ELBO (a bound) or the IWAE-K estimate",
+                "use --estimator elbo or --estimator iwae --k 1000",
+            )),
         }
     }
 }

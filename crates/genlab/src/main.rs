@@ -240,10 +240,12 @@ struct ScoreArgs {
     #[arg(long, default_value = "test", value_parser = choices::split())]
     split: gen_data::Split,
     /// How to score: default (the model's own: exact, or its bound), elbo (a
-    /// lower bound) or iwae (an importance-weighted estimate; VAE runs).
+    /// lower bound), iwae (an importance-weighted estimate; VAE runs) or ode
+    /// (the probability-flow ODE's likelihood; ddpm runs).
     #[arg(long, default_value = "default", value_parser = choices::estimator())]
     estimator: ScoreEstimator,
-    /// Importance samples K of the iwae estimator.
+    /// Importance samples K of the iwae estimator; RK4 steps of ode (100
+    /// suffices on 2-D toys).
     #[arg(long, default_value_t = 1000)]
     k: usize,
     /// Seed of the estimator's noise.

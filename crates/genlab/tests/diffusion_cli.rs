@@ -93,6 +93,24 @@ fn ddpm_trains_samples_scores_and_encodes() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["kind"], "bound", "{out}");
     assert_eq!(v["values"].as_array().unwrap().len(), 5000);
+    // The probability-flow ODE's likelihood, labelled as integrated.
+    let (ok, out, err) = genlab(&[
+        "score",
+        "--checkpoint",
+        run_s,
+        "--data",
+        "eight-gaussians",
+        "--estimator",
+        "ode",
+        "--k",
+        "20",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "integrated", "{out}");
+    let ode = v["values"].as_array().unwrap();
+    assert_eq!(ode.len(), 5000);
+    assert!(ode.iter().all(|x| x.as_f64().is_some_and(f64::is_finite)));
 
     let enc = dir.join("z.npy");
     let (ok, _, err) = genlab(&[

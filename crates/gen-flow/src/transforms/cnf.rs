@@ -188,26 +188,6 @@ pub struct Cnf {
     pub noise_seed: Option<u64>,
 }
 
-/// σ'(pre) given the pre-activation and the activation value σ(pre).
-fn activation_derivative(a: Activation, pre: Tensor<2>, post: Tensor<2>) -> Tensor<2> {
-    match a {
-        Activation::Tanh => post.square().neg() + 1.0,
-        Activation::Relu => pre.greater_elem(0.0).float(),
-        Activation::LeakyRelu => pre.greater_elem(0.0).float() * 0.8 + 0.2,
-        Activation::Silu => {
-            // d/dx x σ(x) = σ(x) (1 + x (1 − σ(x)))
-            let s = sigmoid(pre.clone());
-            s.clone() * ((s.neg() + 1.0) * pre + 1.0)
-        }
-        Activation::Gelu => {
-            // d/dx x Φ(x) = Φ(x) + x φ(x)
-            let cdf = ((pre.clone() / std::f64::consts::SQRT_2).erf() + 1.0) * 0.5;
-            let pdf = (pre.clone().square() * -0.5).exp() / (2.0 * std::f64::consts::PI).sqrt();
-            cdf + pre * pdf
-        }
-    }
-}
-
 impl Cnf {
     /// A CNF block on D = `dim` coordinates with dynamics widths `hidden`.
     /// With `zero_last` the last layer starts at zero, so g = 0 and the block
@@ -278,7 +258,7 @@ impl Cnf {
             gates.push(gate);
             if i + 1 < n {
                 let post = self.activation.forward(pre.clone());
-                derivs.push(activation_derivative(self.activation, pre, post.clone()));
+                derivs.push(self.activation.derivative(pre, post.clone()));
                 h = post;
             } else {
                 h = pre;
