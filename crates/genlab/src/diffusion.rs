@@ -79,6 +79,10 @@ pub struct DiffusionArgs {
     /// Test rows the summary's bound is computed on (T network passes each).
     #[arg(id = "bound-rows", long = "bound-rows", default_value_t = 1000)]
     pub bound_rows: usize,
+    /// RK4 steps of the probability-flow ODE likelihood the summary reports
+    /// on the same rows (`test_ode_nll`; 0: skip it).
+    #[arg(id = "ode-nll-steps", long = "ode-nll-steps", default_value_t = 100)]
+    pub ode_steps: usize,
 }
 
 /// Sampler options of `genlab sample` for diffusion runs; any of them
@@ -193,6 +197,14 @@ fn config_of(a: &DiffusionArgs, data_dim: usize) -> Result<DdpmConfig> {
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let (c, d) = (&a.common, &a.diffusion);
+    if (1..10).contains(&d.ode_steps) {
+        return Err(GenError::config(
+            "--ode-nll-steps",
+            d.ode_steps,
+            "too few RK4 steps for an accurate likelihood",
+            "pass 100 (or 0 to skip the ODE likelihood)",
+        ));
+    }
     let train = crate::data::load(a.data(), gen_data::Split::Train)?;
     let test = crate::data::load(a.data(), gen_data::Split::Test)?;
     let (Data::Points { x, toy }, Data::Points { x: xt, .. }) = (&train, &test) else {
@@ -289,6 +301,13 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         summary["test_bound_seconds"] = json!(start.elapsed().as_secs_f64());
         if let Some(Some(lp)) = toy.map(|t| t.log_prob(&xb)).transpose()? {
             summary["test_true_nll"] = json!(-mean(&lp));
+        }
+        // The ODE's likelihood needs ᾱ > 0 at the last step.
+        if d.ode_steps > 0 && !model.config().schedule.zero_terminal_snr {
+            let start = std::time::Instant::now();
+            summary["test_ode_nll"] = json!(mean(&model.ode_nll(&xb, d.ode_steps)?));
+            summary["test_ode_steps"] = json!(d.ode_steps);
+            summary["test_ode_seconds"] = json!(start.elapsed().as_secs_f64());
         }
     }
     output::loss_png(&report.losses, &c.out.join("loss.png"))?;

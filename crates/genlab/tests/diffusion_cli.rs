@@ -44,6 +44,10 @@ fn ddpm_trains_samples_scores_and_encodes() {
         "{out}"
     );
     assert!(summary["test_true_nll"].as_f64().is_some(), "{out}");
+    assert!(
+        summary["test_ode_nll"].as_f64().unwrap().is_finite(),
+        "{out}"
+    );
     assert!(run.join("samples.png").exists());
 
     for sampler in [
