@@ -14,6 +14,35 @@ pub struct Matrix {
     data: Vec<f64>,
 }
 
+/// The contiguous part of `n` items that `rank` of `size` trains on in
+/// data-parallel training ([`crate::distributed`]):
+/// `[rank·n/size, (rank+1)·n/size)`. Refuses an `n` that does not split
+/// evenly, because unequal shards would weight rows unequally in the
+/// averaged gradient.
+pub fn shard_range(n: usize, rank: usize, size: usize) -> Result<std::ops::Range<usize>> {
+    if size == 0 || rank >= size {
+        return Err(GenError::config(
+            "rank",
+            format!("{rank} of {size}"),
+            "is not a rank of the world",
+            "launch with mpirun -n N (N ≥ 1)",
+        ));
+    }
+    if !n.is_multiple_of(size) {
+        return Err(GenError::config(
+            "--batch",
+            n,
+            format!("does not split evenly over {size} ranks"),
+            format!(
+                "use a global batch divisible by the world size, e.g. {}",
+                n.div_ceil(size) * size
+            ),
+        ));
+    }
+    let per = n / size;
+    Ok(rank * per..(rank + 1) * per)
+}
+
 impl Matrix {
     /// Wraps `data` as a `rows × cols` matrix; errors if the length does not match.
     pub fn new(rows: usize, cols: usize, data: Vec<f64>) -> Result<Self> {
@@ -113,9 +142,9 @@ impl Matrix {
 
     /// Rank `rank`'s equal share of the rows in data-parallel training:
     /// rows `[rank·n/size, (rank+1)·n/size)`; refuses a row count that
-    /// does not split evenly ([`crate::distributed::shard_range`]).
+    /// does not split evenly ([`shard_range`]).
     pub fn shard_rows(&self, rank: usize, size: usize) -> Result<Self> {
-        let range = crate::distributed::shard_range(self.rows, rank, size)?;
+        let range = shard_range(self.rows, rank, size)?;
         self.select_rows(&range.collect::<Vec<_>>())
     }
 

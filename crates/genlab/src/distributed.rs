@@ -5,22 +5,8 @@ use std::path::Path;
 
 use gen_core::distributed::WorldGuard;
 use gen_core::{GenError, Result};
-use serde::{Deserialize, Serialize};
 
-use crate::run::RunMeta;
-
-/// How a run was spread over processes, in `run.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DistributedMeta {
-    /// The collective engine ("mpi").
-    pub engine: String,
-    /// Number of ranks.
-    pub world_size: usize,
-    /// Rows per optimiser step over all ranks (the trainer's batch).
-    pub global_batch: usize,
-    /// Rows each rank trains on per step.
-    pub per_rank_batch: usize,
-}
+use crate::run::{DistributedMeta, RunMeta};
 
 /// Joins the world `--distributed MODE` asks for (None for `none`).
 pub fn join(mode: &str) -> Result<Option<WorldGuard>> {

@@ -27,7 +27,7 @@ pub struct RunMeta {
     pub options: serde_json::Value,
     /// World size and batches of a data-parallel run (`--distributed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub distributed: Option<crate::distributed::DistributedMeta>,
+    pub distributed: Option<DistributedMeta>,
 }
 
 impl RunMeta {
@@ -85,4 +85,17 @@ pub fn latest_model_dir(run_dir: &Path) -> Result<PathBuf> {
             "train first: genlab train MODEL --data DATA --out DIR",
         )),
     }
+}
+
+/// How a run was spread over processes, in `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistributedMeta {
+    /// The collective engine ("mpi").
+    pub engine: String,
+    /// Number of ranks.
+    pub world_size: usize,
+    /// Rows per optimiser step over all ranks (the trainer's batch).
+    pub global_batch: usize,
+    /// Rows each rank trains on per step.
+    pub per_rank_batch: usize,
 }

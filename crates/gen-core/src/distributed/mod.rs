@@ -45,6 +45,7 @@ use crate::error::{GenError, Result};
 pub mod mpi;
 mod threads;
 
+pub use crate::matrix::shard_range;
 pub use threads::ThreadGroup;
 
 /// The collective operations data-parallel training needs.
@@ -189,34 +190,6 @@ impl Drop for SyncScope {
         let prev = self.prev;
         SYNCING.with(|s| s.set(prev));
     }
-}
-
-/// The contiguous part of `n` items that `rank` of `size` trains on:
-/// `[rank·n/size, (rank+1)·n/size)`. Refuses an `n` that does not split
-/// evenly, because unequal shards would weight rows unequally in the
-/// averaged gradient.
-pub fn shard_range(n: usize, rank: usize, size: usize) -> Result<std::ops::Range<usize>> {
-    if size == 0 || rank >= size {
-        return Err(GenError::config(
-            "rank",
-            format!("{rank} of {size}"),
-            "is not a rank of the world",
-            "launch with mpirun -n N (N ≥ 1)",
-        ));
-    }
-    if !n.is_multiple_of(size) {
-        return Err(GenError::config(
-            "--batch",
-            n,
-            format!("does not split evenly over {size} ranks"),
-            format!(
-                "use a global batch divisible by the world size, e.g. {}",
-                n.div_ceil(size) * size
-            ),
-        ));
-    }
-    let per = n / size;
-    Ok(rank * per..(rank + 1) * per)
 }
 
 /// Which ranks reported a loss that is not finite, given every rank's loss
