@@ -74,13 +74,22 @@ fn points(d: &Data, model: &str) -> Result<Matrix> {
     }
 }
 
-fn trainer(steps: u64, seed: u64, out: &Path, batch_size: usize) -> Result<Trainer> {
+fn trainer(
+    steps: u64,
+    seed: u64,
+    out: &Path,
+    batch_size: usize,
+    distributed: bool,
+) -> Result<Trainer> {
     let (log_every, defaults) = (1, TrainConfig::default());
+    // With --distributed the trainer asks the model for shards, and these
+    // batch algorithms refuse with their reason.
     let config = TrainConfig {
         steps,
         seed,
         log_every,
         batch_size,
+        distributed,
         ..defaults
     };
     Trainer::new(config, out)
@@ -111,12 +120,20 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
                     reg_covar: o.reg_covar,
                 };
                 let mut g = Gmm::init(&x, cfg, &mut rng)?;
-                let r = trainer(steps, seed, out, x.rows())?.fit(&mut g, |_, _| Ok(x.clone()))?;
+                let r = trainer(
+                    steps,
+                    seed,
+                    out,
+                    x.rows(),
+                    a.common.run.distributed == "mpi",
+                )?
+                .fit(&mut g, |_, _| Ok(x.clone()))?;
                 write_samples(&g, &train, out, &mut rng)?;
                 (r, Box::new(move |m: &Matrix| g.log_prob(m)))
             } else {
                 let mut g = Gaussian::fit(&x, o.reg_covar)?;
-                let r = trainer(1, seed, out, x.rows())?.fit(&mut g, |_, _| Ok(x.clone()))?;
+                let r = trainer(1, seed, out, x.rows(), a.common.run.distributed == "mpi")?
+                    .fit(&mut g, |_, _| Ok(x.clone()))?;
                 write_samples(&g, &train, out, &mut rng)?;
                 (r, Box::new(move |m: &Matrix| g.log_prob(m)))
             };
