@@ -28,7 +28,8 @@
 //! Options (defaults in brackets): `--steps N` [3000], `--seeds S` [5],
 //! `--batch B` [256], `--lr LR` [1e-3], `--decay F` [0.5: lr decays linearly
 //! to 0 over the last F of the steps], `--ema D` [0: off; e.g. 0.999],
-//! `--hidden H` [128, two layers], `--samples M` [2000], `--every K` [150],
+//! `--hidden H` [128, two layers], `--pack M` [1: PacGAN packing of M
+//! samples per critic input], `--samples M` [2000], `--every K` [150],
 //! `--losses a,b` [all: gan,ns-gan,wgan,hinge-gan,lsgan,mmd-gan],
 //! `--toys ring,grid` [both], `--out DIR` [gan-modes]. Runs on burn-flex (CPU).
 
@@ -121,6 +122,7 @@ struct Args {
     decay: f64,
     ema: f64,
     hidden: usize,
+    pack: usize,
     samples: usize,
     every: u64,
     losses: Vec<String>,
@@ -139,6 +141,7 @@ fn parse() -> Result<Args, String> {
         decay: 0.5,
         ema: 0.0,
         hidden: 128,
+        pack: 1,
         samples: 2000,
         every: 150,
         losses: LOSSES.iter().map(|s| s.to_string()).collect(),
@@ -161,6 +164,7 @@ fn parse() -> Result<Args, String> {
             "--decay" => a.decay = value.parse().map_err(|e| bad(&e))?,
             "--ema" => a.ema = value.parse().map_err(|e| bad(&e))?,
             "--hidden" => a.hidden = value.parse().map_err(|e| bad(&e))?,
+            "--pack" => a.pack = value.parse().map_err(|e| bad(&e))?,
             "--samples" => a.samples = value.parse().map_err(|e| bad(&e))?,
             "--every" => a.every = value.parse().map_err(|e| bad(&e))?,
             "--out" => a.out = PathBuf::from(value),
@@ -193,6 +197,7 @@ fn parse() -> Result<Args, String> {
 fn config(loss: &str, a: &Args) -> GanConfig {
     let base = |l: GanLoss| GanConfig {
         hidden: vec![a.hidden, a.hidden],
+        pack: a.pack,
         ema: (a.ema > 0.0).then_some(a.ema),
         ..GanConfig::with_loss(l)
     };

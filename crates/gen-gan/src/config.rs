@@ -67,6 +67,16 @@ pub struct GanConfig {
     /// Classes K of a conditional GAN (0: unconditional; dcgan arch only).
     #[serde(default)]
     pub classes: usize,
+    /// PacGAN packing (Lin et al. 2018): the critic judges m samples at
+    /// once, all real or all fake, concatenated into one input of width
+    /// m·D, which lets it see the diversity of a batch and punishes a
+    /// collapsed generator (1: no packing; mlp arch only).
+    #[serde(default = "one")]
+    pub pack: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for GanConfig {
@@ -86,6 +96,7 @@ impl Default for GanConfig {
             truncation: None,
             arch: GanArch::Mlp,
             classes: 0,
+            pack: 1,
         }
     }
 }
@@ -186,6 +197,14 @@ impl GanConfig {
                 t,
                 "the truncation threshold must be finite and > 0",
                 "use e.g. 1.0, or no truncation",
+            ));
+        }
+        if self.pack == 0 || (self.pack > 1 && self.arch != GanArch::Mlp) {
+            return Err(GenError::config(
+                "pack",
+                self.pack,
+                "packing needs m ≥ 1 samples per critic input, and m > 1 only with the MLP players",
+                "use pack 1, or pack 2 to 4 with an MLP GAN on points",
             ));
         }
         match self.arch {

@@ -127,6 +127,7 @@ impl DiscriminatorConfig {
                 plain: Some(net),
                 spectral: Vec::new(),
                 activation,
+                pack: 1,
             });
         }
         let mut widths = vec![self.d_in];
@@ -140,6 +141,7 @@ impl DiscriminatorConfig {
             plain: None,
             spectral,
             activation,
+            pack: 1,
         })
     }
 }
@@ -155,6 +157,9 @@ pub struct Discriminator {
     /// Hidden activation.
     #[module(skip)]
     pub activation: Activation,
+    /// Samples per critic input (PacGAN); the input width is pack × D.
+    #[module(skip)]
+    pub pack: usize,
 }
 
 impl Discriminator {

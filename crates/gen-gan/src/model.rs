@@ -231,6 +231,17 @@ impl<D: CriticNet, G: GeneratorNet> Gan<D, G> {
     /// each row with its encoding E(x).
     pub fn discriminate(&self, x: &Matrix) -> Result<Vec<f64>> {
         let (x, labels) = self.split_labels(x, "GAN discriminate")?;
+        // A packing critic judges m samples at once: each point is shown
+        // as m copies of itself.
+        let m = self.config.pack;
+        let x = if m > 1 {
+            let rows: Vec<usize> = (0..x.rows())
+                .flat_map(|i| std::iter::repeat_n(i, m))
+                .collect();
+            x.select_rows(&rows)?
+        } else {
+            x
+        };
         let dev = self.device.clone().inner();
         let d = self.players.d.model.valid();
         let xt = to_tensor(&x, &dev);
@@ -407,6 +418,14 @@ impl<D: CriticNet, G: GeneratorNet> Gan<D, G> {
 
     fn check_batch(&self, batch: &Matrix) -> Result<()> {
         batch.ensure_finite("GAN training batch")?;
+        let m = self.config.pack;
+        if !batch.rows().is_multiple_of(m) {
+            return Err(GenError::input(
+                "GAN training batch",
+                format!("{} rows with packing {m}", batch.rows()),
+                "use a batch divisible by the packing (e.g. 256 with pack 2 or 4)",
+            ));
+        }
         if batch.rows() < 2 {
             return Err(GenError::input(
                 "GAN training batch",
@@ -726,6 +745,7 @@ impl<D: CriticNet, G: GeneratorNet> Checkpoint for Gan<D, G> {
         if saved.latent != c.latent
             || saved.hidden != c.hidden
             || saved.data_dim != c.data_dim
+            || saved.pack != c.pack
             || saved.spectral_norm != c.spectral_norm
             || saved.ema.is_some() != c.ema.is_some()
             || saved.arch != c.arch

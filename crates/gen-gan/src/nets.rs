@@ -106,23 +106,31 @@ impl CriticNet for Discriminator {
     /// bigan arch on the concatenation [x, z].
     fn init(config: &GanConfig, rng: &mut Rng, device: &Device) -> Result<Self> {
         let d_in = match config.arch {
-            GanArch::Mlp => config.data_dim,
+            GanArch::Mlp => config.data_dim * config.pack,
             GanArch::Bigan { .. } => config.data_dim + config.latent,
             GanArch::Dcgan { .. } => {
                 return Err(arch_error("MLP discriminator", "mlp or bigan", config));
             }
         };
-        DiscriminatorConfig {
+        let mut d = DiscriminatorConfig {
             d_in,
             hidden: config.hidden.clone(),
             spectral_norm: config.spectral_norm,
         }
-        .init(rng, device)
+        .init(rng, device)?;
+        d.pack = config.pack;
+        Ok(d)
     }
 
+    /// With packing m > 1, rows i·m … i·m + m − 1 form the i-th packed
+    /// input (`[batch, D]` → `[batch/m, m·D]` → `[batch/m]`).
     fn critic(&self, x: Tensor<2>, z: Option<Tensor<2>>, _y: Option<Tensor<2>>) -> Tensor<1> {
         match z {
             Some(z) => self.forward(Tensor::cat(vec![x, z], 1)),
+            None if self.pack > 1 => {
+                let [n, d] = x.dims();
+                self.forward(x.reshape([n / self.pack, self.pack * d]))
+            }
             None => self.forward(x),
         }
     }

@@ -494,3 +494,66 @@ fn data_parallel_training_keeps_both_players_identical_on_every_rank() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// PacGAN packing: the critic sees m samples per input (width m·D), every
+/// point of `discriminate` is judged as m copies of itself, a step trains,
+/// and batches that do not divide by m, packing of non-MLP players and
+/// pack 0 are refused with a fix.
+#[test]
+fn packing_feeds_the_critic_m_samples_at_once() {
+    let cfg = GanConfig {
+        pack: 4,
+        ..small(GanLoss::NonSaturating)
+    };
+    let mut gan = Gan::new(cfg.clone(), &ndarray(), 3).unwrap();
+    let p = gan.players();
+    assert_eq!(p.d.model.pack, 4);
+    let first = p.d.model.plain.as_ref().unwrap().layers[0]
+        .weight
+        .val()
+        .dims();
+    assert_eq!(first, [8, 32], "input width is pack × D");
+    // One packed input of four copies of x is what discriminate reports for x.
+    let x = Matrix::new(2, 2, vec![0.5, -1.0, 2.0, 0.25]).unwrap();
+    let d = gan.discriminate(&x).unwrap();
+    assert_eq!(d.len(), 2);
+    let dev = ndarray();
+    let copies: Vec<f32> = [0.5f32, -1.0].repeat(4);
+    let logit = gan
+        .players()
+        .d
+        .model
+        .valid()
+        .forward(Tensor::from_data(TensorData::new(copies, [1, 8]), &dev));
+    let sig = 1.0 / (1.0 + (-(to_vec(logit).unwrap()[0] as f64)).exp());
+    assert!((d[0] - sig).abs() < 1e-6, "{} vs {sig}", d[0]);
+    // A training step on a batch divisible by 4 runs; 30 rows are refused.
+    let mut rng = rng_from_seed(1);
+    let mut ctx = StepContext {
+        step: 0,
+        lr: 1e-3,
+        rng: &mut rng,
+    };
+    let stats = gan
+        .learn_step(&Toy2d::EightGaussians.sample(32, 0), &mut ctx)
+        .unwrap();
+    assert!(stats.loss.is_finite());
+    let e = gan
+        .learn_step(&Toy2d::EightGaussians.sample(30, 0), &mut ctx)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("divisible by the packing"), "{e}");
+    for bad in [
+        GanConfig {
+            pack: 0,
+            ..cfg.clone()
+        },
+        GanConfig {
+            pack: 2,
+            ..GanConfig::dcgan(8, 0)
+        },
+    ] {
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("pack"), "{e}");
+    }
+}

@@ -46,6 +46,11 @@ pub struct GanArgs {
     /// 64,128 on 28×28, 32,64 on 8×8).
     #[arg(id = "gan-hidden", long = "gan-hidden", value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
+    /// PacGAN packing of the 2-D GANs: the critic judges this many samples
+    /// at once (all real or all fake), which punishes mode collapse; the
+    /// batch must be divisible by it (default 1: none).
+    #[arg(id = "gan-pack", long = "gan-pack", default_value_t = 1)]
+    pub pack: usize,
     /// Latent width (dcgan, cgan, bigan; default: the preset for the data).
     #[arg(id = "gan-latent", long = "gan-latent")]
     pub latent: Option<usize>,
@@ -157,6 +162,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         hidden: g.hidden.clone().unwrap_or_else(|| vec![128, 128]),
         d_lr_mult: g.d_lr_mult,
         data_dim: x.cols(),
+        pack: g.pack,
         ..GanConfig::with_loss(loss)
     };
     config.validate()?;

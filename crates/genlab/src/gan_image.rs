@@ -132,6 +132,14 @@ fn loss_named(name: Option<&str>, clip: f64) -> Result<GanLoss> {
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let (c, g, model) = (&a.common, &a.gan, a.model());
+    if g.pack != 1 {
+        return Err(GenError::config(
+            "--gan-pack",
+            g.pack,
+            format!("packing is built for the MLP critics of the 2-D GANs, not for {model}"),
+            "drop --gan-pack, or train gan / ns-gan / hinge-gan / lsgan / wgan on a 2-D toy",
+        ));
+    }
     let train = crate::data::load(a.data(), gen_data::Split::Train)?;
     let test = crate::data::load(a.data(), gen_data::Split::Test)?;
     let loss = loss_named(g.loss.as_deref(), g.clip)?;
