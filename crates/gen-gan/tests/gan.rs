@@ -557,3 +557,50 @@ fn packing_feeds_the_critic_m_samples_at_once() {
         assert!(e.contains("pack"), "{e}");
     }
 }
+
+/// A run that diverges (an absurd learning rate drives the losses to
+/// NaN/Inf) stops with `Diverged`, naming the last good checkpoint, and
+/// that checkpoint loads into a GAN that still samples finite points.
+#[test]
+fn a_diverged_run_stops_and_keeps_the_last_good_checkpoint() {
+    use gen_core::Checkpoint;
+    let dir = std::env::temp_dir().join(format!("gen-gan-diverge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = small(GanLoss::Wasserstein { clip: 1e30 });
+    let mut gan = Gan::new(cfg.clone(), &ndarray(), 5).unwrap();
+    let tc = TrainConfig {
+        steps: 200,
+        lr: 1e30,
+        seed: 1,
+        checkpoint_every: 1,
+        progress: false,
+        batch_size: 32,
+        explosion_factor: None,
+        ..TrainConfig::default()
+    };
+    let err = Trainer::new(tc, &dir)
+        .unwrap()
+        .fit(&mut gan, |_, rng| {
+            Ok(Toy2d::EightGaussians.sample_with(32, rng))
+        })
+        .unwrap_err();
+    let GenError::Diverged {
+        step, checkpoint, ..
+    } = err
+    else {
+        panic!("expected a divergence, got {err:?}");
+    };
+    assert!(step < 200);
+    let mut restored = Gan::new(cfg, &ndarray(), 99).unwrap();
+    restored
+        .load_checkpoint(&std::path::Path::new(&checkpoint).join("model"))
+        .unwrap();
+    let x = restored
+        .sample(64, &SampleOptions::default(), &mut rng_from_seed(2))
+        .unwrap();
+    assert!(
+        x.as_slice().iter().all(|v| v.is_finite()),
+        "the kept checkpoint samples finite points"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
