@@ -264,6 +264,23 @@ pub struct NetDenoiser {
     prediction: Prediction,
 }
 
+impl NetDenoiser {
+    /// Rows `range` of the row-major `xs` (width `d`) as a tensor on the device.
+    fn rows_tensor(
+        &self,
+        xs: &[f32],
+        d: usize,
+        range: std::ops::Range<usize>,
+    ) -> (usize, Tensor<2>) {
+        let rows = range.len();
+        let data = xs[range.start * d..range.end * d].to_vec();
+        (
+            rows,
+            Tensor::from_data(TensorData::new(data, [rows, d]), &self.device),
+        )
+    }
+}
+
 impl Denoiser for NetDenoiser {
     fn prediction(&self) -> Prediction {
         self.prediction
@@ -283,11 +300,7 @@ impl Denoiser for NetDenoiser {
         let xs = x.to_f32();
         for start in (0..n).step_by(ROWS_PER_CALL) {
             let end = (start + ROWS_PER_CALL).min(n);
-            let rows = end - start;
-            let xt = Tensor::<2>::from_data(
-                TensorData::new(xs[start * d..end * d].to_vec(), [rows, d]),
-                &self.device,
-            );
+            let (rows, xt) = self.rows_tensor(&xs, d, start..end);
             let tv: Vec<f32> = t[start..end].iter().map(|v| *v as f32).collect();
             let tt = Tensor::<1>::from_data(TensorData::new(tv, [rows]), &self.device);
             out.extend(to_vec(self.net.forward(xt, tt))?.into_iter().map(f64::from));
@@ -312,11 +325,7 @@ impl crate::likelihood::TraceDenoiser for NetDenoiser {
         let (mut out, mut trace) = (Vec::with_capacity(n * d), Vec::with_capacity(n));
         for start in (0..n).step_by(ROWS_PER_CALL) {
             let end = (start + ROWS_PER_CALL).min(n);
-            let rows = end - start;
-            let xt = Tensor::<2>::from_data(
-                TensorData::new(xs[start * d..end * d].to_vec(), [rows, d]),
-                &self.device,
-            );
+            let (rows, xt) = self.rows_tensor(&xs, d, start..end);
             let tt =
                 Tensor::<1>::from_data(TensorData::new(vec![t as f32; rows], [rows]), &self.device);
             let (o, tr) = self.net.forward_trace(xt, tt);
