@@ -26,6 +26,7 @@ mod registry;
 mod run;
 mod sample;
 mod text;
+mod tour;
 mod vae;
 
 use std::path::PathBuf;
@@ -74,6 +75,12 @@ enum Command {
     /// Write a run's newest checkpoint (model weights) as a safetensors file
     /// for Python; prints the tensor names and shapes as JSON.
     Export(export::ExportArgs),
+    /// The main job: train one model of every family on embedded real data
+    /// and the 2-D toys, measure sampling, scoring, inference, learning and
+    /// sample quality the same way for all, run the tutorial's claims as
+    /// experiments, play the KM game; writes report.html, report.md and
+    /// summary.json (quick: within 10 minutes on 2 cores).
+    Tour(tour::TourArgs),
     /// Print a shell completion script, e.g.
     /// `genlab completions bash > ~/.local/share/bash-completion/completions/genlab`.
     Completions {
@@ -323,6 +330,7 @@ fn dispatch(cmd: Command, config: Option<String>) -> Result<()> {
         Command::Reconstruct(a) => infer::reconstruct(&a),
         Command::Interpolate(a) => infer::interpolate(&a),
         Command::Export(a) => print_json(&export::run(&a)?),
+        Command::Tour(a) => tour::run(&a),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "genlab", &mut script);

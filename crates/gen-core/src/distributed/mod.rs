@@ -83,6 +83,7 @@ pub struct Traffic {
     pub calls: usize,
 }
 
+#[cfg(feature = "burn")]
 pub(crate) fn count_traffic(seconds: f64, bytes: usize) {
     TRAFFIC.with(|t| {
         let mut v = t.get();
@@ -93,6 +94,7 @@ pub(crate) fn count_traffic(seconds: f64, bytes: usize) {
     });
 }
 
+#[cfg(feature = "burn")]
 pub(crate) fn note_bad_ranks(ranks: Vec<usize>) {
     BAD_RANKS.with(|b| {
         let mut b = b.borrow_mut();
