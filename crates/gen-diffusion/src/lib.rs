@@ -16,6 +16,8 @@
 //!   ancestral DDPM, DDIM with η, the probability-flow ODE (Heun),
 //!   predictor–corrector Langevin, and DDIM inversion.
 //! - [`bound`]: the variational bound on −log p_θ(x₀) in nats.
+//! - [`latent`]: latent diffusion, a DDPM in the latent space of a trained
+//!   gen-vae VAE, decoded by its decoder ([`LatentDdpm`]).
 //! - [`Ddpm`]: the model, an MLP denoiser with a sinusoidal time embedding
 //!   and an EMA of its weights, implementing gen-core's Learn, Sample,
 //!   Score (the bound), Infer (DDIM inversion) and Checkpoint.
@@ -26,6 +28,7 @@
 
 pub mod bound;
 pub mod denoiser;
+pub mod latent;
 pub mod likelihood;
 pub mod model;
 pub mod param;
@@ -34,6 +37,7 @@ pub mod schedule;
 
 pub use bound::{BoundTerms, variational_bound};
 pub use denoiser::{Denoiser, FnDenoiser, GaussianData, GaussianOracle};
+pub use latent::{LatentDdpm, LatentNormaliser};
 pub use likelihood::{TraceDenoiser, ode_nll};
 pub use model::{Ddpm, DdpmConfig, DenoiserNet, NetDenoiser, capabilities_row};
 pub use param::{LossWeighting, Prediction};

@@ -171,7 +171,9 @@ impl Family for DiffusionFamily {
     }
 }
 
-fn config_of(a: &DiffusionArgs, data_dim: usize) -> Result<DdpmConfig> {
+/// The DDPM configuration the options describe, for data of `data_dim`
+/// coordinates (also latent-ddpm's, in its VAE's latent space).
+pub(crate) fn config_of(a: &DiffusionArgs, data_dim: usize) -> Result<DdpmConfig> {
     let loss = match a.weighting.as_str() {
         "min-snr" => LossWeighting::MinSnr { gamma: a.gamma },
         _ => LossWeighting::Simple,

@@ -21,6 +21,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &crate::text::TextFamily,
     &crate::gan::GanFamily,
     &crate::diffusion::DiffusionFamily,
+    &crate::latent_diffusion::LatentDiffusionFamily,
     &crate::gan_image::ImageGanFamily,
 ];
 

@@ -20,6 +20,7 @@ mod gan;
 mod gan_image;
 mod infer;
 mod km;
+mod latent_diffusion;
 mod ngram;
 mod output;
 mod registry;
@@ -126,6 +127,9 @@ pub struct TrainArgs {
     /// Diffusion models.
     #[command(flatten)]
     pub diffusion: diffusion::DiffusionArgs,
+    /// Latent diffusion.
+    #[command(flatten)]
+    pub latent: latent_diffusion::LatentArgs,
     /// The character GPT.
     #[command(flatten)]
     pub text: text::TextArgs,

@@ -163,6 +163,7 @@ fn smoke_tour_reports_every_family_and_resumes_after_a_kill() {
     assert_eq!(kind("realnvp-toy"), "exact");
     assert_eq!(kind("made-mnist"), "exact");
     assert_eq!(kind("vae-mnist"), "bound");
+    assert_eq!(kind("latent-ddpm-mnist"), "bound");
     let claims = summary["claims"].as_array().unwrap();
     assert_eq!(claims.len(), 8);
     for c in claims {

@@ -305,7 +305,7 @@ fn train(
         clock.say(&format!("{label}: training {} steps", e.steps));
         e.train_args(backend, dir)
     };
-    let exe = std::env::current_exe().map_err(|err| GenError::Other(err.to_string()))?;
+    let exe = this_executable()?;
     let log_path = logs.join(format!("{}.log", e.name));
     let out_path = logs.join(format!("{}.json", e.name));
     let log = std::fs::File::create(&log_path).map_err(|err| GenError::io(&log_path, err))?;
@@ -363,6 +363,17 @@ fn train(
     };
     write_json_atomic(&record, &trained)?;
     Ok(trained)
+}
+
+/// The running genlab executable. On Linux `/proc/self/exe`, which still
+/// starts this very binary after a rebuild replaced the file on disk
+/// during a long tour.
+fn this_executable() -> Result<PathBuf> {
+    let proc_exe = Path::new("/proc/self/exe");
+    if proc_exe.exists() {
+        return Ok(proc_exe.to_path_buf());
+    }
+    std::env::current_exe().map_err(|err| GenError::Other(format!("cannot find genlab: {err}")))
 }
 
 fn progress_bar(steps: u64, label: &str) -> indicatif::ProgressBar {

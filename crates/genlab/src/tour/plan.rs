@@ -184,7 +184,9 @@ impl Entry {
             "--eval-every".into(),
             "0".into(),
         ];
-        a.extend(self.extra.iter().cloned());
+        // `{runs}`: the directory holding this tour's runs.
+        let runs = out.parent().unwrap_or(out).display().to_string();
+        a.extend(self.extra.iter().map(|x| x.replace("{runs}", &runs)));
         a
     }
 }
@@ -204,7 +206,14 @@ impl Steps {
 }
 
 /// (name, family, model, group, steps, extra flags) of one family's run.
-type Family = (&'static str, &'static str, &'static str, Group, Steps, Vec<String>);
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Group,
+    Steps,
+    Vec<String>,
+);
 
 /// The runs of a tour at `budget`, seeds `seed..seed + budget.seeds()`.
 pub fn entries(budget: Budget, seed: u64) -> Vec<Entry> {
@@ -250,6 +259,15 @@ pub fn entries(budget: Budget, seed: u64) -> Vec<Entry> {
             Group::Images,
             Steps(30, 1500, 10_000, 30_000),
             vec![],
+        ),
+        (
+            "latent-ddpm-mnist",
+            "diffusion",
+            "latent-ddpm",
+            Group::Images,
+            Steps(30, 3000, 20_000, 50_000),
+            // In the latent space of the tour's own VAE of the same seed.
+            s(&["--vae", "{runs}/vae-mnist{seed_suffix}"]),
         ),
         (
             "made-mnist",
@@ -306,19 +324,24 @@ pub fn entries(budget: Budget, seed: u64) -> Vec<Entry> {
             if k > 0 && matches!(*model, "ngram" | "dcgan") {
                 continue;
             }
+            let suffix = if k == 0 {
+                String::new()
+            } else {
+                format!("-seed{}", seed + k)
+            };
+            let extra = extra
+                .iter()
+                .map(|a| a.replace("{seed_suffix}", &suffix))
+                .collect();
             out.push(Entry {
-                name: if k == 0 {
-                    name.to_string()
-                } else {
-                    format!("{name}-seed{}", seed + k)
-                },
+                name: format!("{name}{suffix}"),
                 family,
                 model,
                 group: *group,
                 data: group.data(),
                 steps: steps.at(budget),
                 seed: seed + k,
-                extra: extra.clone(),
+                extra,
             });
         }
     }

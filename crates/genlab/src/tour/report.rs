@@ -41,8 +41,12 @@ features of gen-eval's MNIST extractor (not Inception: the numbers compare only 
 other), so a model of binarized images (MADE) is measured with its binary samples; on text, \
 the share of sampled words that occur in the training split.";
 
-/// The tutorial's marks (learning, scoring, sampling, inference) per family.
-fn tutorial(family: &str) -> Option<[&'static str; 4]> {
+/// The tutorial's marks (learning, scoring, sampling, inference) per family
+/// (latent diffusion has its own, section 11.19.7).
+fn tutorial(family: &str, model: &str) -> Option<[&'static str; 4]> {
+    if model == "latent-ddpm" {
+        return Some(["✓✓", "~", "✓✓", "✓"]);
+    }
     Some(match family {
         "autoregressive" => ["✓✓", "✓✓", "×", "×"],
         "vae" => ["✓", "~", "✓✓", "✓✓"],
@@ -244,7 +248,7 @@ pub fn rows(measured: &[Measured]) -> Vec<Row> {
                 data: m.data.clone(),
                 marks: [learn, score, sample, infer].map(String::from),
                 why: [learn_why, score_why, sample_why, infer_why],
-                tutorial: tutorial(&m.family).map(|t| t.map(String::from)),
+                tutorial: tutorial(&m.family, &m.model).map(|t| t.map(String::from)),
                 quality: quality_words(m),
             }
         })

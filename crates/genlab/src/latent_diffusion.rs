@@ -1,0 +1,298 @@
+//! `latent-ddpm` on the command line: latent diffusion (tutorial 11.19) in
+//! the latent space of a trained VAE run.
+//!
+//! ```text
+//! genlab train vae --data mnist5k --steps 10000 --out runs/vae
+//! genlab train latent-ddpm --data mnist5k --vae runs/vae --steps 20000 --out runs/ldm
+//! genlab sample --checkpoint runs/ldm --sampler ddim --sample-steps 50 --n 64 --out s.npy
+//! ```
+//!
+//! The DDPM options (`--schedule`, `--prediction`, `--diffusion-hidden`,
+//! …) are the `ddpm` ones. The run keeps a copy of the VAE, so it needs
+//! nothing outside its own directory once trained.
+
+use std::path::{Path, PathBuf};
+
+use gen_core::train::{EpochBatcher, TrainConfig, Trainer};
+use gen_core::{
+    Capabilities, EncodingPart, GenError, Matrix, Result, Rng, SampleOptions, ScoreEstimator,
+    ScoreOptions, Scores, rng_from_seed,
+};
+use gen_data::prep::Prep;
+use gen_diffusion::latent::{self, LatentDdpm};
+use gen_diffusion::{DdpmConfig, SamplerKind, SamplerOptions};
+use gen_vae::Vae;
+use serde_json::json;
+
+use crate::data::Data;
+use crate::registry::{Family, Input, LoadedRun, Samples, rows_of};
+use crate::run::{RunMeta, latest_model_dir};
+use crate::{TrainArgs, output};
+
+/// VAE runs whose latent space a latent DDPM can use (continuous latents).
+const VAE_MODELS: [&str; 4] = ["vae", "beta-vae", "iwae", "conv-vae"];
+
+/// Latent diffusion options of `genlab train`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Latent diffusion (latent-ddpm)")]
+pub struct LatentArgs {
+    /// The VAE run (a `genlab train vae|beta-vae|iwae|conv-vae` directory)
+    /// whose latent space the DDPM learns; its newest checkpoint is used.
+    #[arg(id = "vae-run", long = "vae", value_name = "DIR")]
+    pub vae: Option<PathBuf>,
+}
+
+/// What `run.json` stores for a latent DDPM run.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct LatentRunOptions {
+    backend: String,
+    seed: u64,
+    steps: u64,
+    batch_size: usize,
+    lr: f64,
+    config: DdpmConfig,
+    /// The VAE run it was trained in, and that run's model and preparation.
+    vae_run: String,
+    vae_model: String,
+    prep: Prep,
+}
+
+/// The latent diffusion family.
+pub struct LatentDiffusionFamily;
+
+impl Family for LatentDiffusionFamily {
+    fn models(&self) -> Vec<Capabilities> {
+        vec![latent::capabilities_row()]
+    }
+
+    fn train(&self, a: &TrainArgs) -> Result<serde_json::Value> {
+        train(a)
+    }
+
+    fn load(&self, meta: &RunMeta, dir: &Path) -> Result<Box<dyn LoadedRun>> {
+        let o: LatentRunOptions = meta.options_as()?;
+        let device = o.backend.parse::<gen_core::Backend>()?.device()?;
+        let model = LatentDdpm::load(&latest_model_dir(dir)?, o.config, &device, o.seed)?;
+        Ok(Box::new(LoadedLatent {
+            model,
+            prep: o.prep,
+        }))
+    }
+}
+
+/// The VAE of run `dir` trained on `data`, with its model name and data
+/// preparation, or a clear error saying what is wrong with it.
+fn vae_of(
+    dir: Option<&Path>,
+    data: &str,
+    device: &gen_core::burn::tensor::Device,
+) -> Result<(Vae, String, Prep)> {
+    let Some(dir) = dir else {
+        return Err(GenError::config(
+            "--vae",
+            "missing",
+            "latent-ddpm diffuses in the latent space of a trained VAE",
+            format!(
+                "train one first (genlab train vae --data {data} --out runs/vae) and pass --vae runs/vae"
+            ),
+        ));
+    };
+    if !dir.join("run.json").exists() {
+        return Err(GenError::config(
+            "--vae",
+            dir.display(),
+            "no run.json: not a genlab run directory",
+            "pass the --out directory of a `genlab train vae` run",
+        ));
+    }
+    let meta = RunMeta::load(dir)?;
+    if !VAE_MODELS.contains(&meta.model.as_str()) {
+        return Err(GenError::config(
+            "--vae",
+            dir.display(),
+            format!("is a {} run", meta.model),
+            format!(
+                "pass a run of one of {} (continuous latents)",
+                VAE_MODELS.join(", ")
+            ),
+        ));
+    }
+    let (theirs, ours) = (
+        crate::data::canonical_name(&meta.data)?,
+        crate::data::canonical_name(data)?,
+    );
+    if theirs != ours {
+        return Err(GenError::config(
+            "--vae",
+            dir.display(),
+            format!("its VAE was trained on {theirs}, not {ours}"),
+            format!("pass --data {theirs}, or a VAE trained on {ours}"),
+        ));
+    }
+    let prep: Prep = serde_json::from_value(meta.options["prep"].clone()).map_err(|e| {
+        GenError::config(
+            "--vae",
+            dir.display(),
+            format!("its run.json has no data preparation this version reads ({e})"),
+            "retrain the VAE with this version of genlab",
+        )
+    })?;
+    let vae = Vae::load(&latest_model_dir(dir)?, device)?;
+    Ok((vae, meta.model, prep))
+}
+
+fn train(a: &TrainArgs) -> Result<serde_json::Value> {
+    let c = &a.common;
+    let device = c.backend.device()?;
+    let (vae, vae_model, prep) = vae_of(a.latent.vae.as_deref(), a.data(), &device)?;
+    let (raw, h, w, levels) =
+        crate::data::load(a.data(), gen_data::Split::Train)?.images(a.model())?;
+    let (raw_t, ..) = crate::data::load(a.data(), gen_data::Split::Test)?.images(a.model())?;
+    let x = prep.evaluation(&raw, levels)?;
+    let xt = prep.evaluation(&raw_t, levels)?;
+    vae.check_input(&x, "latent-ddpm training images")?;
+    let config = crate::diffusion::config_of(&a.diffusion, vae.config().latent)?;
+    let (batch_size, lr) = (c.batch.unwrap_or(256), c.lr.unwrap_or(1e-3));
+    let opts = LatentRunOptions {
+        backend: c.backend.name().into(),
+        seed: c.seed,
+        steps: c.steps,
+        batch_size,
+        lr,
+        config: config.clone(),
+        vae_run: a
+            .latent
+            .vae
+            .as_deref()
+            .unwrap_or(Path::new(""))
+            .display()
+            .to_string(),
+        vae_model,
+        prep,
+    };
+    RunMeta::new(a.model(), a.data(), &opts)?.save(&c.out)?;
+    let (mut model, z) = LatentDdpm::new(vae, &x, config.clone(), &device, c.seed)?;
+    let batcher = EpochBatcher::new(z.rows(), batch_size.min(z.rows()), c.seed)?;
+    let tc = c.run.apply(TrainConfig {
+        steps: c.steps,
+        lr,
+        seed: c.seed,
+        batch_size,
+        log_every: 10,
+        ..TrainConfig::default()
+    });
+    let report =
+        Trainer::new(tc, &c.out)?.fit(&mut model, |t, _| z.select_rows(&batcher.indices(t)))?;
+    let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
+        "config": config, "latent_dim": z.cols(), "steps": report.steps,
+        "seconds": report.seconds, "ms_per_step": 1e3 * report.seconds / c.steps.max(1) as f64,
+        "final_loss": report.final_loss, "vae_run": opts.vae_run});
+    // Sampling time per image: ancestral over all T steps and DDIM-50.
+    let n = 64;
+    let mut grid = None;
+    for (name, sampler) in [
+        ("ddpm", config.default_sampler()),
+        (
+            "ddim50",
+            SamplerOptions {
+                steps: Some(50.min(config.schedule.steps)),
+                ..SamplerOptions::of(SamplerKind::Ddim)
+            },
+        ),
+    ] {
+        let start = std::time::Instant::now();
+        let s = model.sample_with(n, &sampler, &mut rng_from_seed(c.seed ^ 0x5eed))?;
+        summary[format!("sample_{name}_ms_per_image")] =
+            json!(1e3 * start.elapsed().as_secs_f64() / n as f64);
+        grid.get_or_insert(s);
+    }
+    if let Some(s) = grid {
+        output::grid_png(&output::clip_unit(&s)?, h, w, &c.out.join("samples.png"))?;
+    }
+    // The bound on test images, in nats per image and bits per pixel.
+    let rows = xt.rows().min(200);
+    let xb = xt.select_rows(&(0..rows).collect::<Vec<_>>())?;
+    let lp = model.log_prob_bound(&xb, 0)?;
+    let nll = -lp.iter().sum::<f64>() / rows.max(1) as f64;
+    summary["test_bound_nll"] = json!(nll);
+    summary["test_bound_bits_per_dim"] = json!(nll / (xb.cols() as f64 * std::f64::consts::LN_2));
+    summary["test_bound_rows"] = json!(rows);
+    output::loss_png(&report.losses, &c.out.join("loss.png"))?;
+    gen_core::checkpoint::write_json_atomic(&c.out.join("summary.json"), &summary)?;
+    Ok(summary)
+}
+
+/// A loaded latent DDPM run.
+struct LoadedLatent {
+    model: LatentDdpm,
+    prep: Prep,
+}
+
+impl LoadedRun for LoadedLatent {
+    fn capabilities(&self) -> Capabilities {
+        latent::capabilities_row()
+    }
+
+    fn sample(&self, n: usize, opts: &SampleOptions, rng: &mut Rng) -> Result<Samples> {
+        opts.validate()?;
+        if opts.condition.is_some() {
+            return Err(GenError::config(
+                "--class",
+                "given",
+                "this latent DDPM is unconditional",
+                "sample without --class",
+            ));
+        }
+        let sampler = SamplerOptions {
+            temperature: opts.temperature,
+            ..self.model.ddpm().config().default_sampler()
+        };
+        self.model.sample_with(n, &sampler, rng).map(Samples::Rows)
+    }
+
+    fn sample_diffusion(
+        &self,
+        n: usize,
+        sampler: &SamplerOptions,
+        rng: &mut Rng,
+    ) -> Result<Samples> {
+        let opts = SamplerOptions {
+            variance: self.model.ddpm().config().variance,
+            ..*sampler
+        };
+        self.model.sample_with(n, &opts, rng).map(Samples::Rows)
+    }
+
+    fn prepare(&self, d: Data) -> Result<Input> {
+        let (raw, .., levels) = d.images(latent::NAME)?;
+        Ok(Input::Rows(self.prep.evaluation(&raw, levels)?))
+    }
+
+    fn score(&self, x: &Input, opts: &ScoreOptions) -> Result<Scores> {
+        if opts.estimator != ScoreEstimator::Default {
+            opts.only_default(latent::NAME, "its bound (the default)")?;
+        }
+        let x = rows_of(x, latent::NAME)?;
+        self.model.vae().check_input(x, "latent-ddpm score")?;
+        Ok(Scores::bound(
+            "vae-elbo-with-ddpm-prior",
+            self.model.log_prob_bound(x, opts.seed)?,
+        ))
+    }
+
+    fn encode(&self, x: &Matrix) -> Result<Vec<EncodingPart>> {
+        let steps = self.model.ddpm().schedule().steps();
+        Ok(vec![EncodingPart {
+            key: "z_T",
+            file_suffix: "",
+            values: self.model.encode(x, steps)?,
+            integer: false,
+            description: "DDIM inversions z_T of the normalised VAE posterior means (all T steps)",
+        }])
+    }
+
+    fn reconstruct(&self, x: &Matrix) -> Result<Matrix> {
+        let steps = self.model.ddpm().schedule().steps();
+        self.model.decode(&self.model.encode(x, steps)?, steps)
+    }
+}

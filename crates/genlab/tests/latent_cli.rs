@@ -1,0 +1,177 @@
+//! `genlab train latent-ddpm`: diffusion in a VAE run's latent space, end to
+//! end (train, sample, score, encode), and clear errors for a missing or
+//! mismatched VAE.
+
+mod common;
+use common::genlab;
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+fn workdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("genlab-latent-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn train(args: &[&str]) -> Value {
+    let (ok, out, err) = genlab(args);
+    assert!(ok, "genlab {args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn latent_ddpm_trains_samples_scores_and_encodes_in_a_vae_latent_space() {
+    let d = workdir("ok");
+    let vae = d.join("vae").display().to_string();
+    let ldm = d.join("ldm").display().to_string();
+    train(&[
+        "train", "vae", "--data", "digits", "--steps", "30", "--eval-k", "5", "--out", &vae,
+    ]);
+    let s = train(&[
+        "train",
+        "latent-ddpm",
+        "--data",
+        "digits",
+        "--vae",
+        &vae,
+        "--steps",
+        "40",
+        "--diffusion-steps",
+        "100",
+        "--out",
+        &ldm,
+    ]);
+    assert_eq!(s["latent_dim"], 20, "{s}");
+    assert!(s["test_bound_nll"].as_f64().unwrap().is_finite(), "{s}");
+    // DDIM-50 takes a twentieth of DDPM-100's sequential steps, so it is faster.
+    assert!(
+        s["sample_ddim50_ms_per_image"].as_f64().unwrap()
+            < s["sample_ddpm_ms_per_image"].as_f64().unwrap(),
+        "{s}"
+    );
+    assert!(d.join("ldm/samples.png").exists());
+
+    // Samples are decoder means of the digits VAE (a Gaussian decoder): 64 pixels.
+    let out = d.join("s.npy");
+    let (ok, _, err) = genlab(&[
+        "sample",
+        "--checkpoint",
+        &ldm,
+        "--sampler",
+        "ddim",
+        "--sample-steps",
+        "10",
+        "--n",
+        "5",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert!(ok, "{err}");
+    let m = gen_data::io::npz::read_array(&out, None)
+        .unwrap()
+        .array
+        .to_matrix()
+        .unwrap();
+    assert_eq!(m.shape(), (5, 64));
+    assert!(m.as_slice().iter().all(|v| v.is_finite()));
+
+    // The score is a bound, labelled so.
+    let (ok, out, err) = genlab(&[
+        "score",
+        "--checkpoint",
+        &ldm,
+        "--data",
+        "digits",
+        "--split",
+        "test",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "bound", "{v}");
+    assert!(
+        v["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x.as_f64().unwrap().is_finite())
+    );
+
+    // The run is self-contained: it loads with the VAE run gone.
+    std::fs::remove_dir_all(d.join("vae")).unwrap();
+    let (ok, _, err) = genlab(&["sample", "--checkpoint", &ldm, "--n", "2"]);
+    assert!(ok, "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn latent_ddpm_refuses_a_missing_or_mismatched_vae() {
+    let d = workdir("bad");
+    let out = d.join("ldm").display().to_string();
+    let (ok, _, err) = genlab(&["train", "latent-ddpm", "--data", "digits", "--out", &out]);
+    assert!(!ok);
+    assert!(
+        err.contains("--vae") && err.contains("genlab train vae"),
+        "{err}"
+    );
+
+    let nowhere = d.join("nowhere").display().to_string();
+    let (ok, _, err) = genlab(&[
+        "train",
+        "latent-ddpm",
+        "--data",
+        "digits",
+        "--vae",
+        &nowhere,
+        "--out",
+        &out,
+    ]);
+    assert!(!ok);
+    assert!(err.contains("not a genlab run directory"), "{err}");
+
+    // A run of another model.
+    let gmm = d.join("gmm").display().to_string();
+    train(&[
+        "train",
+        "gmm",
+        "--data",
+        "eight-gaussians",
+        "--steps",
+        "2",
+        "--out",
+        &gmm,
+    ]);
+    let (ok, _, err) = genlab(&[
+        "train",
+        "latent-ddpm",
+        "--data",
+        "digits",
+        "--vae",
+        &gmm,
+        "--out",
+        &out,
+    ]);
+    assert!(!ok);
+    assert!(err.contains("is a gmm run"), "{err}");
+
+    // A VAE of another data set.
+    let vae = d.join("vae").display().to_string();
+    train(&[
+        "train", "vae", "--data", "digits", "--steps", "2", "--eval-k", "2", "--out", &vae,
+    ]);
+    let (ok, _, err) = genlab(&[
+        "train",
+        "latent-ddpm",
+        "--data",
+        "mnist5k",
+        "--vae",
+        &vae,
+        "--out",
+        &out,
+    ]);
+    assert!(!ok);
+    assert!(err.contains("trained on digits, not mnist5k"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
