@@ -10,7 +10,7 @@
 //! PyTorch reference: test ELBO −114.2, IWAE-1000 −109.0 nats, 3.9 ms/step (2 threads).
 //!
 //! ```text
-//! cargo run -p gen-vae --example vae_mnist -- [--epochs 50] [--k 1000] [--backends ndarray,flex] [--out runs/vae-mnist]
+//! cargo run -p gen-vae --example vae_mnist_reference -- [--epochs 50] [--k 1000] [--backends ndarray,flex] [--out runs/vae-mnist]
 //! ```
 
 use std::path::PathBuf;

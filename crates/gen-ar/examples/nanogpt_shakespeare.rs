@@ -2,7 +2,7 @@
 //! sample through the KV cache.
 //!
 //! ```text
-//! cargo run --release -p gen-ar --example char_gpt -- \
+//! cargo run --release -p gen-ar --example nanogpt_shakespeare -- \
 //!     [--iters 2000] [--eval-every 250] [--eval-iters 20] [--batch 12] \
 //!     [--lr 1e-3] [--min-lr 1e-4] [--warmup 100] [--backend flex] [--seed 0] \
 //!     [--sample-len 200] [--timing-len 256]

@@ -2,10 +2,10 @@
 //! density's NLL on the same points (the gap is KL(p‖q) estimated on the test set).
 //!
 //! ```text
-//! cargo run -p gen-flow --example flow_toy                 # normflows reference, ndarray + flex
-//! cargo run -p gen-flow --example flow_toy -- survey 3000  # every flow type on every toy (flex)
-//! cargo run -p gen-flow --example flow_toy -- seeds 6      # seed spread of the reference config
-//! cargo run -p gen-flow --example flow_toy -- sweep kind=realnvp toy=rings layers=16 base=gmm:32 steps=10000 schedule=cosine seeds=2
+//! cargo run -p gen-flow --example flow_toy_study                 # normflows reference, ndarray + flex
+//! cargo run -p gen-flow --example flow_toy_study -- survey 3000  # every flow type on every toy (flex)
+//! cargo run -p gen-flow --example flow_toy_study -- seeds 6      # seed spread of the reference config
+//! cargo run -p gen-flow --example flow_toy_study -- sweep kind=realnvp toy=rings layers=16 base=gmm:32 steps=10000 schedule=cosine seeds=2
 //! ```
 //!
 //! Reference configuration (normflows README): RealNVP, 8 affine couplings,
@@ -74,7 +74,7 @@ fn train_and_score(
 
 fn bad(what: &str) -> gen_core::GenError {
     gen_core::GenError::input(
-        "flow_toy sweep",
+        "flow_toy_study sweep",
         format!("cannot read `{what}`"),
         "pass key=value pairs: kind toy layers hidden act clamp actnorm bins bound clip perm base steps seeds lr batch schedule",
     )
