@@ -118,6 +118,29 @@ pub struct Measured {
     pub text_samples: Vec<String>,
 }
 
+impl Measured {
+    /// The record of `entry` with its training `status` and nothing measured
+    /// yet (what a run that could not be trained at all reports).
+    pub fn empty(entry: &Entry, status: &str) -> Self {
+        Self {
+            name: entry.name.clone(),
+            family: entry.family.to_string(),
+            model: entry.model.to_string(),
+            group: entry.group,
+            data: entry.data.to_string(),
+            seed: entry.seed,
+            status: status.to_string(),
+            learn: Learn::default(),
+            sample: None,
+            score: None,
+            infer: None,
+            quality: serde_json::Map::new(),
+            pictures: Vec::new(),
+            text_samples: Vec::new(),
+        }
+    }
+}
+
 /// The test split of data set `data` of a group, prepared for `run`, limited to `rows` rows
 /// (text: `rows` pieces of [`TEXT_PIECE`] characters).
 pub fn test_input(run: &dyn LoadedRun, group: Group, data: &str, rows: usize) -> Result<Input> {
@@ -187,22 +210,8 @@ pub fn measure(
 ) -> Result<Measured> {
     let (_, run) = crate::families::load(dir)?;
     let caps = run.capabilities();
-    let mut m = Measured {
-        name: entry.name.clone(),
-        family: entry.family.to_string(),
-        model: entry.model.to_string(),
-        group: entry.group,
-        data: entry.data.to_string(),
-        seed: entry.seed,
-        status: status.to_string(),
-        learn: learn_record(dir),
-        sample: None,
-        score: None,
-        infer: None,
-        quality: serde_json::Map::new(),
-        pictures: Vec::new(),
-        text_samples: Vec::new(),
-    };
+    let mut m = Measured::empty(entry, status);
+    m.learn = learn_record(dir);
     let pictures = tour.join("pictures");
     std::fs::create_dir_all(&pictures).map_err(|e| GenError::io(&pictures, e))?;
 
@@ -275,10 +284,7 @@ fn quality(
         (Group::Images, Samples::Rows(s)) => {
             let (real, h, w) = real_images()?;
             let s = crate::output::clip_unit(s)?;
-            let ex = gen_eval::Extractor::pretrained(
-                gen_eval::ExtractorKind::Mnist,
-                &gen_core::Backend::Flex.device()?,
-            )?;
+            let ex = mnist_extractor()?;
             let q = gen_gan::eval::image_quality(&s, &real, &ex)?;
             put("fid", q.fid);
             put("precision", q.precision);
@@ -320,10 +326,22 @@ pub fn split_words(t: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every word of Shakespeare's training split.
-fn training_words() -> Result<std::collections::HashSet<String>> {
+/// The embedded MNIST extractor the image groups are compared in (gen-gan's
+/// image evaluation protocol).
+pub fn mnist_extractor() -> Result<gen_eval::Extractor> {
+    gen_gan::eval::extractor_for(28)?
+        .ok_or_else(|| GenError::Other("no embedded extractor for 28x28 images".into()))
+}
+
+/// Every word of Shakespeare's training split, read once per process.
+fn training_words() -> Result<&'static std::collections::HashSet<String>> {
+    static WORDS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    if let Some(w) = WORDS.get() {
+        return Ok(w);
+    }
     let t = gen_data::shakespeare(Split::Train)?;
-    Ok(split_words(&t).into_iter().collect())
+    Ok(WORDS.get_or_init(|| split_words(&t).into_iter().collect()))
 }
 
 fn score(run: &dyn LoadedRun, x: &Input, group: Group) -> Result<ScoreResult> {

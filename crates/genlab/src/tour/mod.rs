@@ -111,7 +111,7 @@ pub fn run(a: &TourArgs) -> Result<()> {
         let m = if dir.join("run.json").exists() && crate::run::latest_model_dir(&dir).is_ok() {
             measure::measure(e, &trained.status, &dir, &a.out, a.budget)?
         } else {
-            unmeasured(e, &trained.status)
+            measure::Measured::empty(e, &trained.status)
         };
         write_json_atomic(&path, &m)?;
         measured.push(m);
@@ -132,26 +132,6 @@ pub fn run(a: &TourArgs) -> Result<()> {
 
 fn meta_json(m: &TourMeta) -> serde_json::Value {
     serde_json::json!({"budget": m.budget, "backend": m.backend, "seed": m.seed})
-}
-
-/// A run that could not be trained at all: its failure is the measurement.
-fn unmeasured(e: &Entry, status: &str) -> measure::Measured {
-    measure::Measured {
-        name: e.name.clone(),
-        family: e.family.into(),
-        model: e.model.into(),
-        group: e.group,
-        data: e.data.into(),
-        seed: e.seed,
-        status: status.into(),
-        learn: measure::Learn::default(),
-        sample: None,
-        score: None,
-        infer: None,
-        quality: serde_json::Map::new(),
-        pictures: Vec::new(),
-        text_samples: Vec::new(),
-    }
 }
 
 /// The tour's clock and its progress lines.
