@@ -21,6 +21,9 @@ use gen_diffusion::{
 };
 use serde_json::Value;
 
+/// The image DDPM (U-Net, discretised decoder).
+mod images;
+
 fn fixture() -> Value {
     let text = include_str!("fixtures/diffusers.json");
     serde_json::from_str(text).unwrap()
