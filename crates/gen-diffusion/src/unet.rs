@@ -212,10 +212,10 @@ impl UNetConfig {
         let mut downsample = Vec::with_capacity(levels - 1);
         let mut skips = Vec::with_capacity(levels * b);
         let mut c = w[0];
-        for l in 0..levels {
+        for (l, &width) in w.iter().enumerate() {
             for _ in 0..b {
-                down.push(ResBlock::init(c, w[l], temb, self.groups, rng, device)?);
-                c = w[l];
+                down.push(ResBlock::init(c, width, temb, self.groups, rng, device)?);
+                c = width;
                 skips.push(c);
             }
             if l + 1 < levels {
