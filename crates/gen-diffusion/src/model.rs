@@ -300,11 +300,13 @@ impl DenoiserNet {
         })
     }
 
-    /// Rows per network call when sampling and scoring: fewer for images,
-    /// whose activations are C·H·W times the channel widths per row.
+    /// Rows per network call when sampling and scoring: 8192 vectors, or as
+    /// many images as keep one full-resolution feature map of the U-Net
+    /// (C·H·W·c₀ values per image) within 2²² values (2048 8 × 8 images at
+    /// c₀ = 32, 334 of 28 × 28 at c₀ = 16), at least 16.
     pub fn rows_per_call(&self) -> usize {
         match &self.unet {
-            Some(u) => (1 << 24) / u.config.data_dim().max(1) / u.config.widths[0].max(1),
+            Some(u) => (1 << 22) / u.config.data_dim().max(1) / u.config.widths[0].max(1),
             None => ROWS_PER_CALL,
         }
         .clamp(16, ROWS_PER_CALL)
