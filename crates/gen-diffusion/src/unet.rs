@@ -79,14 +79,15 @@ pub struct UNetConfig {
 
 impl UNetConfig {
     /// The default U-Net for `channels × height × width` images: widths
-    /// `[32, 64]` (one halving) up to a side of 16, `[32, 64, 64]` (two
-    /// halvings, 28 → 14 → 7) above; one block per level, attention with 4
-    /// heads at the lowest resolution, 8 groups, a 32-wide time embedding.
+    /// `[32, 64]` (one halving, 8 → 4) up to a side of 16, `[16, 32, 64]`
+    /// (two halvings, 28 → 14 → 7) above, narrower at full resolution where
+    /// a 28 × 28 convolution costs most; one block per level, attention with
+    /// 4 heads at the lowest resolution, 8 groups, a 32-wide time embedding.
     pub fn for_image(channels: usize, height: usize, width: usize) -> Self {
         let widths = if height.max(width) <= 16 {
             vec![32, 64]
         } else {
-            vec![32, 64, 64]
+            vec![16, 32, 64]
         };
         Self {
             channels,
