@@ -15,12 +15,18 @@
 //! - [`sampler`]: timestep grids (leading / trailing / linspace as diffusers),
 //!   ancestral DDPM, DDIM with η, the probability-flow ODE (Heun),
 //!   predictor–corrector Langevin, and DDIM inversion.
-//! - [`bound`]: the variational bound on −log p_θ(x₀) in nats.
+//! - [`bound`]: the variational bound on −log p_θ(x₀) in nats, with a
+//!   Gaussian decoder for continuous data or Ho et al.'s discretised one for
+//!   images.
+//! - [`unet`]: a small U-Net denoiser for images (residual blocks with
+//!   GroupNorm and time scale/shift, strided down-sampling, nearest
+//!   up-sampling, skips, self-attention at the lowest resolution).
 //! - [`latent`]: latent diffusion, a DDPM in the latent space of a trained
 //!   gen-vae VAE, decoded by its decoder ([`LatentDdpm`]).
-//! - [`Ddpm`]: the model, an MLP denoiser with a sinusoidal time embedding
-//!   and an EMA of its weights, implementing gen-core's Learn, Sample,
-//!   Score (the bound), Infer (DDIM inversion) and Checkpoint.
+//! - [`Ddpm`]: the model, a denoiser ([`DenoiserArch`]: an MLP with a
+//!   sinusoidal time embedding for vectors, the U-Net for images) and an
+//!   EMA of its weights, implementing gen-core's Learn, Sample, Score (the
+//!   bound), Infer (DDIM inversion) and Checkpoint.
 //!
 //! Every random draw (weights, t, ε, sampler noise) comes from the host RNG,
 //! so one seed gives the same model and numbers on ndarray, flex and wgpu.
@@ -34,15 +40,17 @@ pub mod model;
 pub mod param;
 pub mod sampler;
 pub mod schedule;
+pub mod unet;
 
-pub use bound::{BoundTerms, variational_bound};
+pub use bound::{BoundTerms, Decoder, variational_bound, variational_bound_with};
 pub use denoiser::{Denoiser, FnDenoiser, GaussianData, GaussianOracle};
 pub use latent::{LatentDdpm, LatentNormaliser};
 pub use likelihood::{TraceDenoiser, ode_nll};
-pub use model::{Ddpm, DdpmConfig, DenoiserNet, NetDenoiser, capabilities_row};
+pub use model::{Ddpm, DdpmConfig, DenoiserArch, DenoiserNet, NetDenoiser, capabilities_row};
 pub use param::{LossWeighting, Prediction};
 pub use sampler::{SamplerKind, SamplerOptions, Spacing, VarianceKind};
 pub use schedule::{BetaSchedule, NoiseSchedule, ScheduleConfig};
+pub use unet::{UNet, UNetConfig};
 
 /// The capability rows of this crate's models.
 pub fn capabilities() -> Vec<gen_core::Capabilities> {

@@ -1,7 +1,14 @@
-//! The DDPM model: an MLP denoiser with a sinusoidal time embedding, its
-//! training step, EMA, sampling, the bound, DDIM inversion and checkpoints.
+//! The DDPM model: a denoising network (an MLP for vectors, a U-Net for
+//! images), its training step, EMA, sampling, the bound, DDIM inversion and
+//! checkpoints. The schedule, samplers and bound see the network only
+//! through the [`Denoiser`] interface on host rows, so both architectures
+//! share them; an image is one row of C·H·W values (channel major).
 //!
-//! # Network
+//! # Networks
+//!
+//! [`DdpmConfig::arch`] chooses the denoiser. [`DenoiserArch::UNet`] is the
+//! U-Net of [`crate::unet`] for images (data in [−1, 1]; see
+//! [`DdpmConfig::image`]). [`DenoiserArch::Mlp`], the default, is
 //!
 //! out(x_t, t) = MLP([x_t, e(25 x_t,1), …, e(25 x_t,D), e(t)]), with e the
 //! sinusoidal embedding (gen-core's, max period 10⁴): of the timestep
@@ -44,14 +51,37 @@ use gen_core::{
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
-use crate::bound::{BoundTerms, variational_bound};
+use crate::bound::{BoundTerms, Decoder, variational_bound_with};
 use crate::denoiser::Denoiser;
 use crate::param::{LossWeighting, Prediction};
 use crate::sampler::{self, SamplerKind, SamplerOptions, Spacing, VarianceKind};
 use crate::schedule::{NoiseSchedule, ScheduleConfig};
+use crate::unet::{UNet, UNetConfig};
 
 /// The model name on the command line.
 pub const NAME: &str = "ddpm";
+
+/// Which network denoises (module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DenoiserArch {
+    /// The MLP on vectors ([`DdpmConfig::hidden`], `time_dim`, `x_embed`).
+    #[default]
+    Mlp,
+    /// The U-Net on images of [`UNetConfig`]'s shape.
+    #[serde(rename = "unet")]
+    UNet(UNetConfig),
+}
+
+impl DenoiserArch {
+    /// "mlp" or "unet".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Mlp => "mlp",
+            Self::UNet(_) => "unet",
+        }
+    }
+}
 
 /// Settings of a [`Ddpm`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +94,9 @@ pub struct DdpmConfig {
     pub loss: LossWeighting,
     /// The reverse variance of the bound and of the default ancestral sampler.
     pub variance: VarianceKind,
+    /// The denoising network (the MLP when absent from a saved config).
+    #[serde(default)]
+    pub arch: DenoiserArch,
     /// Hidden widths of the MLP.
     pub hidden: Vec<usize>,
     /// Width of the sinusoidal time embedding (even).
@@ -75,6 +108,12 @@ pub struct DdpmConfig {
     pub data_dim: usize,
     /// Decay of the EMA of the weights used for sampling and scoring.
     pub ema: Option<f64>,
+    /// Grey levels L of discrete data mapped to [−1, 1] by
+    /// x ↦ 2k/(L − 1) − 1 (images). Then the bound's decoder L₀ is Ho et
+    /// al.'s discretised Gaussian and scores are of the discrete data, and
+    /// samplers clip x̂₀ to [−1, 1]. None: continuous data.
+    #[serde(default)]
+    pub levels: Option<u32>,
 }
 
 impl Default for DdpmConfig {
@@ -84,24 +123,93 @@ impl Default for DdpmConfig {
             prediction: Prediction::Epsilon,
             loss: LossWeighting::Simple,
             variance: VarianceKind::FixedLarge,
+            arch: DenoiserArch::Mlp,
             hidden: vec![128, 128, 128],
             time_dim: 64,
             x_embed: 0,
             data_dim: 2,
             ema: Some(0.995),
+            levels: None,
         }
     }
 }
 
 impl DdpmConfig {
+    /// A DDPM of `levels`-level images denoised by `unet` (data in [−1, 1];
+    /// the other settings at their defaults).
+    pub fn image(unet: UNetConfig, levels: u32) -> Self {
+        Self {
+            data_dim: unet.data_dim(),
+            arch: DenoiserArch::UNet(unet),
+            levels: Some(levels),
+            ..Self::default()
+        }
+    }
+
+    /// The U-Net's shape, if the denoiser is one.
+    pub fn unet(&self) -> Option<&UNetConfig> {
+        match &self.arch {
+            DenoiserArch::UNet(u) => Some(u),
+            DenoiserArch::Mlp => None,
+        }
+    }
+
+    /// The bound's decoder L₀: discretised for [`DdpmConfig::levels`], else Gaussian.
+    pub fn decoder(&self) -> Decoder {
+        match self.levels {
+            Some(levels) => Decoder::Discretized { levels },
+            None => Decoder::Gaussian,
+        }
+    }
+
+    /// x̂₀ clipping of the samplers: [−1, 1] for discrete data in [−1, 1]
+    /// (diffusers' `clip_sample`), none for continuous data.
+    pub fn clip_x0(&self) -> Option<f64> {
+        self.levels.map(|_| 1.0)
+    }
+
     /// Errors with cause and fix for: a bad schedule or γ, ε-prediction with
     /// zero terminal SNR, zero widths, an odd or zero time embedding, an EMA
-    /// decay outside [0, 1).
+    /// decay outside [0, 1), a U-Net whose image is not the data's width or
+    /// whose image size it cannot take, fewer than 2 grey levels.
     pub fn validate(&self) -> Result<()> {
         self.schedule.validate()?;
         self.loss.validate()?;
         if self.schedule.zero_terminal_snr && self.prediction == Prediction::Epsilon {
             Prediction::Epsilon.check_level(0.0)?;
+        }
+        if let Some(levels) = self.levels
+            && levels < 2
+        {
+            return Err(GenError::config(
+                "grey levels",
+                levels,
+                "discrete data needs at least 2 levels",
+                "pass the data set's levels (256 for MNIST, 17 for digits)",
+            ));
+        }
+        if let Some(u) = self.unet() {
+            u.validate()?;
+            if u.data_dim() != self.data_dim {
+                return Err(GenError::shape(
+                    "U-Net image",
+                    format!("{} values per row", self.data_dim),
+                    format!("{}x{}x{} = {}", u.channels, u.height, u.width, u.data_dim()),
+                    "give the U-Net the data's channels, height and width",
+                ));
+            }
+            if self.x_embed > 0 {
+                return Err(GenError::config(
+                    "x_embed",
+                    self.x_embed,
+                    "the coordinate embedding is the MLP's; the U-Net takes pixels as they are",
+                    "use x_embed 0 with the U-Net",
+                ));
+            }
+            if let Some(decay) = self.ema {
+                EmaConfig::new(decay).validate()?;
+            }
+            return Ok(());
         }
         if self.data_dim == 0 || self.hidden.is_empty() || self.hidden.contains(&0) {
             return Err(GenError::config(
@@ -134,21 +242,28 @@ impl DdpmConfig {
     }
 
     /// The sampler `genlab sample` uses without options: ancestral DDPM over
-    /// all T steps with this config's variance.
+    /// all T steps with this config's variance and x̂₀ clipping
+    /// ([`DdpmConfig::clip_x0`]).
     pub fn default_sampler(&self) -> SamplerOptions {
         SamplerOptions {
             variance: self.variance,
+            clip_x0: self.clip_x0(),
             ..SamplerOptions::of(SamplerKind::Ddpm)
         }
     }
 }
 
-/// The denoising network (module docs).
+/// The denoising network (module docs): an MLP or a U-Net, as
+/// [`DdpmConfig::arch`] says; exactly one of `mlp` and `unet` is present.
+/// (The MLP keeps its field name, so checkpoints of MLP runs written before
+/// the U-Net existed still load.)
 #[derive(Module, Debug)]
 pub struct DenoiserNet {
-    /// [x_t, e(t)] → output.
-    pub mlp: Mlp,
-    /// Width of the time embedding.
+    /// [x_t, e(x_t), e(t)] → output (vector data).
+    pub mlp: Option<Mlp>,
+    /// The U-Net (images).
+    pub unet: Option<UNet>,
+    /// Width of the MLP's time embedding.
     #[module(skip)]
     pub time_dim: usize,
     /// Width of each coordinate's embedding (0: none).
@@ -160,9 +275,54 @@ pub struct DenoiserNet {
 pub const X_EMBED_SCALE: f64 = 25.0;
 
 impl DenoiserNet {
+    /// The network of `config` with weights drawn from `rng` (PyTorch's
+    /// default initialisation, in a fixed order).
+    pub fn new(config: &DdpmConfig, rng: &mut Rng, device: &Device) -> Result<Self> {
+        let (mlp, unet) = match &config.arch {
+            DenoiserArch::Mlp => {
+                let mlp = MlpConfig {
+                    d_in: config.data_dim * (1 + config.x_embed) + config.time_dim,
+                    hidden: config.hidden.clone(),
+                    d_out: config.data_dim,
+                    activation: Activation::Silu,
+                    zero_last: false,
+                }
+                .init(rng, device)?;
+                (Some(mlp), None)
+            }
+            DenoiserArch::UNet(u) => (None, Some(u.init(rng, device)?)),
+        };
+        Ok(Self {
+            mlp,
+            unet,
+            time_dim: config.time_dim,
+            x_embed: config.x_embed,
+        })
+    }
+
+    /// Rows per network call when sampling and scoring: 8192 vectors, or as
+    /// many images as keep one full-resolution feature map of the U-Net
+    /// (C·H·W·c₀ values per image) within 2²² values (2048 8 × 8 images at
+    /// c₀ = 32, 334 of 28 × 28 at c₀ = 16), at least 16.
+    pub fn rows_per_call(&self) -> usize {
+        match &self.unet {
+            Some(u) => (1 << 22) / u.config.data_dim().max(1) / u.config.widths[0].max(1),
+            None => ROWS_PER_CALL,
+        }
+        .clamp(16, ROWS_PER_CALL)
+    }
+
     /// # Shapes
-    /// - `x`: `[batch, D]`, `t`: `[batch]` → `[batch, D]`
+    /// - `x`: `[batch, D]`, `t`: `[batch]` → `[batch, D]` (an image is a row
+    ///   of D = C·H·W values)
     pub fn forward(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
+        if let Some(u) = &self.unet {
+            return u.forward(x, t);
+        }
+        let mlp = self
+            .mlp
+            .as_ref()
+            .expect("a DenoiserNet holds an MLP or a U-Net");
         let [n, d] = x.dims();
         let mut parts = vec![x.clone()];
         if self.x_embed > 0 {
@@ -176,7 +336,7 @@ impl DenoiserNet {
             }
         }
         parts.push(sinusoidal_time_embedding(t, self.time_dim, 10_000.0));
-        self.mlp.forward(Tensor::cat(parts, 1))
+        mlp.forward(Tensor::cat(parts, 1))
     }
 
     /// The output and, per row, the trace of its Jacobian with respect to
@@ -185,9 +345,20 @@ impl DenoiserNet {
     /// derivative 25·f·(cos, −sin), and e(t), which has none) and the MLP
     /// ([`Mlp::forward_jvp`]). For the probability-flow ODE likelihood.
     ///
+    /// The MLP only: the U-Net refuses (its trace would take D = C·H·W
+    /// tangents per row).
+    ///
     /// # Shapes
     /// - `x`: `[batch, D]`, `t`: `[batch]` → (`[batch, D]`, `[batch]`)
-    pub fn forward_trace(&self, x: Tensor<2>, t: Tensor<1>) -> (Tensor<2>, Tensor<1>) {
+    pub fn forward_trace(&self, x: Tensor<2>, t: Tensor<1>) -> Result<(Tensor<2>, Tensor<1>)> {
+        let Some(mlp) = &self.mlp else {
+            return Err(GenError::config(
+                "--estimator ode",
+                "a U-Net denoiser",
+                "the exact trace needs one forward-mode tangent per data coordinate, C·H·W per image",
+                "score image runs with the variational bound (the default estimator)",
+            ));
+        };
         let [n, d] = x.dims();
         let device = x.device();
         let eye = Tensor::<2>::eye(d, &device);
@@ -226,27 +397,19 @@ impl DenoiserNet {
         let width = temb.dims()[1];
         inputs.push(temb);
         blocks.push(Tensor::<3>::zeros([n, d, width], &device));
-        let (out, jv) = self
-            .mlp
-            .forward_jvp(Tensor::cat(inputs, 1), Tensor::cat(blocks, 2));
+        let (out, jv) = mlp.forward_jvp(Tensor::cat(inputs, 1), Tensor::cat(blocks, 2));
         // jv[:, j, k] = ∂out_k/∂x_j; the trace sums k = j.
         let trace = (jv * eye.unsqueeze_dim::<3>(0))
             .sum_dim(2)
             .sum_dim(1)
             .reshape([n]);
-        (out, trace)
+        Ok((out, trace))
     }
 
-    /// Every weight and bias, layer by layer (tests and parity checks).
+    /// Every float parameter in visiting order (for the MLP: layer by
+    /// layer, weight then bias); for tests and parity checks.
     pub fn weights(&self) -> Result<Vec<f32>> {
-        let mut out = Vec::new();
-        for l in &self.mlp.layers {
-            out.extend(to_vec(l.weight.val())?);
-            if let Some(b) = &l.bias {
-                out.extend(to_vec(b.val())?);
-            }
-        }
-        Ok(out)
+        gen_core::distributed::flatten_params(self)
     }
 }
 
@@ -298,8 +461,9 @@ impl Denoiser for NetDenoiser {
         }
         let mut out = Vec::with_capacity(n * d);
         let xs = x.to_f32();
-        for start in (0..n).step_by(ROWS_PER_CALL) {
-            let end = (start + ROWS_PER_CALL).min(n);
+        let per_call = self.net.rows_per_call();
+        for start in (0..n).step_by(per_call) {
+            let end = (start + per_call).min(n);
             let (rows, xt) = self.rows_tensor(&xs, d, start..end);
             let tv: Vec<f32> = t[start..end].iter().map(|v| *v as f32).collect();
             let tt = Tensor::<1>::from_data(TensorData::new(tv, [rows]), &self.device);
@@ -323,12 +487,13 @@ impl crate::likelihood::TraceDenoiser for NetDenoiser {
         let (n, d) = x.shape();
         let xs = x.to_f32();
         let (mut out, mut trace) = (Vec::with_capacity(n * d), Vec::with_capacity(n));
-        for start in (0..n).step_by(ROWS_PER_CALL) {
-            let end = (start + ROWS_PER_CALL).min(n);
+        let per_call = self.net.rows_per_call();
+        for start in (0..n).step_by(per_call) {
+            let end = (start + per_call).min(n);
             let (rows, xt) = self.rows_tensor(&xs, d, start..end);
             let tt =
                 Tensor::<1>::from_data(TensorData::new(vec![t as f32; rows], [rows]), &self.device);
-            let (o, tr) = self.net.forward_trace(xt, tt);
+            let (o, tr) = self.net.forward_trace(xt, tt)?;
             out.extend(to_vec(o)?.into_iter().map(f64::from));
             trace.extend(to_vec(tr)?.into_iter().map(f64::from));
         }
@@ -354,20 +519,7 @@ impl Ddpm {
         config.validate()?;
         let schedule = NoiseSchedule::new(config.schedule)?;
         let train = device.clone().autodiff();
-        let mut rng = rng_from_seed(seed);
-        let mlp = MlpConfig {
-            d_in: config.data_dim * (1 + config.x_embed) + config.time_dim,
-            hidden: config.hidden.clone(),
-            d_out: config.data_dim,
-            activation: Activation::Silu,
-            zero_last: false,
-        }
-        .init(&mut rng, &train)?;
-        let net = DenoiserNet {
-            mlp,
-            time_dim: config.time_dim,
-            x_embed: config.x_embed,
-        };
+        let net = DenoiserNet::new(&config, &mut rng_from_seed(seed), &train)?;
         let ema = config
             .ema
             .map(|decay| Ema::new(&net, EmaConfig::new(decay)))
@@ -478,6 +630,14 @@ impl Ddpm {
     /// ([`crate::likelihood::ode_nll`]; at least 10).
     pub fn ode_nll(&self, x: &Matrix, steps: usize) -> Result<Vec<f64>> {
         self.check_rows(x, "ODE likelihood")?;
+        if self.config.unet().is_some() {
+            return Err(GenError::config(
+                "--estimator ode",
+                "a U-Net denoiser",
+                "the exact trace needs one forward-mode tangent per data coordinate, C·H·W per image",
+                "score image runs with the variational bound (the default estimator)",
+            ));
+        }
         if steps < 10 {
             return Err(GenError::config(
                 "ODE steps (--k)",
@@ -489,16 +649,82 @@ impl Ddpm {
         crate::likelihood::ode_nll(&self.denoiser(), &self.schedule, x, steps)
     }
 
-    /// The terms of the variational bound of every row (x_t draws seeded by `seed`).
+    /// The terms of the variational bound of every row (x_t draws seeded by
+    /// `seed`), in nats per row; with [`DdpmConfig::levels`] the decoder is
+    /// the discretised Gaussian and the rows must lie on the data's grid in
+    /// [−1, 1] ([`crate::bound`]).
     pub fn bound(&self, x: &Matrix, seed: u64) -> Result<BoundTerms> {
         self.check_rows(x, "DDPM bound")?;
-        variational_bound(
+        variational_bound_with(
             &self.denoiser(),
             &self.schedule,
             self.config.variance,
+            self.config.decoder(),
             x,
             &mut rng_from_seed(seed),
         )
+    }
+
+    /// The bound in bits per dimension of every row:
+    /// [`Ddpm::bound`]'s total / (D ln 2).
+    pub fn bound_bits_per_dim(&self, x: &Matrix, seed: u64) -> Result<Vec<f64>> {
+        let d = self.config.data_dim as f64 * std::f64::consts::LN_2;
+        Ok(self
+            .bound(x, seed)?
+            .nll()
+            .into_iter()
+            .map(|v| v / d)
+            .collect())
+    }
+
+    /// `n` samples with sampler `opts` and the states x_t along the way:
+    /// `frames` (≥ 2) snapshots, the first x_T, the last the sample, the
+    /// others at evenly spaced steps of the grid, each labelled with its
+    /// timestep (None: the final sample).
+    pub fn sample_trajectory(
+        &self,
+        n: usize,
+        opts: &SamplerOptions,
+        frames: usize,
+        rng: &mut Rng,
+    ) -> Result<Vec<(Option<usize>, Matrix)>> {
+        opts.validate(self.schedule.steps())?;
+        if frames < 2 {
+            return Err(GenError::config(
+                "trajectory frames",
+                frames,
+                "a trajectory shows at least x_T and the sample",
+                "use 2 or more frames, e.g. 10",
+            ));
+        }
+        let grid_len = sampler::timesteps(
+            self.schedule.steps(),
+            opts.grid_steps(self.schedule.steps()),
+            opts.spacing,
+        )?
+        .len();
+        // Grid positions 0..grid_len are states before each step; grid_len is the sample.
+        let keep: Vec<usize> = (0..frames)
+            .map(|f| (f * grid_len + (frames - 1) / 2) / (frames - 1))
+            .collect();
+        let x_t = sampler::initial_noise(n, self.config.data_dim, opts.temperature, rng)?;
+        let mut out = Vec::with_capacity(frames);
+        let mut pos = 0;
+        let mut observe = |t: Option<usize>, x: &Matrix| {
+            if keep.contains(&pos) {
+                out.push((t, x.clone()));
+            }
+            pos += 1;
+        };
+        sampler::sample_observed(
+            &self.denoiser(),
+            &self.schedule,
+            opts,
+            x_t,
+            rng,
+            &mut observe,
+        )?;
+        Ok(out)
     }
 
     /// DDIM inversion of every row to x_T over `steps` trailing grid steps,
@@ -543,7 +769,7 @@ pub fn capabilities_row() -> Capabilities {
             "Adam on the denoising loss (simple or min-SNR-γ; a reweighted variational bound)",
         ),
         score: TaskSupport::approximate(
-            "variational bound (fixed reverse variance), T network passes per row",
+            "variational bound (fixed reverse variance), T network passes per row; images: discretised decoder, a bound on the discrete log-probability",
         ),
         sample: TaskSupport::exact(
             "ancestral, T sequential network passes; DDIM / ODE / Langevin with fewer",
@@ -618,7 +844,11 @@ impl Score for Ddpm {
                     "the variational bound (default) or the probability-flow ODE (--estimator ode)",
                 )?;
                 let nll = self.bound(x, options.seed)?.nll();
-                Ok(Scores::bound("vlb", nll.into_iter().map(|v| -v).collect()))
+                let label = match self.config.levels {
+                    Some(_) => "vlb, discretised decoder (log-probability of the discrete image)",
+                    None => "vlb",
+                };
+                Ok(Scores::bound(label, nll.into_iter().map(|v| -v).collect()))
             }
         }
     }
@@ -650,6 +880,21 @@ impl Checkpoint for Ddpm {
         let path = dir.join("ddpm_config.json");
         let saved: DdpmConfig = read_json(&path)?;
         let c = &self.config;
+        if saved.arch != c.arch || saved.levels != c.levels {
+            return Err(GenError::Format {
+                path,
+                problem: format!(
+                    "the checkpoint is of a DDPM with a {} denoiser {:?} for levels {:?}; this one has a {} denoiser {:?} for levels {:?}",
+                    saved.arch.name(),
+                    saved.arch,
+                    saved.levels,
+                    c.arch.name(),
+                    c.arch,
+                    c.levels
+                ),
+                fix: "build the DDPM with the checkpoint's ddpm_config.json".into(),
+            });
+        }
         if saved.hidden != c.hidden
             || saved.schedule != c.schedule
             || saved.prediction != c.prediction

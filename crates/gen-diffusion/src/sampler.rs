@@ -524,6 +524,20 @@ pub fn sample(
     x_t: Matrix,
     rng: &mut Rng,
 ) -> Result<Matrix> {
+    sample_observed(den, schedule, opts, x_t, rng, &mut |_, _| {})
+}
+
+/// [`sample`], showing `observe` the state before every grid step
+/// (`Some(t)`, x at timestep t) and the result (`None`); the draws and the
+/// result are those of [`sample`].
+pub fn sample_observed(
+    den: &dyn Denoiser,
+    schedule: &NoiseSchedule,
+    opts: &SamplerOptions,
+    x_t: Matrix,
+    rng: &mut Rng,
+    observe: &mut dyn FnMut(Option<usize>, &Matrix),
+) -> Result<Matrix> {
     let big_t = schedule.steps();
     opts.validate(big_t)?;
     let n = opts.grid_steps(big_t);
@@ -535,6 +549,7 @@ pub fn sample(
     // DPM-Solver++(2M)'s memory: the previous x̂₀ and step in λ.
     let mut history: Option<(Matrix, f64)> = None;
     for (i, &t) in grid.iter().enumerate() {
+        observe(Some(t), &x);
         let next = grid.get(i + 1).copied();
         let step_out = |x: &Matrix| den.predict(x, &vec![t; shape.0]);
         match opts.kind {
@@ -617,6 +632,7 @@ pub fn sample(
             }
         }
     }
+    observe(None, &x);
     Ok(x)
 }
 

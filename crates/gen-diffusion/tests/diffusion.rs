@@ -21,6 +21,9 @@ use gen_diffusion::{
 };
 use serde_json::Value;
 
+/// The image DDPM (U-Net, discretised decoder).
+mod images;
+
 fn fixture() -> Value {
     let text = include_str!("fixtures/diffusers.json");
     serde_json::from_str(text).unwrap()
@@ -969,7 +972,7 @@ fn network_trace_matches_finite_differences_and_scores_integrate() {
         let x0 = [0.4f32, -1.2, 1.5, 0.1, -0.3, 0.8];
         let t = Tensor::<1>::from_data(TensorData::new(vec![3.5f32, 10.0, 27.25], [3]), &dev);
         let xt = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [3, 2]), &dev);
-        let (_, tr) = net.forward_trace(xt(x0.to_vec()), t.clone());
+        let (_, tr) = net.forward_trace(xt(x0.to_vec()), t.clone()).unwrap();
         let tr = to_vec(tr).unwrap();
         let h = 1e-3f32;
         for r in 0..3 {

@@ -1,10 +1,18 @@
 //! The diffusion family (gen-diffusion) on the command line: `ddpm` on the
-//! 2-D toys. Sampling takes `--sampler ddpm|ddim|ode|heun|langevin
-//! --sample-steps N --eta E --spacing S`; `score` returns the variational
-//! bound; `encode` is DDIM inversion x₀ → x_T and `reconstruct` decodes it
-//! back. On the Gaussian-mixture toys the summary reports modes covered and
-//! the high-quality fraction of DDPM and DDIM samples, and the bound's NLL
-//! on test rows beside the true density's NLL of the same rows.
+//! 2-D toys (an MLP denoiser) and on the image sets (`--data digits` or
+//! `mnist5k`: a U-Net, `--unet-channels`, on pixels mapped to [−1, 1]).
+//! Sampling takes `--sampler ddpm|ddim|ode|heun|langevin --sample-steps N
+//! --eta E --spacing S`; `score` returns the variational bound (images: with
+//! the discretised decoder, a bound on the discrete log-probability);
+//! `encode` is DDIM inversion x₀ → x_T and `reconstruct` decodes it back.
+//! On the Gaussian-mixture toys the summary reports modes covered and the
+//! high-quality fraction of DDPM and DDIM samples, and the bound's NLL on
+//! test rows beside the true density's NLL of the same rows. On images it
+//! writes `samples.png` and `trajectory.png` (x_t along the reverse chain,
+//! one row per sample) and reports the bound in bits/dim and FID /
+//! precision / recall of DDIM-50 (and with `--fid-ddpm` ancestral) samples
+//! against the test split in gen-eval's extractor space. The command line
+//! sees images as pixels in [0, 1], as for the other image models.
 
 use std::path::Path;
 
@@ -14,8 +22,8 @@ use gen_core::{
     Score, ScoreOptions, Scores, rng_from_seed,
 };
 use gen_diffusion::{
-    BetaSchedule, Ddpm, DdpmConfig, LossWeighting, Prediction, SamplerKind, SamplerOptions,
-    ScheduleConfig, Spacing, VarianceKind,
+    BetaSchedule, Ddpm, DdpmConfig, DenoiserArch, LossWeighting, Prediction, SamplerKind,
+    SamplerOptions, ScheduleConfig, Spacing, UNetConfig, VarianceKind,
 };
 use gen_eval::toy::{ModeCoverageOptions, mode_coverage};
 use serde_json::json;
@@ -61,7 +69,7 @@ pub struct DiffusionArgs {
     #[arg(id = "variance", long = "variance", default_value = "fixed-large",
           value_parser = names::<VarianceKind>(&VarianceKind::NAMES))]
     pub variance: VarianceKind,
-    /// Hidden widths of the denoising MLP, comma separated.
+    /// Hidden widths of the denoising MLP (2-D toys), comma separated.
     #[arg(
         id = "diffusion-hidden",
         long = "diffusion-hidden",
@@ -76,9 +84,29 @@ pub struct DiffusionArgs {
     /// Decay of the EMA of the weights used for sampling and scoring.
     #[arg(id = "diffusion-ema", long = "diffusion-ema", default_value_t = 0.995)]
     pub ema: f64,
-    /// Test rows the summary's bound is computed on (T network passes each).
-    #[arg(id = "bound-rows", long = "bound-rows", default_value_t = 1000)]
-    pub bound_rows: usize,
+    /// Test rows the summary's bound is computed on (T network passes
+    /// each). Default: 1000 (toys), 100 (images).
+    #[arg(id = "bound-rows", long = "bound-rows")]
+    pub bound_rows: Option<usize>,
+    /// Image data: channel widths of the U-Net's levels, comma separated;
+    /// L levels halve the side L − 1 times, so it must be divisible by
+    /// 2^(L−1). Default: 32,64 up to a side of 16, else 16,32,64.
+    #[arg(id = "unet-channels", long = "unet-channels", value_delimiter = ',')]
+    pub unet_channels: Option<Vec<usize>>,
+    /// Image data: residual blocks per U-Net level.
+    #[arg(id = "unet-blocks", long = "unet-blocks", default_value_t = 1)]
+    pub unet_blocks: usize,
+    /// Image data: no self-attention at the U-Net's lowest resolution.
+    #[arg(id = "unet-no-attention", long = "unet-no-attention")]
+    pub unet_no_attention: bool,
+    /// Image data: samples scored by FID / precision / recall against the
+    /// test split (default: as many as test images; 0 skips).
+    #[arg(id = "fid-samples", long = "fid-samples")]
+    pub fid_samples: Option<usize>,
+    /// Image data: score ancestral DDPM samples over all T steps too, not
+    /// only DDIM-50 (T network passes per sample).
+    #[arg(id = "fid-ddpm", long = "fid-ddpm")]
+    pub fid_ddpm: bool,
     /// RK4 steps of the probability-flow ODE likelihood the summary reports
     /// on the same rows (`test_ode_nll`; 0: skip it).
     #[arg(id = "ode-nll-steps", long = "ode-nll-steps", default_value_t = 100)]
@@ -174,11 +202,17 @@ impl Family for DiffusionFamily {
 /// The DDPM configuration the options describe, for data of `data_dim`
 /// coordinates (also latent-ddpm's, in its VAE's latent space).
 pub(crate) fn config_of(a: &DiffusionArgs, data_dim: usize) -> Result<DdpmConfig> {
+    let config = config_of_unchecked(a, data_dim);
+    config.validate()?;
+    Ok(config)
+}
+
+fn config_of_unchecked(a: &DiffusionArgs, data_dim: usize) -> DdpmConfig {
     let loss = match a.weighting.as_str() {
         "min-snr" => LossWeighting::MinSnr { gamma: a.gamma },
         _ => LossWeighting::Simple,
     };
-    let config = DdpmConfig {
+    DdpmConfig {
         schedule: ScheduleConfig {
             beta: a.schedule,
             steps: a.steps,
@@ -192,13 +226,11 @@ pub(crate) fn config_of(a: &DiffusionArgs, data_dim: usize) -> Result<DdpmConfig
         data_dim,
         ema: Some(a.ema),
         ..DdpmConfig::default()
-    };
-    config.validate()?;
-    Ok(config)
+    }
 }
 
 fn train(a: &TrainArgs) -> Result<serde_json::Value> {
-    let (c, d) = (&a.common, &a.diffusion);
+    let d = &a.diffusion;
     if (1..10).contains(&d.ode_steps) {
         return Err(GenError::config(
             "--ode-nll-steps",
@@ -209,16 +241,29 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     }
     let train = crate::data::load(a.data(), gen_data::Split::Train)?;
     let test = crate::data::load(a.data(), gen_data::Split::Test)?;
-    let (Data::Points { x, toy }, Data::Points { x: xt, .. }) = (&train, &test) else {
-        return Err(GenError::config(
+    match (&train, &test) {
+        (Data::Points { x, toy }, Data::Points { x: xt, .. }) => train_points(a, x, *toy, xt),
+        (Data::Images { .. }, Data::Images { .. }) => train_images(a, &train, &test),
+        _ => Err(GenError::config(
             "--data",
             train.describe(),
-            "the DDPM here models 2-D points (the U-Net for images is a later increment)",
-            "use a 2-D toy, e.g. --data eight-gaussians, two-moons or rings",
-        ));
-    };
-    let config = config_of(d, x.cols())?;
-    let (batch_size, lr) = (c.batch.unwrap_or(256), c.lr.unwrap_or(1e-3));
+            "the DDPM models 2-D points (with an MLP denoiser) or images (with a U-Net)",
+            "use a 2-D toy (e.g. --data eight-gaussians, two-moons or rings) or an image set (--data digits or mnist5k)",
+        )),
+    }
+}
+
+/// Trains `config` on rows `x` (in the model's scale) with the run's
+/// settings, the held-out bound on rows `xe` logged as `test_nll_bound`
+/// (nats per row) at every evaluation; writes run.json first.
+fn fit(
+    a: &TrainArgs,
+    config: &DdpmConfig,
+    x: &Matrix,
+    xe: &Matrix,
+    (batch_size, lr): (usize, f64),
+) -> Result<(Ddpm, gen_core::train::TrainReport)> {
+    let c = &a.common;
     let opts = DiffusionRunOptions {
         backend: c.backend.name().into(),
         seed: c.seed,
@@ -238,23 +283,41 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         log_every: 10,
         ..TrainConfig::default()
     });
-    // The held-out bound during training: on at most 250 test rows (the
-    // summary's uses --bound-rows), as it sums T denoiser passes per row.
-    let eval_rows = xt.rows().min(d.bound_rows).min(250);
-    let xe = xt.select_rows(&(0..eval_rows).collect::<Vec<_>>())?;
     let report = Trainer::new(tc, &c.out)?.fit_with_eval(
         &mut model,
         |t, _| x.select_rows(&batcher.indices(t)),
         |m: &Ddpm, _ctx: &mut gen_core::train::EvalContext<'_>| {
             let mut metrics = gen_core::train::EvalMetrics::new();
-            if eval_rows > 0 {
-                let nll = m.bound(&xe, 0)?.nll();
+            if xe.rows() > 0 {
+                let nll = m.bound(xe, 0)?.nll();
                 let mean = nll.iter().sum::<f64>() / nll.len() as f64;
                 metrics.insert("test_nll_bound".into(), mean);
             }
             Ok(metrics)
         },
     )?;
+    Ok((model, report))
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+fn train_points(
+    a: &TrainArgs,
+    x: &Matrix,
+    toy: Option<gen_data::toy2d::Toy2d>,
+    xt: &Matrix,
+) -> Result<serde_json::Value> {
+    let (c, d) = (&a.common, &a.diffusion);
+    let bound_rows = d.bound_rows.unwrap_or(1000);
+    let config = config_of(d, x.cols())?;
+    let (batch_size, lr) = (c.batch.unwrap_or(256), c.lr.unwrap_or(1e-3));
+    // The held-out bound during training: on at most 250 test rows (the
+    // summary's uses --bound-rows), as it sums T denoiser passes per row.
+    let eval_rows = xt.rows().min(bound_rows).min(250);
+    let xe = xt.select_rows(&(0..eval_rows).collect::<Vec<_>>())?;
+    let (model, report) = fit(a, &config, x, &xe, (batch_size, lr))?;
     let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "config": config, "steps": report.steps, "seconds": report.seconds,
         "ms_per_step": 1e3 * report.seconds / c.steps.max(1) as f64,
@@ -290,12 +353,11 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         output::scatter_png(x, s, &c.out.join("samples.png"))?;
     }
     // The bound on the first test rows, beside the true density's NLL.
-    let rows = xt.rows().min(d.bound_rows);
+    let rows = xt.rows().min(bound_rows);
     if rows > 0 {
         let xb = xt.select_rows(&(0..rows).collect::<Vec<_>>())?;
         let start = std::time::Instant::now();
         let terms = model.bound(&xb, 0)?;
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         summary["test_bound_nll"] = json!(mean(&terms.nll()));
         summary["test_bound_terms"] = json!({"prior": mean(&terms.prior),
             "diffusion": mean(&terms.diffusion), "decoder": mean(&terms.decoder)});
@@ -317,8 +379,192 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     Ok(summary)
 }
 
-/// A loaded DDPM run.
+/// Default minibatch of image DDPMs.
+const IMAGE_BATCH: usize = 64;
+/// Default Adam learning rate of image DDPMs.
+const IMAGE_LR: f64 = 5e-4;
+/// Samples in `samples.png`; the first [`TRAJECTORY_ROWS`] also make
+/// `trajectory.png`, [`TRAJECTORY_FRAMES`] states each.
+const GRID_SAMPLES: usize = 64;
+const TRAJECTORY_ROWS: usize = 8;
+const TRAJECTORY_FRAMES: usize = 11;
+
+/// Pixels in [0, 1] → the model's [−1, 1]: x ↦ 2x − 1 (raw level k of L
+/// lands on 2k/(L − 1) − 1, the discretised decoder's grid).
+fn to_model(x: &Matrix) -> Result<Matrix> {
+    Matrix::new(
+        x.rows(),
+        x.cols(),
+        x.as_slice().iter().map(|v| 2.0 * v - 1.0).collect(),
+    )
+}
+
+/// The model's [−1, 1] → pixels in [0, 1], clipped: x ↦ (x + 1)/2.
+fn to_pixels(x: &Matrix) -> Result<Matrix> {
+    Matrix::new(
+        x.rows(),
+        x.cols(),
+        x.as_slice()
+            .iter()
+            .map(|v| ((v + 1.0) / 2.0).clamp(0.0, 1.0))
+            .collect(),
+    )
+}
+
+/// The U-Net config of the command line for `h × w` grey images.
+fn unet_of(d: &DiffusionArgs, h: usize, w: usize) -> UNetConfig {
+    let base = UNetConfig::for_image(1, h, w);
+    UNetConfig {
+        widths: d.unet_channels.clone().unwrap_or(base.widths.clone()),
+        blocks: d.unet_blocks,
+        attention: !d.unet_no_attention,
+        ..base
+    }
+}
+
+fn train_images(a: &TrainArgs, train: &Data, test: &Data) -> Result<serde_json::Value> {
+    let (c, d) = (&a.common, &a.diffusion);
+    let (raw, h, w, levels) = train.images("the image DDPM")?;
+    let (raw_test, ..) = test.images("the image DDPM")?;
+    let pixels_test = gen_data::transforms::scale_unit(&raw_test, levels)?;
+    let x = to_model(&gen_data::transforms::scale_unit(&raw, levels)?)?;
+    let unet = unet_of(d, h, w);
+    // The schedule, prediction, loss, variance and EMA of the command line;
+    // the MLP's widths stay at their defaults (unused).
+    let config = DdpmConfig {
+        arch: DenoiserArch::UNet(unet),
+        levels: Some(levels),
+        hidden: DdpmConfig::default().hidden,
+        ..config_of_unchecked(d, h * w)
+    };
+    config.validate()?;
+    let (batch_size, lr) = (c.batch.unwrap_or(IMAGE_BATCH), c.lr.unwrap_or(IMAGE_LR));
+    let bound_rows = d.bound_rows.unwrap_or(100);
+    // During training the bound of 16 spread test images (T passes each).
+    let xe = to_model(&output::spread_rows(&pixels_test, bound_rows.min(16))?)?;
+    let (model, report) = fit(a, &config, &x, &xe, (batch_size, lr))?;
+    let t_big = config.schedule.steps;
+    let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
+        "train": train.describe(), "denoiser": "unet", "config": config,
+        "parameters": model.net().model.weights()?.len(),
+        "steps": report.steps, "seconds": report.seconds,
+        "ms_per_step": 1e3 * report.seconds / c.steps.max(1) as f64,
+        "final_loss": report.final_loss,
+        "terminal_alpha_bar": model.schedule().alpha_bar(t_big - 1)});
+    let mut written = vec!["loss.png"];
+    output::loss_png(&report.losses, &c.out.join("loss.png"))?;
+    // samples.png and trajectory.png from one ancestral run over all T steps.
+    let scale = if h.max(w) <= 8 { 6 } else { 2 };
+    let start = std::time::Instant::now();
+    let frames = model.sample_trajectory(
+        GRID_SAMPLES,
+        &config.default_sampler(),
+        TRAJECTORY_FRAMES,
+        &mut rng_from_seed(c.seed ^ 0x5eed),
+    )?;
+    let last = &frames.last().expect("at least two frames").1;
+    gen_viz::image_grid(&to_pixels(last)?, h, w, 8, scale)?.save_png(&c.out.join("samples.png"))?;
+    let mut rows = Vec::with_capacity(TRAJECTORY_ROWS * frames.len());
+    for i in 0..TRAJECTORY_ROWS.min(GRID_SAMPLES) {
+        for (_, m) in &frames {
+            rows.push(m.row(i).to_vec());
+        }
+    }
+    gen_viz::image_grid(
+        &to_pixels(&Matrix::from_rows(&rows)?)?,
+        h,
+        w,
+        frames.len(),
+        scale,
+    )?
+    .save_png(&c.out.join("trajectory.png"))?;
+    written.extend(["samples.png", "trajectory.png"]);
+    summary["trajectory_timesteps"] = json!(
+        frames
+            .iter()
+            .map(|(t, _)| t.map_or("sample".to_string(), |t| t.to_string()))
+            .collect::<Vec<_>>()
+    );
+    summary["sample_grid_seconds"] = json!(start.elapsed().as_secs_f64());
+    // FID and precision / recall against the test split.
+    let n_fid = d.fid_samples.unwrap_or(pixels_test.rows());
+    if n_fid > 0
+        && let Some(ext) = gen_gan::eval::extractor_for(h)?.filter(|_| h == w)
+    {
+        let mut samplers = Vec::new();
+        if t_big > 50 {
+            let ddim = SamplerOptions {
+                steps: Some(50),
+                clip_x0: config.clip_x0(),
+                ..SamplerOptions::of(SamplerKind::Ddim)
+            };
+            samplers.push((format!("ddim{}", 50), ddim));
+        } else {
+            let ddim = SamplerOptions {
+                clip_x0: config.clip_x0(),
+                ..SamplerOptions::of(SamplerKind::Ddim)
+            };
+            samplers.push((format!("ddim{t_big}"), ddim));
+        }
+        if d.fid_ddpm {
+            samplers.push((format!("ddpm{t_big}"), config.default_sampler()));
+        }
+        for (name, opts) in samplers {
+            let start = std::time::Instant::now();
+            let s = model.sample_with(n_fid, &opts, &mut rng_from_seed(c.seed ^ 0xf1d))?;
+            let q = gen_gan::eval::image_quality(&to_pixels(&s)?, &pixels_test, &ext)?;
+            let mut entry = json!(q);
+            entry["seconds"] = json!(start.elapsed().as_secs_f64());
+            summary[format!("vs_test_{name}")] = entry;
+        }
+    }
+    // The bound in bits/dim on test images spread over the split.
+    let rows = pixels_test.rows().min(bound_rows);
+    if rows > 0 {
+        let xb = to_model(&output::spread_rows(&pixels_test, rows)?)?;
+        let start = std::time::Instant::now();
+        let terms = model.bound(&xb, 0)?;
+        let per_dim = (h * w) as f64 * std::f64::consts::LN_2;
+        summary["test_bound_bpd"] = json!(mean(&terms.nll()) / per_dim);
+        summary["test_bound_nll"] = json!(mean(&terms.nll()));
+        summary["test_bound_terms"] = json!({"prior": mean(&terms.prior),
+            "diffusion": mean(&terms.diffusion), "decoder": mean(&terms.decoder),
+            "units": "nats per image; the decoder is the discretised Gaussian, so the total bounds -ln P of the discrete image"});
+        summary["test_bound_rows"] = json!(rows);
+        summary["test_bound_seconds"] = json!(start.elapsed().as_secs_f64());
+    }
+    gen_core::checkpoint::write_json_atomic(&c.out.join("summary.json"), &summary)?;
+    summary["pictures"] = json!(written);
+    Ok(summary)
+}
+
+/// A loaded DDPM run. Image runs take and give pixels in [0, 1] (the model
+/// works on 2x − 1).
 struct LoadedDdpm(Ddpm);
+
+impl LoadedDdpm {
+    fn is_image(&self) -> bool {
+        self.0.config().levels.is_some()
+    }
+
+    /// Rows of the command line → the model's scale.
+    fn model_rows(&self, x: &Matrix) -> Result<Matrix> {
+        if self.is_image() {
+            to_model(x)
+        } else {
+            Ok(x.clone())
+        }
+    }
+
+    /// The model's rows → the command line's scale.
+    fn user_rows(&self, x: Matrix) -> Result<Matrix> {
+        if self.is_image() {
+            to_pixels(&x)
+        } else {
+            Ok(x)
+        }
+    }
+}
 
 impl LoadedRun for LoadedDdpm {
     fn capabilities(&self) -> Capabilities {
@@ -326,7 +572,8 @@ impl LoadedRun for LoadedDdpm {
     }
 
     fn sample(&self, n: usize, opts: &SampleOptions, rng: &mut Rng) -> Result<Samples> {
-        Sample::sample(&self.0, n, opts, rng).map(Samples::Rows)
+        let s = Sample::sample(&self.0, n, opts, rng)?;
+        self.user_rows(s).map(Samples::Rows)
     }
 
     fn sample_diffusion(
@@ -335,17 +582,40 @@ impl LoadedRun for LoadedDdpm {
         sampler: &SamplerOptions,
         rng: &mut Rng,
     ) -> Result<Samples> {
+        let c = self.0.config();
         let opts = SamplerOptions {
-            variance: self.0.config().variance,
+            variance: c.variance,
+            clip_x0: sampler.clip_x0.or(c.clip_x0()),
             ..*sampler
         };
-        self.0.sample_with(n, &opts, rng).map(Samples::Rows)
+        let s = self.0.sample_with(n, &opts, rng)?;
+        self.user_rows(s).map(Samples::Rows)
     }
 
     fn prepare(&self, d: Data) -> Result<Input> {
-        match d {
-            Data::Points { x, .. } => Ok(Input::Rows(x)),
-            other => Err(GenError::config(
+        let c = self.0.config();
+        match (d, c.unet()) {
+            (Data::Points { x, .. }, None) => Ok(Input::Rows(x)),
+            (
+                Data::Images {
+                    x, h, w, levels, ..
+                },
+                Some(u),
+            ) if (h, w) == (u.height, u.width) && Some(levels) == c.levels => {
+                Ok(Input::Rows(gen_data::transforms::scale_unit(&x, levels)?))
+            }
+            (other, Some(u)) => Err(GenError::config(
+                "--data",
+                other.describe(),
+                format!(
+                    "this DDPM models {}x{} images with {} grey levels",
+                    u.height,
+                    u.width,
+                    c.levels.unwrap_or(0)
+                ),
+                "use the image set it was trained on",
+            )),
+            (other, None) => Err(GenError::config(
                 "--data",
                 other.describe(),
                 "this DDPM models 2-D points",
@@ -355,7 +625,8 @@ impl LoadedRun for LoadedDdpm {
     }
 
     fn score(&self, x: &Input, opts: &ScoreOptions) -> Result<Scores> {
-        Score::score(&self.0, rows_of(x, "a DDPM")?, opts)
+        let x = self.model_rows(rows_of(x, "a DDPM")?)?;
+        Score::score(&self.0, &x, opts)
     }
 
     fn encode(&self, x: &Matrix) -> Result<Vec<EncodingPart>> {
@@ -363,7 +634,7 @@ impl LoadedRun for LoadedDdpm {
         Ok(vec![EncodingPart {
             key: "x_T",
             file_suffix: "",
-            values: self.0.encode(x, steps)?,
+            values: self.0.encode(&self.model_rows(x)?, steps)?,
             integer: false,
             description: "DDIM inversions x_T of x₀ (all T steps)",
         }])
@@ -371,6 +642,7 @@ impl LoadedRun for LoadedDdpm {
 
     fn reconstruct(&self, x: &Matrix) -> Result<Matrix> {
         let steps = self.0.schedule().steps();
-        self.0.decode(&self.0.encode(x, steps)?, steps)
+        let z = self.0.encode(&self.model_rows(x)?, steps)?;
+        self.user_rows(self.0.decode(&z, steps)?)
     }
 }

@@ -1,6 +1,8 @@
 //! `genlab` end to end for the diffusion family: train a tiny ddpm on a toy,
 //! sample with every sampler, the clear errors of the sampler options,
-//! score (a bound), encode / reconstruct (DDIM inversion round trip).
+//! score (a bound), encode / reconstruct (DDIM inversion round trip); and a
+//! tiny U-Net ddpm on digits: pictures, bits/dim, FID, DDIM sampling of
+//! the run, scoring, and the refused image sizes.
 
 mod common;
 use common::genlab;
@@ -143,13 +145,23 @@ fn ddpm_trains_samples_scores_and_encodes() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["rows"].as_array().unwrap().len(), 3);
 
-    // Images and ε-prediction under zero terminal SNR are refused with the reason.
+    // Text and ε-prediction under zero terminal SNR are refused with the reason.
     let bad = run.with_file_name("refused");
     let bad_s = bad.to_str().unwrap();
     let (ok, _, err) = genlab(&[
-        "train", "ddpm", "--data", "digits", "--steps", "1", "--out", bad_s,
+        "train",
+        "ddpm",
+        "--data",
+        "shakespeare",
+        "--steps",
+        "1",
+        "--out",
+        bad_s,
     ]);
-    assert!(!ok && err.contains("2-D points"), "{err}");
+    assert!(
+        !ok && err.contains("2-D points") && err.contains("images"),
+        "{err}"
+    );
     let (ok, _, err) = genlab(&[
         "train",
         "ddpm",
@@ -162,5 +174,140 @@ fn ddpm_trains_samples_scores_and_encodes() {
         bad_s,
     ]);
     assert!(!ok && err.contains("--prediction v"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A tiny U-Net on digits for a few steps: the summary's bound in bits/dim
+/// and FID of DDIM-50 samples, samples.png and trajectory.png; the run
+/// samples with DDIM (50 steps) as pixels in [0, 1] and scores the test
+/// split with the discretised bound; sizes the U-Net cannot halve are refused.
+#[test]
+fn image_ddpm_trains_on_digits_and_samples_with_ddim() {
+    let dir = std::env::temp_dir().join(format!("genlab-ddpm-unet-{}", std::process::id()));
+    let run = dir.join("run");
+    let run_s = run.to_str().unwrap();
+    let (ok, out, err) = genlab(&[
+        "train",
+        "ddpm",
+        "--data",
+        "digits",
+        "--steps",
+        "3",
+        "--batch",
+        "8",
+        "--diffusion-steps",
+        "60",
+        "--unet-channels",
+        "8,16",
+        "--bound-rows",
+        "2",
+        "--fid-samples",
+        "8",
+        "--out",
+        run_s,
+    ]);
+    assert!(ok, "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["denoiser"], "unet", "{out}");
+    assert_eq!(
+        summary["config"]["arch"]["widths"],
+        serde_json::json!([8, 16])
+    );
+    let bpd = summary["test_bound_bpd"].as_f64().unwrap();
+    assert!(bpd.is_finite() && bpd > 0.0, "{out}");
+    assert!(
+        summary["vs_test_ddim50"]["fid"]
+            .as_f64()
+            .unwrap()
+            .is_finite(),
+        "{out}"
+    );
+    assert_eq!(
+        summary["trajectory_timesteps"].as_array().unwrap().len(),
+        11
+    );
+    for f in ["samples.png", "trajectory.png", "loss.png"] {
+        assert!(run.join(f).exists(), "{f}");
+    }
+
+    let (ok, out, err) = genlab(&[
+        "sample",
+        "--checkpoint",
+        run_s,
+        "--sampler",
+        "ddim",
+        "--sample-steps",
+        "50",
+        "--n",
+        "3",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["samples"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for r in rows {
+        let r = r.as_array().unwrap();
+        assert_eq!(r.len(), 64);
+        assert!(r.iter().all(|p| (0.0..=1.0).contains(&p.as_f64().unwrap())));
+    }
+    let png = dir.join("s.png");
+    let (ok, _, err) = genlab(&[
+        "sample",
+        "--checkpoint",
+        run_s,
+        "--sampler",
+        "ddim",
+        "--sample-steps",
+        "10",
+        "--n",
+        "4",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(ok && png.exists(), "{err}");
+
+    let (ok, out, err) = genlab(&["score", "--checkpoint", run_s, "--data", "digits"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "bound", "{out}");
+    assert!(
+        v["bound"].as_str().unwrap().contains("discretised"),
+        "{out}"
+    );
+    assert_eq!(v["values"].as_array().unwrap().len(), 297);
+    // The ODE likelihood and another image set are refused with the reason.
+    let (ok, _, err) = genlab(&[
+        "score",
+        "--checkpoint",
+        run_s,
+        "--data",
+        "digits",
+        "--estimator",
+        "ode",
+        "--k",
+        "20",
+    ]);
+    assert!(!ok && err.contains("variational bound"), "{err}");
+    let (ok, _, err) = genlab(&["score", "--checkpoint", run_s, "--data", "mnist5k"]);
+    assert!(!ok && err.contains("8x8 images"), "{err}");
+
+    // 28 × 28 with four levels would halve 28 three times: refused with a fix.
+    let bad = dir.join("bad");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "ddpm",
+        "--data",
+        "mnist5k",
+        "--unet-channels",
+        "8,8,16,16",
+        "--steps",
+        "1",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("divisible by 8") && err.contains("--unet-channels 8,8,16"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
