@@ -31,14 +31,37 @@
 //! with the target of the parameterisation (ε, x₀ or v) and w = 1 (simple)
 //! or the min-SNR-γ weight ([`crate::param`]); one Adam step, then the EMA
 //! of the weights is updated. Sampling, scoring and encoding use the EMA.
+//!
+//! # Classes and classifier-free guidance (Ho & Salimans 2022)
+//!
+//! With [`DdpmConfig::classes`] = K the network also takes a class
+//! y ∈ {0, …, K−1} or the null class ∅ = K, through a learned table of K + 1
+//! embeddings (N(0, 1) entries, as PyTorch's `nn.Embedding`): added to the
+//! U-Net's time embedding before its SiLU (diffusers' `class_embedding`), or
+//! appended to the MLP's input. A conditional batch carries its labels in
+//! its last column (as gen-gan's cGAN); each label is replaced by ∅ with
+//! probability p_uncond ([`DdpmConfig::label_dropout`], drawn after t and
+//! ε), so one network learns both ε(x_t, y) and ε(x_t, ∅). Guided sampling
+//! with weight w uses
+//!
+//! ```text
+//! ε̃(x_t, y) = (1 + w) · ε(x_t, y) − w · ε(x_t, ∅)
+//! ```
+//!
+//! (Ho & Salimans' w; diffusers' `guidance_scale` is 1 + w, so w = 0 is the
+//! conditional model alone). The combination is applied to the network's
+//! output whatever it predicts (ε, x₀ or v are affine in each other at fixed
+//! x_t, so it is the same guidance), as diffusers does.
 
 use std::path::Path;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use gen_core::burn;
 use gen_core::checkpoint::{read_json, write_json_atomic};
-use gen_core::nn::{Activation, Mlp, MlpConfig, sinusoidal_time_embedding};
+use gen_core::nn::{
+    Activation, Mlp, MlpConfig, TokenEmbedding, TokenEmbeddingConfig, sinusoidal_time_embedding,
+};
 use gen_core::numerics::standard_normals;
 use gen_core::optim::{OptimConfig, Optimized};
 use gen_core::tensor::to_vec;
@@ -114,6 +137,19 @@ pub struct DdpmConfig {
     /// samplers clip x̂₀ to [−1, 1]. None: continuous data.
     #[serde(default)]
     pub levels: Option<u32>,
+    /// Classes K of a class-conditional denoiser (module docs: the batch's
+    /// last column holds the label); None: unconditional.
+    #[serde(default)]
+    pub classes: Option<usize>,
+    /// Probability p_uncond that a training label is replaced by the null
+    /// class, so the network also learns ε(x_t, ∅) for guidance (Ho &
+    /// Salimans use 0.1 or 0.2).
+    #[serde(default = "default_label_dropout")]
+    pub label_dropout: f64,
+}
+
+fn default_label_dropout() -> f64 {
+    0.1
 }
 
 impl Default for DdpmConfig {
@@ -130,6 +166,8 @@ impl Default for DdpmConfig {
             data_dim: 2,
             ema: Some(0.995),
             levels: None,
+            classes: None,
+            label_dropout: default_label_dropout(),
         }
     }
 }
@@ -175,6 +213,22 @@ impl DdpmConfig {
     pub fn validate(&self) -> Result<()> {
         self.schedule.validate()?;
         self.loss.validate()?;
+        if self.classes == Some(0) {
+            return Err(GenError::config(
+                "classes",
+                0,
+                "a conditional DDPM needs at least one class",
+                "give the data set's number of classes (10 for digits and MNIST), or none for an unconditional model",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.label_dropout) {
+            return Err(GenError::config(
+                "label dropout",
+                self.label_dropout,
+                "p_uncond is a probability below 1 (at 1 the network never sees a class)",
+                "use 0.1 (Ho & Salimans), or 0 for no unconditional model (then no guidance)",
+            ));
+        }
         if self.schedule.zero_terminal_snr && self.prediction == Prediction::Epsilon {
             Prediction::Epsilon.check_level(0.0)?;
         }
@@ -269,6 +323,8 @@ pub struct DenoiserNet {
     /// Width of each coordinate's embedding (0: none).
     #[module(skip)]
     pub x_embed: usize,
+    /// The K + 1 class embeddings of a conditional network (the last is ∅).
+    pub class_embed: Option<TokenEmbedding>,
 }
 
 /// The scale of the data coordinates before their sinusoidal embedding.
@@ -280,8 +336,9 @@ impl DenoiserNet {
     pub fn new(config: &DdpmConfig, rng: &mut Rng, device: &Device) -> Result<Self> {
         let (mlp, unet) = match &config.arch {
             DenoiserArch::Mlp => {
+                let class_width = config.classes.map_or(0, |_| config.time_dim);
                 let mlp = MlpConfig {
-                    d_in: config.data_dim * (1 + config.x_embed) + config.time_dim,
+                    d_in: config.data_dim * (1 + config.x_embed) + config.time_dim + class_width,
                     hidden: config.hidden.clone(),
                     d_out: config.data_dim,
                     activation: Activation::Silu,
@@ -292,12 +349,58 @@ impl DenoiserNet {
             }
             DenoiserArch::UNet(u) => (None, Some(u.init(rng, device)?)),
         };
+        // Drawn after the network, so an unconditional seed gives the same weights.
+        let class_embed = match config.classes {
+            Some(k) => {
+                let width = match &unet {
+                    Some(u) => u.config.time_embed_width(),
+                    None => config.time_dim,
+                };
+                Some(
+                    TokenEmbeddingConfig {
+                        vocab: k + 1,
+                        d_model: width,
+                        std: 1.0,
+                    }
+                    .init(rng, device)?,
+                )
+            }
+            None => None,
+        };
         Ok(Self {
             mlp,
             unet,
             time_dim: config.time_dim,
             x_embed: config.x_embed,
+            class_embed,
         })
+    }
+
+    /// Classes K of a conditional network (None: unconditional).
+    pub fn classes(&self) -> Option<usize> {
+        self.class_embed.as_ref().map(|e| e.vocab() - 1)
+    }
+
+    /// The class embeddings of `labels` (values in 0..=K, K the null
+    /// class ∅), or of ∅ for every row when `labels` is None; None for an
+    /// unconditional network.
+    ///
+    /// # Shapes
+    /// - `labels`: n values → `[n, width]`
+    fn class_embedding(
+        &self,
+        labels: Option<&[usize]>,
+        n: usize,
+        device: &Device,
+    ) -> Option<Tensor<2>> {
+        let table = self.class_embed.as_ref()?;
+        let null = table.vocab() - 1;
+        let ids: Vec<i64> = match labels {
+            Some(l) => l.iter().map(|&c| c.min(null) as i64).collect(),
+            None => vec![null as i64; n],
+        };
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [n, 1]), device);
+        Some(table.forward(ids).reshape([n, table.d_model()]))
     }
 
     /// Rows per network call when sampling and scoring: 8192 vectors, or as
@@ -316,8 +419,24 @@ impl DenoiserNet {
     /// - `x`: `[batch, D]`, `t`: `[batch]` → `[batch, D]` (an image is a row
     ///   of D = C·H·W values)
     pub fn forward(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
+        self.forward_with_classes(x, t, None)
+    }
+
+    /// The network of a conditional model at classes `labels` (0..K, or K
+    /// for ∅; None: ∅ for every row); an unconditional network ignores them.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, D]`, `t`: `[batch]`, `labels`: batch values → `[batch, D]`
+    pub fn forward_with_classes(
+        &self,
+        x: Tensor<2>,
+        t: Tensor<1>,
+        labels: Option<&[usize]>,
+    ) -> Tensor<2> {
+        let [n, _] = x.dims();
+        let class = self.class_embedding(labels, n, &x.device());
         if let Some(u) = &self.unet {
-            return u.forward(x, t);
+            return u.forward_conditioned(x, t, class);
         }
         let mlp = self
             .mlp
@@ -336,6 +455,7 @@ impl DenoiserNet {
             }
         }
         parts.push(sinusoidal_time_embedding(t, self.time_dim, 10_000.0));
+        parts.extend(class);
         mlp.forward(Tensor::cat(parts, 1))
     }
 
@@ -397,6 +517,12 @@ impl DenoiserNet {
         let width = temb.dims()[1];
         inputs.push(temb);
         blocks.push(Tensor::<3>::zeros([n, d, width], &device));
+        // A conditional MLP's likelihood is of its unconditional model, ∅.
+        if let Some(class) = self.class_embedding(None, n, &device) {
+            let width = class.dims()[1];
+            inputs.push(class);
+            blocks.push(Tensor::<3>::zeros([n, d, width], &device));
+        }
         let (out, jv) = mlp.forward_jvp(Tensor::cat(inputs, 1), Tensor::cat(blocks, 2));
         // jv[:, j, k] = ∂out_k/∂x_j; the trace sums k = j.
         let trace = (jv * eye.unsqueeze_dim::<3>(0))
@@ -419,12 +545,16 @@ pub const ENCODE_REFINE: usize = 2;
 /// Rows per network call when sampling and scoring.
 const ROWS_PER_CALL: usize = 8192;
 
-/// A network as a [`Denoiser`] on host rows (no autodiff).
+/// A network as a [`Denoiser`] on host rows (no autodiff). For a
+/// conditional network: at the null class ∅, or at one class per row with
+/// guidance weight w (module docs).
 #[derive(Debug, Clone)]
 pub struct NetDenoiser {
     net: DenoiserNet,
     device: Device,
     prediction: Prediction,
+    labels: Option<Vec<usize>>,
+    guidance: f64,
 }
 
 impl NetDenoiser {
@@ -459,6 +589,16 @@ impl Denoiser for NetDenoiser {
                 "pass one timestep per row",
             ));
         }
+        if let Some(l) = &self.labels
+            && l.len() != n
+        {
+            return Err(GenError::shape(
+                "guided denoiser rows",
+                l.len(),
+                n,
+                "a class-conditional denoiser is called with the rows it was built for, one class each",
+            ));
+        }
         let mut out = Vec::with_capacity(n * d);
         let xs = x.to_f32();
         let per_call = self.net.rows_per_call();
@@ -467,7 +607,17 @@ impl Denoiser for NetDenoiser {
             let (rows, xt) = self.rows_tensor(&xs, d, start..end);
             let tv: Vec<f32> = t[start..end].iter().map(|v| *v as f32).collect();
             let tt = Tensor::<1>::from_data(TensorData::new(tv, [rows]), &self.device);
-            out.extend(to_vec(self.net.forward(xt, tt))?.into_iter().map(f64::from));
+            let labels = self.labels.as_ref().map(|l| &l[start..end]);
+            let mut o = self
+                .net
+                .forward_with_classes(xt.clone(), tt.clone(), labels);
+            if labels.is_some() && self.guidance != 0.0 {
+                // (1 + w)·out(x, y) − w·out(x, ∅)
+                let w = self.guidance;
+                let u = self.net.forward_with_classes(xt, tt, None);
+                o = o.mul_scalar(1.0 + w) - u.mul_scalar(w);
+            }
+            out.extend(to_vec(o)?.into_iter().map(f64::from));
         }
         Matrix::new(n, d, out)
     }
@@ -564,7 +714,108 @@ impl Ddpm {
             net,
             device: self.device.clone().inner(),
             prediction: self.config.prediction,
+            labels: None,
+            guidance: 0.0,
         }
+    }
+
+    /// Classes K of a conditional model (None: unconditional).
+    pub fn classes(&self) -> Option<usize> {
+        self.config.classes
+    }
+
+    /// The sampling denoiser at class `labels[i]` for row i with
+    /// classifier-free guidance weight `guidance` = w ≥ 0 (module docs;
+    /// w = 0: the conditional model alone). Errors, with the fix, for an
+    /// unconditional model, a class out of range, a negative or non-finite
+    /// w, and w > 0 on a model trained without label dropout (it has no
+    /// unconditional ε(x_t, ∅) to guide away from).
+    pub fn guided_denoiser(&self, labels: &[usize], guidance: f64) -> Result<NetDenoiser> {
+        let Some(k) = self.config.classes else {
+            return Err(GenError::config(
+                "class",
+                format!("{} labels", labels.len()),
+                "this DDPM is unconditional: it takes no class and no guidance weight",
+                "sample without a class and guidance, or train with classes (genlab train ddpm --conditional)",
+            ));
+        };
+        if let Some(&c) = labels.iter().find(|&&c| c >= k) {
+            return Err(GenError::config(
+                "class",
+                c,
+                format!("the model has {k} classes, 0..={}", k - 1),
+                format!("give a class between 0 and {}", k - 1),
+            ));
+        }
+        if !(guidance.is_finite() && guidance >= 0.0) {
+            return Err(GenError::config(
+                "guidance weight w",
+                guidance,
+                "w is Ho & Salimans' weight, (1 + w)·ε(x, y) − w·ε(x, ∅), a finite number ≥ 0",
+                "use w = 0 (the conditional model alone) up to about 4; diffusers' guidance_scale s is w = s − 1",
+            ));
+        }
+        if guidance > 0.0 && self.config.label_dropout == 0.0 {
+            return Err(GenError::config(
+                "guidance weight w",
+                guidance,
+                "the model was trained with label dropout 0, so its unconditional ε(x, ∅) was never learned",
+                "sample with w = 0, or train with label dropout (e.g. 0.1)",
+            ));
+        }
+        Ok(NetDenoiser {
+            labels: Some(labels.to_vec()),
+            guidance,
+            ..self.denoiser()
+        })
+    }
+
+    /// One sample per entry of `labels`, of that class, with guidance
+    /// weight `guidance` ([`Ddpm::guided_denoiser`]) and sampler `opts`.
+    pub fn sample_guided(
+        &self,
+        labels: &[usize],
+        guidance: f64,
+        opts: &SamplerOptions,
+        rng: &mut Rng,
+    ) -> Result<Matrix> {
+        opts.validate(self.schedule.steps())?;
+        let den = self.guided_denoiser(labels, guidance)?;
+        let x_t =
+            sampler::initial_noise(labels.len(), self.config.data_dim, opts.temperature, rng)?;
+        sampler::sample(&den, &self.schedule, opts, x_t, rng)
+    }
+
+    /// A batch's data columns and, for a conditional model, the class
+    /// labels of its last column (checked to be integers in 0..K).
+    pub fn split_labels(&self, batch: &Matrix) -> Result<(Matrix, Option<Vec<usize>>)> {
+        let Some(k) = self.config.classes else {
+            return Ok((batch.clone(), None));
+        };
+        let d = self.config.data_dim;
+        batch.ensure_cols(
+            d + 1,
+            "conditional DDPM batch (data columns, then the class)",
+        )?;
+        let mut x = Vec::with_capacity(batch.rows() * d);
+        let mut labels = Vec::with_capacity(batch.rows());
+        for r in batch.iter_rows() {
+            let y = r[d];
+            if !(y.fract() == 0.0 && y >= 0.0 && (y as usize) < k) {
+                return Err(GenError::config(
+                    "class",
+                    y,
+                    format!(
+                        "a conditional DDPM batch holds the class in its last column, an integer in 0..={}",
+                        k - 1
+                    ),
+                    format!("give classes between 0 and {}", k - 1),
+                ));
+            }
+            x.extend_from_slice(&r[..d]);
+            labels.push(y as usize);
+        }
+        Ok((Matrix::new(batch.rows(), d, x)?, Some(labels)))
     }
 
     fn check_rows(&self, x: &Matrix, context: &str) -> Result<()> {
@@ -574,6 +825,8 @@ impl Ddpm {
 
     /// One learning step (module docs); returns the loss.
     pub fn step(&mut self, batch: &Matrix, ctx: &mut StepContext<'_>) -> Result<f64> {
+        let (batch, labels) = self.split_labels(batch)?;
+        let batch = &batch;
         self.check_rows(batch, "DDPM training batch")?;
         let (n, d) = batch.shape();
         if n == 0 {
@@ -586,6 +839,13 @@ impl Ddpm {
         let big_t = self.schedule.steps();
         let ts: Vec<usize> = (0..n).map(|_| ctx.rng.random_range(0..big_t)).collect();
         let eps = standard_normals(n * d, ctx.rng);
+        // Label dropout: ∅ (= K) with probability p_uncond, drawn after t and ε.
+        let labels = labels.map(|l| {
+            let (k, p) = (self.config.classes.unwrap_or(0), self.config.label_dropout);
+            l.into_iter()
+                .map(|y| if ctx.rng.random::<f64>() < p { k } else { y })
+                .collect::<Vec<_>>()
+        });
         let (p, w) = (self.config.prediction, self.config.loss);
         let mut xt = Vec::with_capacity(n * d);
         let mut target = Vec::with_capacity(n * d);
@@ -606,7 +866,10 @@ impl Ddpm {
         let weight = Tensor::<1>::from_data(TensorData::new(weight, [n]), dev);
         let tt: Vec<f32> = ts.iter().map(|t| *t as f32).collect();
         let tt = Tensor::<1>::from_data(TensorData::new(tt, [n]), dev);
-        let out = self.net.model.forward(xt, tt);
+        let out = self
+            .net
+            .model
+            .forward_with_classes(xt, tt, labels.as_deref());
         let per_row = (out - target).powi_scalar(2).mean_dim(1).reshape([n]);
         let loss = (per_row * weight).mean();
         let value = self.net.step(loss, ctx.lr)?;
@@ -688,6 +951,19 @@ impl Ddpm {
         frames: usize,
         rng: &mut Rng,
     ) -> Result<Vec<(Option<usize>, Matrix)>> {
+        self.sample_trajectory_with(&self.denoiser(), n, opts, frames, rng)
+    }
+
+    /// [`Ddpm::sample_trajectory`] with denoiser `den` (e.g. a
+    /// [`Ddpm::guided_denoiser`] built for `n` rows).
+    pub fn sample_trajectory_with(
+        &self,
+        den: &NetDenoiser,
+        n: usize,
+        opts: &SamplerOptions,
+        frames: usize,
+        rng: &mut Rng,
+    ) -> Result<Vec<(Option<usize>, Matrix)>> {
         opts.validate(self.schedule.steps())?;
         if frames < 2 {
             return Err(GenError::config(
@@ -716,14 +992,7 @@ impl Ddpm {
             }
             pos += 1;
         };
-        sampler::sample_observed(
-            &self.denoiser(),
-            &self.schedule,
-            opts,
-            x_t,
-            rng,
-            &mut observe,
-        )?;
+        sampler::sample_observed(den, &self.schedule, opts, x_t, rng, &mut observe)?;
         Ok(out)
     }
 
@@ -805,19 +1074,26 @@ impl Sample for Ddpm {
     /// the temperature scales x_T and every noise draw.
     fn sample(&self, n: usize, options: &SampleOptions, rng: &mut Rng) -> Result<Matrix> {
         options.validate()?;
-        if options.condition.is_some() {
-            return Err(GenError::config(
-                "condition",
-                "given",
-                "this DDPM is unconditional",
-                "sample without a condition",
-            ));
-        }
         let opts = SamplerOptions {
             temperature: options.temperature,
             ..self.config.default_sampler()
         };
-        self.sample_with(n, &opts, rng)
+        match &options.condition {
+            // A class c (a 1 × 1 condition): every sample of class c, w = 0.
+            Some(c) => {
+                let y = c.as_slice().first().copied().unwrap_or(-1.0);
+                if c.as_slice().len() != 1 || y.fract() != 0.0 || y < 0.0 {
+                    return Err(GenError::config(
+                        "condition",
+                        format!("{:?}", c.as_slice()),
+                        "a DDPM's condition is one class index",
+                        "pass a 1 × 1 condition holding the class",
+                    ));
+                }
+                self.sample_guided(&vec![y as usize; n], 0.0, &opts, rng)
+            }
+            None => self.sample_with(n, &opts, rng),
+        }
     }
 }
 
@@ -880,17 +1156,19 @@ impl Checkpoint for Ddpm {
         let path = dir.join("ddpm_config.json");
         let saved: DdpmConfig = read_json(&path)?;
         let c = &self.config;
-        if saved.arch != c.arch || saved.levels != c.levels {
+        if saved.arch != c.arch || saved.levels != c.levels || saved.classes != c.classes {
             return Err(GenError::Format {
                 path,
                 problem: format!(
-                    "the checkpoint is of a DDPM with a {} denoiser {:?} for levels {:?}; this one has a {} denoiser {:?} for levels {:?}",
+                    "the checkpoint is of a DDPM with a {} denoiser {:?} for levels {:?}, classes {:?}; this one has a {} denoiser {:?} for levels {:?}, classes {:?}",
                     saved.arch.name(),
                     saved.arch,
                     saved.levels,
+                    saved.classes,
                     c.arch.name(),
                     c.arch,
-                    c.levels
+                    c.levels,
+                    c.classes
                 ),
                 fix: "build the DDPM with the checkpoint's ddpm_config.json".into(),
             });

@@ -102,6 +102,11 @@ impl UNetConfig {
         }
     }
 
+    /// Width of the time embedding e(t), 4c₀ (a class embedding adds to it).
+    pub fn time_embed_width(&self) -> usize {
+        4 * self.widths.first().copied().unwrap_or(0)
+    }
+
     /// The data width C·H·W of one flattened image.
     pub fn data_dim(&self) -> usize {
         self.channels * self.height * self.width
@@ -204,7 +209,7 @@ impl UNetConfig {
         self.validate()?;
         let w = &self.widths;
         let (levels, b) = (w.len(), self.blocks);
-        let temb = 4 * w[0];
+        let temb = self.time_embed_width();
         let def = Init::Default;
         let time1 = linear(self.time_dim, temb, def, rng, device);
         let time2 = linear(temb, temb, def, rng, device);
@@ -461,7 +466,25 @@ impl UNet {
     /// # Shapes
     /// - `x`: `[batch, C, H, W]`, `t`: `[batch]` → `[batch, C, H, W]`
     pub fn forward_images(&self, x: Tensor<4>, t: Tensor<1>) -> Tensor<4> {
-        let e = silu(self.time_embedding(t));
+        self.forward_images_conditioned(x, t, None)
+    }
+
+    /// [`UNet::forward_images`] with a class embedding `class` added to the
+    /// time embedding before its SiLU (diffusers' `class_embedding`).
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, C, H, W]`, `t`: `[batch]`, `class`: `[batch, 4c₀]` →
+    ///   `[batch, C, H, W]`
+    pub fn forward_images_conditioned(
+        &self,
+        x: Tensor<4>,
+        t: Tensor<1>,
+        class: Option<Tensor<2>>,
+    ) -> Tensor<4> {
+        let e = match class {
+            Some(c) => silu(self.time_embedding(t) + c),
+            None => silu(self.time_embedding(t)),
+        };
         let b = self.config.blocks;
         let mut h = self.stem.forward(x);
         let mut skips = Vec::with_capacity(self.down.len());
@@ -497,9 +520,25 @@ impl UNet {
     /// # Shapes
     /// - `x`: `[batch, C·H·W]`, `t`: `[batch]` → `[batch, C·H·W]`
     pub fn forward(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
+        self.forward_conditioned(x, t, None)
+    }
+
+    /// [`UNet::forward`] with an optional class embedding
+    /// ([`UNet::forward_images_conditioned`]).
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, C·H·W]`, `t`: `[batch]`, `class`: `[batch, 4c₀]` →
+    ///   `[batch, C·H·W]`
+    pub fn forward_conditioned(
+        &self,
+        x: Tensor<2>,
+        t: Tensor<1>,
+        class: Option<Tensor<2>>,
+    ) -> Tensor<2> {
         let [n, d] = x.dims();
         let c = &self.config;
         let img = x.reshape([n, c.channels, c.height, c.width]);
-        self.forward_images(img, t).reshape([n, d])
+        self.forward_images_conditioned(img, t, class)
+            .reshape([n, d])
     }
 }

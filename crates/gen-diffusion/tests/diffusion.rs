@@ -24,6 +24,9 @@ use serde_json::Value;
 /// The image DDPM (U-Net, discretised decoder).
 mod images;
 
+/// Class-conditional DDPMs and classifier-free guidance.
+mod guidance;
+
 fn fixture() -> Value {
     let text = include_str!("fixtures/diffusers.json");
     serde_json::from_str(text).unwrap()
