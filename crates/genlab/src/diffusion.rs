@@ -13,6 +13,17 @@
 //! precision / recall of DDIM-50 (and with `--fid-ddpm` ancestral) samples
 //! against the test split in gen-eval's extractor space. The command line
 //! sees images as pixels in [0, 1], as for the other image models.
+//!
+//! `--conditional` trains a class-conditional U-Net on the image labels with
+//! label dropout (`--label-dropout`, p_uncond); the summary then sweeps the
+//! classifier-free guidance weight w over `--guidance-grid` (Ho & Salimans'
+//! w: ε̃ = (1 + w)·ε(x, y) − w·ε(x, ∅); diffusers' guidance_scale = 1 + w)
+//! with DDIM-50 samples, class-balanced: FID / precision / recall against
+//! the test split and the share of samples gen-eval's classifier assigns
+//! to the requested class, as `guidance.png` (the curves) and
+//! `guidance_samples.png` (one row per class, one block per w, the same
+//! noise). `sample --guidance w [--class c]` draws guided samples (classes
+//! 0, 1, …, K−1 in turn without `--class`).
 
 use std::path::Path;
 
@@ -111,6 +122,23 @@ pub struct DiffusionArgs {
     /// on the same rows (`test_ode_nll`; 0: skip it).
     #[arg(id = "ode-nll-steps", long = "ode-nll-steps", default_value_t = 100)]
     pub ode_steps: usize,
+    /// Image data: a class-conditional denoiser trained on the labels, for
+    /// classifier-free guidance.
+    #[arg(id = "conditional", long = "conditional")]
+    pub conditional: bool,
+    /// With --conditional: probability p_uncond that a training label is
+    /// replaced by the null class (the unconditional model guidance needs).
+    #[arg(id = "label-dropout", long = "label-dropout", default_value_t = 0.1)]
+    pub label_dropout: f64,
+    /// With --conditional: guidance weights w the summary measures (FID,
+    /// precision, recall, class accuracy of DDIM-50 samples).
+    #[arg(
+        id = "guidance-grid",
+        long = "guidance-grid",
+        value_delimiter = ',',
+        default_value = "0,0.5,1,2,4"
+    )]
+    pub guidance_grid: Vec<f64>,
 }
 
 /// Sampler options of `genlab sample` for diffusion runs; any of them
@@ -138,6 +166,11 @@ pub struct DiffusionSampleArgs {
     /// The Langevin corrector's target signal-to-noise ratio r.
     #[arg(id = "langevin-snr", long = "langevin-snr")]
     pub langevin_snr: Option<f64>,
+    /// Class-conditional runs: classifier-free guidance weight w ≥ 0 (Ho &
+    /// Salimans: (1 + w)·ε(x, y) − w·ε(x, ∅); diffusers' guidance_scale is
+    /// 1 + w; 0: the conditional model alone).
+    #[arg(id = "guidance", long = "guidance", allow_negative_numbers = true)]
+    pub guidance: Option<f64>,
 }
 
 impl DiffusionSampleArgs {
@@ -149,6 +182,7 @@ impl DiffusionSampleArgs {
             || self.spacing.is_some()
             || self.corrector_steps.is_some()
             || self.langevin_snr.is_some()
+            || self.guidance.is_some()
     }
 
     /// The sampler these options describe, at temperature `temperature`
@@ -225,6 +259,7 @@ fn config_of_unchecked(a: &DiffusionArgs, data_dim: usize) -> DdpmConfig {
         x_embed: a.x_embed,
         data_dim,
         ema: Some(a.ema),
+        label_dropout: a.label_dropout,
         ..DdpmConfig::default()
     }
 }
@@ -241,6 +276,26 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     }
     let train = crate::data::load(a.data(), gen_data::Split::Train)?;
     let test = crate::data::load(a.data(), gen_data::Split::Test)?;
+    if d.conditional && !matches!(train, Data::Images { .. }) {
+        return Err(GenError::config(
+            "--conditional",
+            train.describe(),
+            "a class-conditional DDPM trains on labelled images",
+            "use --data digits or --data mnist5k, or drop --conditional",
+        ));
+    }
+    if let Some(w) = d
+        .guidance_grid
+        .iter()
+        .find(|w| !(w.is_finite() && **w >= 0.0))
+    {
+        return Err(GenError::config(
+            "--guidance-grid",
+            w,
+            "guidance weights are Ho & Salimans' w ≥ 0",
+            "use e.g. --guidance-grid 0,0.5,1,2,4",
+        ));
+    }
     match (&train, &test) {
         (Data::Points { x, toy }, Data::Points { x: xt, .. }) => train_points(a, x, *toy, xt),
         (Data::Images { .. }, Data::Images { .. }) => train_images(a, &train, &test),
@@ -426,6 +481,13 @@ fn train_images(a: &TrainArgs, train: &Data, test: &Data) -> Result<serde_json::
     let (c, d) = (&a.common, &a.diffusion);
     let (raw, h, w, levels) = train.images("the image DDPM")?;
     let (raw_test, ..) = test.images("the image DDPM")?;
+    let Data::Images { labels, .. } = train else {
+        unreachable!("images() refused other data")
+    };
+    let classes = match d.conditional {
+        true => Some(labels.iter().max().map_or(0, |&m| m as usize + 1)),
+        false => None,
+    };
     let pixels_test = gen_data::transforms::scale_unit(&raw_test, levels)?;
     let x = to_model(&gen_data::transforms::scale_unit(&raw, levels)?)?;
     let unet = unet_of(d, h, w);
@@ -435,9 +497,15 @@ fn train_images(a: &TrainArgs, train: &Data, test: &Data) -> Result<serde_json::
         arch: DenoiserArch::UNet(unet),
         levels: Some(levels),
         hidden: DdpmConfig::default().hidden,
+        classes,
         ..config_of_unchecked(d, h * w)
     };
     config.validate()?;
+    // A conditional model's rows carry the label in their last column.
+    let x = match classes {
+        Some(_) => gen_gan::labelled_batch(&x, labels)?,
+        None => x,
+    };
     let (batch_size, lr) = (c.batch.unwrap_or(IMAGE_BATCH), c.lr.unwrap_or(IMAGE_LR));
     let bound_rows = d.bound_rows.unwrap_or(100);
     // During training the bound of 16 spread test images (T passes each).
@@ -453,19 +521,32 @@ fn train_images(a: &TrainArgs, train: &Data, test: &Data) -> Result<serde_json::
         "terminal_alpha_bar": model.schedule().alpha_bar(t_big - 1)});
     let mut written = vec!["loss.png"];
     output::loss_png(&report.losses, &c.out.join("loss.png"))?;
-    // samples.png and trajectory.png from one ancestral run over all T steps.
+    // samples.png and trajectory.png from one ancestral run over all T
+    // steps (conditional: one row of 8 per class, w = 0).
     let scale = if h.max(w) <= 8 { 6 } else { 2 };
     let start = std::time::Instant::now();
-    let frames = model.sample_trajectory(
-        GRID_SAMPLES,
+    let grid_labels: Option<Vec<usize>> =
+        classes.map(|k| (0..k).flat_map(|y| std::iter::repeat_n(y, 8)).collect());
+    let (den, n_grid) = match &grid_labels {
+        Some(l) => (model.guided_denoiser(l, 0.0)?, l.len()),
+        None => (model.denoiser(), GRID_SAMPLES),
+    };
+    let frames = model.sample_trajectory_with(
+        &den,
+        n_grid,
         &config.default_sampler(),
         TRAJECTORY_FRAMES,
         &mut rng_from_seed(c.seed ^ 0x5eed),
     )?;
     let last = &frames.last().expect("at least two frames").1;
     gen_viz::image_grid(&to_pixels(last)?, h, w, 8, scale)?.save_png(&c.out.join("samples.png"))?;
-    let mut rows = Vec::with_capacity(TRAJECTORY_ROWS * frames.len());
-    for i in 0..TRAJECTORY_ROWS.min(GRID_SAMPLES) {
+    // Conditional: one trajectory per class, else the first rows.
+    let traj_rows: Vec<usize> = match classes {
+        Some(k) => (0..k).map(|y| 8 * y).collect(),
+        None => (0..TRAJECTORY_ROWS.min(n_grid)).collect(),
+    };
+    let mut rows = Vec::with_capacity(traj_rows.len() * frames.len());
+    for &i in &traj_rows {
         for (_, m) in &frames {
             rows.push(m.row(i).to_vec());
         }
@@ -486,39 +567,111 @@ fn train_images(a: &TrainArgs, train: &Data, test: &Data) -> Result<serde_json::
             .collect::<Vec<_>>()
     );
     summary["sample_grid_seconds"] = json!(start.elapsed().as_secs_f64());
-    // FID and precision / recall against the test split.
+    // FID and precision / recall against the test split (conditional:
+    // class-balanced samples at w = 0).
     let n_fid = d.fid_samples.unwrap_or(pixels_test.rows());
-    if n_fid > 0
-        && let Some(ext) = gen_gan::eval::extractor_for(h)?.filter(|_| h == w)
-    {
-        let mut samplers = Vec::new();
-        if t_big > 50 {
-            let ddim = SamplerOptions {
-                steps: Some(50),
-                clip_x0: config.clip_x0(),
-                ..SamplerOptions::of(SamplerKind::Ddim)
-            };
-            samplers.push((format!("ddim{}", 50), ddim));
-        } else {
-            let ddim = SamplerOptions {
-                clip_x0: config.clip_x0(),
-                ..SamplerOptions::of(SamplerKind::Ddim)
-            };
-            samplers.push((format!("ddim{t_big}"), ddim));
+    let ext = match n_fid {
+        0 => None,
+        _ => gen_gan::eval::extractor_for(h)?.filter(|_| h == w),
+    };
+    let ddim = SamplerOptions {
+        steps: Some(50.min(t_big)),
+        clip_x0: config.clip_x0(),
+        ..SamplerOptions::of(SamplerKind::Ddim)
+    };
+    let balanced: Option<Vec<usize>> = classes.map(|k| (0..n_fid).map(|i| i % k).collect());
+    let draw = |opts: &SamplerOptions, weight: f64, seed: u64| -> Result<Matrix> {
+        let mut rng = rng_from_seed(seed);
+        match &balanced {
+            Some(l) => model.sample_guided(l, weight, opts, &mut rng),
+            None => model.sample_with(n_fid, opts, &mut rng),
         }
+    };
+    if let Some(ext) = &ext {
+        let mut samplers = vec![(format!("ddim{}", 50.min(t_big)), ddim)];
         if d.fid_ddpm {
             samplers.push((format!("ddpm{t_big}"), config.default_sampler()));
         }
         for (name, opts) in samplers {
             let start = std::time::Instant::now();
-            let s = model.sample_with(n_fid, &opts, &mut rng_from_seed(c.seed ^ 0xf1d))?;
-            let q = gen_gan::eval::image_quality(&to_pixels(&s)?, &pixels_test, &ext)?;
+            let s = draw(&opts, 0.0, c.seed ^ 0xf1d)?;
+            let q = gen_gan::eval::image_quality(&to_pixels(&s)?, &pixels_test, ext)?;
             let mut entry = json!(q);
             entry["seconds"] = json!(start.elapsed().as_secs_f64());
             summary[format!("vs_test_{name}")] = entry;
         }
     }
-    // The bound in bits/dim on test images spread over the split.
+    // The guidance sweep: quality and class accuracy against w.
+    if let (Some(ext), Some(k), Some(l)) = (&ext, classes, &balanced) {
+        let mut sweep = Vec::new();
+        for &weight in &d.guidance_grid {
+            let start = std::time::Instant::now();
+            let s = to_pixels(&draw(&ddim, weight, c.seed ^ 0x9d)?)?;
+            let seconds = start.elapsed().as_secs_f64();
+            let q = gen_gan::eval::image_quality(&s, &pixels_test, ext)?;
+            let probs = ext.probabilities(&s)?;
+            let mut per_class = vec![(0usize, 0usize); k];
+            for (r, &y) in probs.iter_rows().zip(l) {
+                let top = (0..r.len()).fold(0, |b, j| if r[j] > r[b] { j } else { b });
+                per_class[y].1 += 1;
+                per_class[y].0 += usize::from(top == y);
+            }
+            let mut entry = json!(q);
+            entry["w"] = json!(weight);
+            let hits: usize = per_class.iter().map(|(hit, _)| hit).sum();
+            entry["class_accuracy"] = json!(hits as f64 / l.len().max(1) as f64);
+            entry["class_accuracy_per_class"] = json!(
+                per_class
+                    .iter()
+                    .map(|(hit, n)| *hit as f64 / (*n).max(1) as f64)
+                    .collect::<Vec<_>>()
+            );
+            entry["seconds"] = json!(seconds);
+            sweep.push(entry);
+        }
+        let best = sweep
+            .iter()
+            .max_by(|a, b| {
+                let f = |e: &serde_json::Value| e["class_accuracy"].as_f64().unwrap_or(0.0);
+                f(a).total_cmp(&f(b))
+            })
+            .cloned();
+        summary["guidance"] = json!({"sampler": "ddim50 (η = 0), class-balanced",
+            "samples": n_fid, "convention": "w of Ho & Salimans: (1 + w)·ε(x, y) − w·ε(x, ∅); diffusers' guidance_scale = 1 + w",
+            "classifier": format!("gen-eval's {h}x{w} extractor's class probabilities"),
+            "sweep": sweep, "best_by_class_accuracy": best});
+        guidance_curves(&summary["guidance"]["sweep"], &c.out.join("guidance.png"))?;
+        written.push("guidance.png");
+    }
+    // Guided samples: one row per class, one block of 4 per w, the same noise.
+    if let Some(k) = classes {
+        let per = 4;
+        let mut blocks = Vec::new();
+        for &weight in &d.guidance_grid {
+            let l: Vec<usize> = (0..k).flat_map(|y| std::iter::repeat_n(y, per)).collect();
+            let s = model.sample_guided(&l, weight, &ddim, &mut rng_from_seed(c.seed ^ 0x6d))?;
+            blocks.push(to_pixels(&s)?);
+        }
+        let mut rows = Vec::new();
+        for y in 0..k {
+            for b in &blocks {
+                for j in 0..per {
+                    rows.push(b.row(y * per + j).to_vec());
+                }
+            }
+        }
+        if !rows.is_empty() {
+            gen_viz::image_grid(&Matrix::from_rows(&rows)?, h, w, per * blocks.len(), scale)?
+                .save_png(&c.out.join("guidance_samples.png"))?;
+            written.push("guidance_samples.png");
+        }
+        summary["guidance_samples_png"] = json!(format!(
+            "one row per class 0..{k}; blocks of {per} columns at w = {:?}, left to right, the same noise in every block",
+            d.guidance_grid
+        ));
+    }
+    // The bound in bits/dim on test images spread over the split
+    // (conditional: of the unconditional model, the null class).
     let rows = pixels_test.rows().min(bound_rows);
     if rows > 0 {
         let xb = to_model(&output::spread_rows(&pixels_test, rows)?)?;
@@ -532,10 +685,50 @@ fn train_images(a: &TrainArgs, train: &Data, test: &Data) -> Result<serde_json::
             "units": "nats per image; the decoder is the discretised Gaussian, so the total bounds -ln P of the discrete image"});
         summary["test_bound_rows"] = json!(rows);
         summary["test_bound_seconds"] = json!(start.elapsed().as_secs_f64());
+        if classes.is_some() {
+            summary["test_bound_model"] = json!("the null class (the unconditional model)");
+        }
     }
     gen_core::checkpoint::write_json_atomic(&c.out.join("summary.json"), &summary)?;
     summary["pictures"] = json!(written);
     Ok(summary)
+}
+
+/// `guidance.png`: FID and the class accuracy of the guidance sweep
+/// against w, side by side.
+fn guidance_curves(sweep: &serde_json::Value, path: &Path) -> Result<()> {
+    use gen_viz::chart::{Chart, Figure, Legend, Series};
+    let points = |key: &str| -> Vec<(f64, f64)> {
+        sweep
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| Some((e["w"].as_f64()?, e[key].as_f64()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let fid = Chart::new("FID against the test split")
+        .x_label("guidance weight w")
+        .y_label("FID")
+        .series(Series::line_points("FID", points("fid")));
+    let acc = Chart::new("quality and faithfulness")
+        .x_label("guidance weight w")
+        .y_label("share")
+        .y_range(0.0, 1.0)
+        .series(Series::line_points(
+            "class accuracy",
+            points("class_accuracy"),
+        ))
+        .series(Series::line_points("precision", points("precision")))
+        .series(Series::line_points("recall", points("recall")))
+        .legend(Legend::LowerRight);
+    Figure::new(900, 320)
+        .title("classifier-free guidance, DDIM-50")
+        .cols(2)
+        .chart(fid)
+        .chart(acc)
+        .save_png(path)
 }
 
 /// A loaded DDPM run. Image runs take and give pixels in [0, 1] (the model
@@ -590,6 +783,33 @@ impl LoadedRun for LoadedDdpm {
         };
         let s = self.0.sample_with(n, &opts, rng)?;
         self.user_rows(s).map(Samples::Rows)
+    }
+
+    fn sample_guided(
+        &self,
+        n: usize,
+        sampler: &SamplerOptions,
+        class: Option<usize>,
+        guidance: f64,
+        rng: &mut Rng,
+    ) -> Result<Samples> {
+        let k = self.0.classes().unwrap_or(1).max(1);
+        let labels: Vec<usize> = match class {
+            Some(c) => vec![c; n],
+            None => (0..n).map(|i| i % k).collect(),
+        };
+        let c = self.0.config();
+        let opts = SamplerOptions {
+            variance: c.variance,
+            clip_x0: sampler.clip_x0.or(c.clip_x0()),
+            ..*sampler
+        };
+        let s = self.0.sample_guided(&labels, guidance, &opts, rng)?;
+        self.user_rows(s).map(Samples::Rows)
+    }
+
+    fn classes(&self) -> Option<usize> {
+        self.0.classes()
     }
 
     fn prepare(&self, d: Data) -> Result<Input> {

@@ -87,6 +87,23 @@ pub trait LoadedRun {
         ))
     }
 
+    /// Samples of a class-conditional diffusion model drawn by `sampler`
+    /// with classifier-free guidance weight `guidance` (`sample --guidance w
+    /// [--class c]`): all of class `class`, or classes 0, 1, …, K−1 in turn.
+    fn sample_guided(
+        &self,
+        _n: usize,
+        _sampler: &gen_diffusion::SamplerOptions,
+        _class: Option<usize>,
+        _guidance: f64,
+        _rng: &mut Rng,
+    ) -> Result<Samples> {
+        Err(self.unsupported(
+            Task::Sample,
+            "--guidance is for class-conditional diffusion models (genlab train ddpm --conditional)",
+        ))
+    }
+
     /// Classes K of a conditional model (`sample --class` takes 0..K), or
     /// `None` for an unconditional one.
     fn classes(&self) -> Option<usize> {

@@ -23,7 +23,7 @@ pub struct SampleArgs {
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Class of every sample (conditional models: cgan).
+    /// Class of every sample (conditional models: cgan, ddpm --conditional).
     #[arg(long)]
     class: Option<usize>,
     /// Write samples here (.npy or .npz — array `samples` — for vectors,
@@ -119,7 +119,7 @@ pub fn run(a: SampleArgs) -> Result<()> {
                     "--class",
                     c,
                     format!("{model} is unconditional: it takes no class"),
-                    "sample without --class, or train a conditional model (cgan)",
+                    "sample without --class, or train a conditional model (cgan, or ddpm --conditional)",
                 ));
             }
             Some(k) if c >= k => {
@@ -133,8 +133,24 @@ pub fn run(a: SampleArgs) -> Result<()> {
             Some(_) => opts.condition = Some(Matrix::new(1, 1, vec![c as f64])?),
         }
     }
+    if let (Some(w), None) = (a.diffusion.guidance, run.classes()) {
+        return Err(GenError::config(
+            "--guidance",
+            w,
+            format!(
+                "{} is unconditional: classifier-free guidance needs a class-conditional model",
+                run.capabilities().model
+            ),
+            "sample without --guidance, or train one: genlab train ddpm --conditional --data digits",
+        ));
+    }
     let n = a.n.unwrap_or(16);
-    let samples = if a.diffusion.wanted() {
+    let conditional_diffusion = run.classes().is_some() && run.capabilities().family == "diffusion";
+    let samples = if a.diffusion.wanted() && conditional_diffusion {
+        let sampler = a.diffusion.options(a.temperature);
+        let w = a.diffusion.guidance.unwrap_or(0.0);
+        run.sample_guided(n, &sampler, a.class, w, &mut rng_from_seed(a.seed))?
+    } else if a.diffusion.wanted() {
         let sampler = a.diffusion.options(a.temperature);
         run.sample_diffusion(n, &sampler, &mut rng_from_seed(a.seed))?
     } else {

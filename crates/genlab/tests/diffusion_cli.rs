@@ -311,3 +311,121 @@ fn image_ddpm_trains_on_digits_and_samples_with_ddim() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--conditional` on digits: the summary's guidance sweep (FID, class
+/// accuracy per w), guidance.png and guidance_samples.png; `sample
+/// --guidance w --class c`; and the errors: a class out of range, a
+/// negative w, guidance on an unconditional run, --conditional on points.
+#[test]
+fn conditional_ddpm_sweeps_guidance_and_samples_a_class() {
+    let dir = std::env::temp_dir().join(format!("genlab-ddpm-cfg-{}", std::process::id()));
+    let run = dir.join("run");
+    let run_s = run.to_str().unwrap();
+    let (ok, out, err) = genlab(&[
+        "train",
+        "ddpm",
+        "--data",
+        "digits",
+        "--conditional",
+        "--steps",
+        "3",
+        "--batch",
+        "8",
+        "--diffusion-steps",
+        "20",
+        "--unet-channels",
+        "8,16",
+        "--bound-rows",
+        "2",
+        "--fid-samples",
+        "20",
+        "--guidance-grid",
+        "0,2",
+        "--out",
+        run_s,
+    ]);
+    assert!(ok, "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["config"]["classes"], 10, "{out}");
+    let sweep = summary["guidance"]["sweep"].as_array().unwrap();
+    assert_eq!(sweep.len(), 2, "{out}");
+    for (e, w) in sweep.iter().zip([0.0, 2.0]) {
+        assert_eq!(e["w"].as_f64(), Some(w));
+        assert!(e["fid"].as_f64().unwrap().is_finite(), "{out}");
+        let acc = e["class_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{out}");
+        assert_eq!(e["class_accuracy_per_class"].as_array().unwrap().len(), 10);
+    }
+    for f in [
+        "samples.png",
+        "trajectory.png",
+        "guidance.png",
+        "guidance_samples.png",
+    ] {
+        assert!(run.join(f).exists(), "{f}");
+    }
+    let (ok, out, err) = genlab(&[
+        "sample",
+        "--checkpoint",
+        run_s,
+        "--sampler",
+        "ddim",
+        "--sample-steps",
+        "5",
+        "--guidance",
+        "1.5",
+        "--class",
+        "3",
+        "--n",
+        "2",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["samples"].as_array().unwrap().len(), 2);
+    let (ok, _, err) = genlab(&["sample", "--checkpoint", run_s, "--class", "10"]);
+    assert!(!ok && err.contains("10 classes"), "{err}");
+    let (ok, _, err) = genlab(&["sample", "--checkpoint", run_s, "--guidance", "-1"]);
+    assert!(!ok && err.contains("≥ 0"), "{err}");
+
+    let plain = dir.join("plain");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "ddpm",
+        "--data",
+        "eight-gaussians",
+        "--steps",
+        "2",
+        "--diffusion-steps",
+        "10",
+        "--diffusion-hidden",
+        "8",
+        "--bound-rows",
+        "2",
+        "--ode-nll-steps",
+        "0",
+        "--out",
+        plain.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = genlab(&[
+        "sample",
+        "--checkpoint",
+        plain.to_str().unwrap(),
+        "--guidance",
+        "1",
+    ]);
+    assert!(!ok && err.contains("unconditional"), "{err}");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "ddpm",
+        "--data",
+        "eight-gaussians",
+        "--conditional",
+        "--steps",
+        "1",
+        "--out",
+        dir.join("bad").to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("labelled images"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
