@@ -812,6 +812,10 @@ impl LoadedRun for LoadedDdpm {
         self.0.classes()
     }
 
+    fn diffusion_steps(&self) -> Option<usize> {
+        Some(self.0.schedule().steps())
+    }
+
     fn prepare(&self, d: Data) -> Result<Input> {
         let c = self.0.config();
         match (d, c.unet()) {

@@ -263,6 +263,10 @@ impl LoadedRun for LoadedLatent {
         self.model.sample_with(n, &opts, rng).map(Samples::Rows)
     }
 
+    fn diffusion_steps(&self) -> Option<usize> {
+        Some(self.model.ddpm().schedule().steps())
+    }
+
     fn prepare(&self, d: Data) -> Result<Input> {
         let (raw, .., levels) = d.images(latent::NAME)?;
         Ok(Input::Rows(self.prep.evaluation(&raw, levels)?))

@@ -26,6 +26,7 @@ mod output;
 mod registry;
 mod run;
 mod sample;
+mod samplers;
 mod text;
 mod tour;
 mod vae;
@@ -82,6 +83,11 @@ enum Command {
     /// experiments, play the KM game; writes report.html, report.md and
     /// summary.json (quick: within 10 minutes on 2 cores).
     Tour(tour::TourArgs),
+    /// Compare a diffusion run's samplers (DDPM, DDIM over steps and η, the
+    /// probability-flow ODE): quality against the test split (FID / PRDC on
+    /// images, modes on 2-D toys) and ms per sample; writes samplers.json,
+    /// samplers.md and samplers.png.
+    Samplers(samplers::SamplersArgs),
     /// Print a shell completion script, e.g.
     /// `genlab completions bash > ~/.local/share/bash-completion/completions/genlab`.
     Completions {
@@ -335,6 +341,7 @@ fn dispatch(cmd: Command, config: Option<String>) -> Result<()> {
         Command::Interpolate(a) => infer::interpolate(&a),
         Command::Export(a) => print_json(&export::run(&a)?),
         Command::Tour(a) => tour::run(&a),
+        Command::Samplers(a) => samplers::run(a),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "genlab", &mut script);

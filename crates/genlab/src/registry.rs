@@ -104,6 +104,12 @@ pub trait LoadedRun {
         ))
     }
 
+    /// The number of diffusion steps T of a diffusion model (None for
+    /// other families).
+    fn diffusion_steps(&self) -> Option<usize> {
+        None
+    }
+
     /// Classes K of a conditional model (`sample --class` takes 0..K), or
     /// `None` for an unconditional one.
     fn classes(&self) -> Option<usize> {

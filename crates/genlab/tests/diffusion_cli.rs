@@ -145,6 +145,73 @@ fn ddpm_trains_samples_scores_and_encodes() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["rows"].as_array().unwrap().len(), 3);
 
+    // genlab samplers: the grid without step counts above T = 20, each
+    // entry scored on the toy's modes and timed; then the errors.
+    let study = dir.join("samplers");
+    let (ok, out, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        run_s,
+        "--out",
+        study.to_str().unwrap(),
+        "--n",
+        "50",
+        "--steps",
+        "5,10,100",
+        "--etas",
+        "0,1",
+        "--ode-steps",
+        "5",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = v["samplers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["sampler"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "DDPM-20",
+            "DDIM-5 η=0",
+            "DDIM-10 η=0",
+            "DDIM-5 η=1",
+            "DDIM-10 η=1",
+            "ODE-5 (DPM-Solver++ 2M)"
+        ]
+    );
+    for r in v["samplers"].as_array().unwrap() {
+        assert_eq!(r["modes"], 8, "{r}");
+        assert!(r["ms_per_sample"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    for f in ["samplers.json", "samplers.md", "samplers.png"] {
+        assert!(study.join(f).exists(), "{f}");
+    }
+    let (ok, _, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        run_s,
+        "--out",
+        study.to_str().unwrap(),
+        "--etas",
+        "1.5",
+    ]);
+    assert!(!ok && err.contains("[0, 1]"), "{err}");
+    let (ok, _, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        run_s,
+        "--out",
+        study.to_str().unwrap(),
+        "--steps",
+        "50",
+        "--no-ode",
+        "--no-ddpm",
+    ]);
+    assert!(!ok && err.contains("T = 20"), "{err}");
+
     // Text and ε-prediction under zero terminal SNR are refused with the reason.
     let bad = run.with_file_name("refused");
     let bad_s = bad.to_str().unwrap();
@@ -265,6 +332,30 @@ fn image_ddpm_trains_on_digits_and_samples_with_ddim() {
         png.to_str().unwrap(),
     ]);
     assert!(ok && png.exists(), "{err}");
+
+    // genlab samplers on images: FID of each sampler against the test split.
+    let study = dir.join("samplers");
+    let (ok, out, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        run_s,
+        "--out",
+        study.to_str().unwrap(),
+        "--n",
+        "8",
+        "--steps",
+        "5",
+        "--etas",
+        "0",
+        "--ode-steps",
+        "5",
+        "--no-ddpm",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["samplers"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(rows.iter().all(|r| r["fid"].as_f64().unwrap().is_finite()));
 
     let (ok, out, err) = genlab(&["score", "--checkpoint", run_s, "--data", "digits"]);
     assert!(ok, "{err}");

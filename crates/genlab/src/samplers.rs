@@ -1,0 +1,381 @@
+//! `genlab samplers`: one diffusion run's samplers side by side — the
+//! step-count trade-off the DDIM paper's Table 1 measures. For every sampler
+//! of the grid (ancestral DDPM over all T steps; DDIM at each `--steps` and
+//! each `--etas` η; the probability-flow ODE with DPM-Solver++(2M) at each
+//! `--ode-steps`) it draws the same number of samples from the same seed,
+//! times them, and scores them against the test split of the run's data:
+//!
+//! - images: FID, precision, recall, density and coverage (k = 5) in
+//!   gen-eval's extractor space (the extractor of the image size);
+//! - 2-D Gaussian-mixture toys: modes covered and the high-quality share.
+//!
+//! A class-conditional run samples its classes in turn at w = 0 (the
+//! conditional model without guidance). Writes `samplers.json`,
+//! `samplers.md` (the table) and `samplers.png` (quality against ms per
+//! sample, one line per η) in `--out`.
+//!
+//! ```text
+//! genlab samplers --checkpoint runs/ddpm-digits --out runs/ddpm-digits/samplers
+//!                 [--n 297] [--steps 10,20,50,100,1000] [--etas 0,0.5,1]
+//!                 [--ode-steps 10,20 | --no-ode] [--no-ddpm] [--seed 0]
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use gen_core::{GenError, Matrix, Result, rng_from_seed};
+use gen_diffusion::{SamplerKind, SamplerOptions};
+use gen_eval::toy::{ModeCoverageOptions, mode_coverage};
+use gen_viz::chart::{Chart, Legend, Scale, Series};
+use serde_json::{Value, json};
+
+use crate::data::Data;
+use crate::registry::{LoadedRun, Samples};
+use crate::{families, print_json};
+
+/// Options of `genlab samplers`.
+#[derive(clap::Args, Debug)]
+pub struct SamplersArgs {
+    /// A diffusion run directory (ddpm or latent-ddpm).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Where samplers.json, samplers.md and samplers.png go.
+    #[arg(long)]
+    out: PathBuf,
+    /// Samples per sampler (default: as many as test rows, at most 2000).
+    #[arg(long)]
+    n: Option<usize>,
+    /// DDIM step counts (those above the run's T are skipped).
+    #[arg(long, value_delimiter = ',', default_value = "10,20,50,100,1000")]
+    steps: Vec<usize>,
+    /// DDIM η values, each in [0, 1].
+    #[arg(long, value_delimiter = ',', default_value = "0,0.5,1")]
+    etas: Vec<f64>,
+    /// Probability-flow ODE (DPM-Solver++ 2M) step counts.
+    #[arg(long = "ode-steps", value_delimiter = ',', default_value = "10,20")]
+    ode_steps: Vec<usize>,
+    /// Skip the probability-flow ODE.
+    #[arg(long = "no-ode")]
+    no_ode: bool,
+    /// Skip ancestral DDPM over all T steps.
+    #[arg(long = "no-ddpm")]
+    no_ddpm: bool,
+    /// Seed of every sampler's draws (the same x_T for all).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// One sampler of the grid.
+struct Entry {
+    name: String,
+    kind: &'static str,
+    steps: usize,
+    eta: Option<f64>,
+    opts: SamplerOptions,
+}
+
+fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
+    if let Some(eta) = a.etas.iter().find(|e| !(0.0..=1.0).contains(*e)) {
+        return Err(GenError::config(
+            "--etas",
+            eta,
+            "DDIM's η interpolates between deterministic DDIM (0) and DDPM's posterior variance (1)",
+            "use values in [0, 1], e.g. --etas 0,0.5,1",
+        ));
+    }
+    if let Some(s) = a.steps.iter().chain(&a.ode_steps).find(|s| **s == 0) {
+        return Err(GenError::config(
+            "--steps / --ode-steps",
+            s,
+            "a sampler takes at least one step",
+            "use step counts between 1 and the run's T",
+        ));
+    }
+    let mut out = Vec::new();
+    if !a.no_ddpm {
+        out.push(Entry {
+            name: format!("DDPM-{big_t}"),
+            kind: "ddpm",
+            steps: big_t,
+            eta: None,
+            opts: SamplerOptions::of(SamplerKind::Ddpm),
+        });
+    }
+    for &eta in &a.etas {
+        for &steps in a.steps.iter().filter(|s| **s <= big_t) {
+            out.push(Entry {
+                name: format!("DDIM-{steps} η={eta}"),
+                kind: "ddim",
+                steps,
+                eta: Some(eta),
+                opts: SamplerOptions {
+                    steps: Some(steps),
+                    eta,
+                    ..SamplerOptions::of(SamplerKind::Ddim)
+                },
+            });
+        }
+    }
+    for &steps in a.ode_steps.iter().filter(|s| **s <= big_t && !a.no_ode) {
+        out.push(Entry {
+            name: format!("ODE-{steps} (DPM-Solver++ 2M)"),
+            kind: "ode",
+            steps,
+            eta: None,
+            opts: SamplerOptions {
+                steps: Some(steps),
+                ..SamplerOptions::of(SamplerKind::Ode)
+            },
+        });
+    }
+    if out.is_empty() {
+        return Err(GenError::config(
+            "--steps",
+            format!("{:?}", a.steps),
+            format!("every step count exceeds the run's T = {big_t}"),
+            format!("use step counts up to {big_t}"),
+        ));
+    }
+    Ok(out)
+}
+
+/// How samples are scored: against test images in an extractor's space,
+/// or against a toy's modes.
+enum Judge {
+    Images {
+        test: Matrix,
+        extractor: gen_eval::Extractor,
+    },
+    Modes {
+        centres: Matrix,
+        sigma: f64,
+    },
+}
+
+impl Judge {
+    fn of(data: &str) -> Result<(Self, usize)> {
+        let test = crate::data::load(data, gen_data::Split::Test)?;
+        match test {
+            Data::Images {
+                x, h, w, levels, ..
+            } => {
+                let extractor = gen_gan::eval::extractor_for(h)?
+                    .filter(|_| h == w)
+                    .ok_or_else(|| {
+                        GenError::config(
+                            "run data",
+                            format!("{h}x{w} images"),
+                            "gen-eval has feature extractors for 8x8 (digits) and 28x28 (mnist5k) images only",
+                            "compare samplers of a digits or mnist5k run",
+                        )
+                    })?;
+                let test = gen_data::transforms::scale_unit(&x, levels)?;
+                let n = test.rows();
+                Ok((Self::Images { test, extractor }, n))
+            }
+            Data::Points { toy: Some(t), x } => match t.mode_centres() {
+                Some((centres, sigma)) => Ok((Self::Modes { centres, sigma }, x.rows())),
+                None => Err(toy_error(data)),
+            },
+            _ => Err(toy_error(data)),
+        }
+    }
+
+    fn score(&self, s: &Matrix) -> Result<Value> {
+        match self {
+            Self::Images { test, extractor } => {
+                Ok(json!(gen_gan::eval::image_quality(s, test, extractor)?))
+            }
+            Self::Modes { centres, sigma } => {
+                let m = mode_coverage(s, centres, *sigma, &ModeCoverageOptions::default())?;
+                Ok(json!({"modes_covered": m.modes_covered, "modes": m.modes,
+                    "high_quality_fraction": m.high_quality_fraction}))
+            }
+        }
+    }
+
+    /// The headline quality number and its name (lower is better for FID).
+    fn headline(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::Images { .. } => ("fid", "FID"),
+            Self::Modes { .. } => ("high_quality_fraction", "high-quality share"),
+        }
+    }
+}
+
+fn toy_error(data: &str) -> GenError {
+    GenError::config(
+        "run data",
+        data,
+        "samplers are judged on images (FID, PRDC) or on 2-D Gaussian-mixture toys (modes)",
+        "compare samplers of a digits, mnist5k, eight-gaussians or twenty-five-gaussians run",
+    )
+}
+
+/// `genlab samplers`.
+pub fn run(a: SamplersArgs) -> Result<()> {
+    let (meta, run) = families::load(&a.checkpoint)?;
+    let model = run.capabilities().model;
+    let Some(big_t) = run.diffusion_steps() else {
+        return Err(GenError::config(
+            "--checkpoint",
+            a.checkpoint.display(),
+            format!(
+                "{model} is not a diffusion model; samplers compare a diffusion run's samplers"
+            ),
+            "pass a run of genlab train ddpm (or latent-ddpm)",
+        ));
+    };
+    let entries = grid(&a, big_t)?;
+    let (judge, test_rows) = Judge::of(&meta.data)?;
+    let n = a.n.unwrap_or(test_rows.min(2000));
+    if n < 2 {
+        return Err(GenError::config(
+            "--n",
+            n,
+            "quality metrics need at least 2 samples",
+            "use --n 500 or more for stable FID",
+        ));
+    }
+    std::fs::create_dir_all(&a.out).map_err(|e| GenError::io(&a.out, e))?;
+    let mut rows = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        eprintln!("[{}/{}] {} ({} samples)", i + 1, entries.len(), e.name, n);
+        let start = Instant::now();
+        let s = draw(&*run, n, &e.opts, a.seed)?;
+        let seconds = start.elapsed().as_secs_f64();
+        let mut row = judge.score(&s)?;
+        row["sampler"] = json!(e.name);
+        row["kind"] = json!(e.kind);
+        row["steps"] = json!(e.steps);
+        row["eta"] = json!(e.eta);
+        row["samples"] = json!(n);
+        row["seconds"] = json!(seconds);
+        row["ms_per_sample"] = json!(1e3 * seconds / n as f64);
+        rows.push(row);
+        // Partial results survive an interruption.
+        write_outputs(&a, &meta.data, model, &judge, &rows)?;
+    }
+    print_json(&json!({"model": model, "data": meta.data, "samplers": rows}))
+}
+
+fn draw(run: &dyn LoadedRun, n: usize, opts: &SamplerOptions, seed: u64) -> Result<Matrix> {
+    let mut rng = rng_from_seed(seed);
+    let s = match run.classes() {
+        Some(_) => run.sample_guided(n, opts, None, 0.0, &mut rng)?,
+        None => run.sample_diffusion(n, opts, &mut rng)?,
+    };
+    match s {
+        Samples::Rows(m) => Ok(m),
+        Samples::Strings(_) => Err(GenError::input(
+            "samples",
+            "strings",
+            "samplers compare numeric samples",
+        )),
+    }
+}
+
+fn write_outputs(
+    a: &SamplersArgs,
+    data: &str,
+    model: &str,
+    judge: &Judge,
+    rows: &[Value],
+) -> Result<()> {
+    let summary = json!({"model": model, "data": data, "checkpoint": a.checkpoint,
+        "seed": a.seed, "samplers": rows,
+        "conditional": "class-conditional runs sample classes 0..K-1 in turn at w = 0"});
+    gen_core::checkpoint::write_json_atomic(&a.out.join("samplers.json"), &summary)?;
+    gen_core::checkpoint::write_atomic(
+        &a.out.join("samplers.md"),
+        markdown(data, model, judge, rows).as_bytes(),
+    )?;
+    chart(judge, rows, &a.out.join("samplers.png"))
+}
+
+fn num(v: &Value, key: &str) -> String {
+    v[key].as_f64().map_or("–".into(), |x| format!("{x:.3}"))
+}
+
+fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
+    let mut s = format!("# Samplers of a {model} run on {data}\n\n");
+    match judge {
+        Judge::Images { .. } => {
+            s.push_str("| sampler | steps | η | FID | precision | recall | density | coverage | ms / sample |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            for r in rows {
+                s.push_str(&format!(
+                    "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {:.2} |\n",
+                    r["sampler"].as_str().unwrap_or(""),
+                    r["steps"],
+                    r["eta"].as_f64().map_or("–".into(), |e| e.to_string()),
+                    r["fid"].as_f64().unwrap_or(f64::NAN),
+                    num(r, "precision"),
+                    num(r, "recall"),
+                    num(r, "density"),
+                    num(r, "coverage"),
+                    r["ms_per_sample"].as_f64().unwrap_or(f64::NAN)
+                ));
+            }
+        }
+        Judge::Modes { .. } => {
+            s.push_str("| sampler | steps | η | modes covered | high-quality share | ms / sample |\n|---|---:|---:|---:|---:|---:|\n");
+            for r in rows {
+                s.push_str(&format!(
+                    "| {} | {} | {} | {}/{} | {} | {:.3} |\n",
+                    r["sampler"].as_str().unwrap_or(""),
+                    r["steps"],
+                    r["eta"].as_f64().map_or("–".into(), |e| e.to_string()),
+                    r["modes_covered"],
+                    r["modes"],
+                    num(r, "high_quality_fraction"),
+                    r["ms_per_sample"].as_f64().unwrap_or(f64::NAN)
+                ));
+            }
+        }
+    }
+    s
+}
+
+/// Quality against ms per sample: one line per DDIM η (over its step
+/// counts), the ODE sampler as a line, ancestral DDPM as a point.
+fn chart(judge: &Judge, rows: &[Value], path: &Path) -> Result<()> {
+    let (key, label) = judge.headline();
+    let points = |keep: &dyn Fn(&Value) -> bool| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter(|r| keep(r))
+            .filter_map(|r| Some((r["ms_per_sample"].as_f64()?, r[key].as_f64()?)))
+            .collect()
+    };
+    let mut etas: Vec<f64> = rows.iter().filter_map(|r| r["eta"].as_f64()).collect();
+    etas.sort_by(f64::total_cmp);
+    etas.dedup();
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = etas
+        .into_iter()
+        .map(|eta| {
+            let keep = move |r: &Value| r["kind"] == "ddim" && r["eta"].as_f64() == Some(eta);
+            (format!("DDIM η = {eta}"), points(&keep))
+        })
+        .collect();
+    series.push((
+        "probability-flow ODE".into(),
+        points(&|r: &Value| r["kind"] == "ode"),
+    ));
+    series.push((
+        "ancestral DDPM".into(),
+        points(&|r: &Value| r["kind"] == "ddpm"),
+    ));
+    let mut chart = Chart::new(format!("{label} against sampling time"))
+        .x_label("ms per sample (log)")
+        .y_label(label)
+        .x_scale(Scale::Log)
+        .legend(Legend::UpperRight);
+    let palette = gen_viz::PALETTE;
+    for (k, (name, pts)) in series
+        .into_iter()
+        .filter(|(_, p)| !p.is_empty())
+        .enumerate()
+    {
+        chart = chart.series(Series::line_points(name, pts).color(palette[k % palette.len()]));
+    }
+    chart.figure(640, 380).save_png(path)
+}
