@@ -144,7 +144,7 @@ fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
 enum Judge {
     Images {
         test: Matrix,
-        extractor: gen_eval::Extractor,
+        extractor: Box<gen_eval::Extractor>,
     },
     Modes {
         centres: Matrix,
@@ -171,6 +171,7 @@ impl Judge {
                     })?;
                 let test = gen_data::transforms::scale_unit(&x, levels)?;
                 let n = test.rows();
+                let extractor = Box::new(extractor);
                 Ok((Self::Images { test, extractor }, n))
             }
             Data::Points { toy: Some(t), x } => match t.mode_centres() {
