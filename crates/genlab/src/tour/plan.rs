@@ -294,6 +294,19 @@ pub fn entries(budget: Budget, seed: u64) -> Vec<Entry> {
             vec![],
         ),
     ];
+    // Pixel-space DDPM (a U-Net, about 1.3 s per 28 x 28 step on one core):
+    // standard and full budgets, one seed; the latent-diffusion claim
+    // compares it with latent-ddpm-mnist.
+    if matches!(budget, Budget::Standard | Budget::Full) {
+        families.push((
+            "ddpm-mnist",
+            "diffusion",
+            "ddpm",
+            Group::Images,
+            Steps(0, 0, 1500, 6000),
+            s(&["--fid-samples", "0", "--bound-rows", "16"]),
+        ));
+    }
     // The DCGAN takes about 0.5 s per step on 2 cores: full budget, one seed.
     if budget == Budget::Full {
         families.push((
@@ -320,8 +333,9 @@ pub fn entries(budget: Budget, seed: u64) -> Vec<Entry> {
     let mut out = Vec::new();
     for k in 0..budget.seeds() {
         for (name, family, model, group, steps, extra) in &families {
-            // Deterministic baselines need one seed only.
-            if k > 0 && matches!(*model, "ngram" | "dcgan") {
+            // Deterministic baselines need one seed only; the slow pixel
+            // models get one.
+            if k > 0 && (matches!(*model, "ngram" | "dcgan") || *name == "ddpm-mnist") {
                 continue;
             }
             let suffix = if k == 0 {
@@ -346,4 +360,31 @@ pub fn entries(budget: Budget, seed: u64) -> Vec<Entry> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pixel DDPM the latent-diffusion claim compares with runs once,
+    /// at the standard and full budgets only, with its own FID skipped.
+    #[test]
+    fn the_pixel_ddpm_runs_once_at_standard_and_full() {
+        for (budget, want) in [
+            (Budget::Smoke, 0),
+            (Budget::Quick, 0),
+            (Budget::Standard, 1),
+            (Budget::Full, 1),
+        ] {
+            let runs: Vec<Entry> = entries(budget, 0)
+                .into_iter()
+                .filter(|e| e.name.starts_with("ddpm-mnist"))
+                .collect();
+            assert_eq!(runs.len(), want, "{budget:?}");
+            if let Some(e) = runs.first() {
+                assert_eq!((e.model, e.name.as_str()), ("ddpm", "ddpm-mnist"));
+                assert!(e.extra.windows(2).any(|w| w == ["--fid-samples", "0"]));
+            }
+        }
+    }
 }
