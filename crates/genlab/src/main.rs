@@ -84,9 +84,9 @@ enum Command {
     /// summary.json (quick: within 10 minutes on 2 cores).
     Tour(tour::TourArgs),
     /// Compare a diffusion run's samplers (DDPM, DDIM over steps and η, the
-    /// probability-flow ODE): quality against the test split (FID / PRDC on
-    /// images, modes on 2-D toys) and ms per sample; writes samplers.json,
-    /// samplers.md and samplers.png.
+    /// probability-flow ODE; other runs: their own sampler): quality against
+    /// the test split (FID / PRDC on images, modes on 2-D toys) and ms per
+    /// sample; writes samplers.json, samplers.md and samplers.png.
     Samplers(samplers::SamplersArgs),
     /// Print a shell completion script, e.g.
     /// `genlab completions bash > ~/.local/share/bash-completion/completions/genlab`.

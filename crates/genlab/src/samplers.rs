@@ -10,7 +10,9 @@
 //! - 2-D Gaussian-mixture toys: modes covered and the high-quality share.
 //!
 //! A class-conditional run samples its classes in turn at w = 0 (the
-//! conditional model without guidance). Writes `samplers.json`,
+//! conditional model without guidance). A run of another family has one
+//! sampler, its own (`genlab sample`'s), scored and timed the same way, so
+//! the table of a VAE or a flow sits next to a diffusion run's. Writes `samplers.json`,
 //! `samplers.md` (the table) and `samplers.png` (quality against ms per
 //! sample, one line per η) in `--out`.
 //!
@@ -36,7 +38,8 @@ use crate::{families, print_json};
 /// Options of `genlab samplers`.
 #[derive(clap::Args, Debug)]
 pub struct SamplersArgs {
-    /// A diffusion run directory (ddpm or latent-ddpm).
+    /// A run directory: a diffusion run (ddpm, latent-ddpm), or any other
+    /// run of images or 2-D toy points (its own sampler only).
     #[arg(long)]
     checkpoint: PathBuf,
     /// Where samplers.json, samplers.md and samplers.png go.
@@ -71,7 +74,8 @@ struct Entry {
     kind: &'static str,
     steps: usize,
     eta: Option<f64>,
-    opts: SamplerOptions,
+    /// None: the run's own sampler (`genlab sample`).
+    opts: Option<SamplerOptions>,
 }
 
 fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
@@ -98,7 +102,7 @@ fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
             kind: "ddpm",
             steps: big_t,
             eta: None,
-            opts: SamplerOptions::of(SamplerKind::Ddpm),
+            opts: Some(SamplerOptions::of(SamplerKind::Ddpm)),
         });
     }
     for &eta in &a.etas {
@@ -108,11 +112,11 @@ fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
                 kind: "ddim",
                 steps,
                 eta: Some(eta),
-                opts: SamplerOptions {
+                opts: Some(SamplerOptions {
                     steps: Some(steps),
                     eta,
                     ..SamplerOptions::of(SamplerKind::Ddim)
-                },
+                }),
             });
         }
     }
@@ -122,10 +126,10 @@ fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
             kind: "ode",
             steps,
             eta: None,
-            opts: SamplerOptions {
+            opts: Some(SamplerOptions {
                 steps: Some(steps),
                 ..SamplerOptions::of(SamplerKind::Ode)
-            },
+            }),
         });
     }
     if out.is_empty() {
@@ -217,17 +221,16 @@ fn toy_error(data: &str) -> GenError {
 pub fn run(a: SamplersArgs) -> Result<()> {
     let (meta, run) = families::load(&a.checkpoint)?;
     let model = run.capabilities().model;
-    let Some(big_t) = run.diffusion_steps() else {
-        return Err(GenError::config(
-            "--checkpoint",
-            a.checkpoint.display(),
-            format!(
-                "{model} is not a diffusion model; samplers compare a diffusion run's samplers"
-            ),
-            "pass a run of genlab train ddpm (or latent-ddpm)",
-        ));
+    let entries = match run.diffusion_steps() {
+        Some(big_t) => grid(&a, big_t)?,
+        None => vec![Entry {
+            name: format!("{model} (its own sampler)"),
+            kind: "model",
+            steps: 1,
+            eta: None,
+            opts: None,
+        }],
     };
-    let entries = grid(&a, big_t)?;
     let (judge, test_rows) = Judge::of(&meta.data)?;
     let n = a.n.unwrap_or(test_rows.min(2000));
     if n < 2 {
@@ -243,7 +246,7 @@ pub fn run(a: SamplersArgs) -> Result<()> {
     for (i, e) in entries.iter().enumerate() {
         eprintln!("[{}/{}] {} ({} samples)", i + 1, entries.len(), e.name, n);
         let start = Instant::now();
-        let s = draw(&*run, n, &e.opts, a.seed)?;
+        let s = draw(&*run, n, e.opts.as_ref(), a.seed)?;
         let seconds = start.elapsed().as_secs_f64();
         let mut row = judge.score(&s)?;
         row["sampler"] = json!(e.name);
@@ -260,11 +263,12 @@ pub fn run(a: SamplersArgs) -> Result<()> {
     print_json(&json!({"model": model, "data": meta.data, "samplers": rows}))
 }
 
-fn draw(run: &dyn LoadedRun, n: usize, opts: &SamplerOptions, seed: u64) -> Result<Matrix> {
+fn draw(run: &dyn LoadedRun, n: usize, opts: Option<&SamplerOptions>, seed: u64) -> Result<Matrix> {
     let mut rng = rng_from_seed(seed);
-    let s = match run.classes() {
-        Some(_) => run.sample_guided(n, opts, None, 0.0, &mut rng)?,
-        None => run.sample_diffusion(n, opts, &mut rng)?,
+    let s = match (opts, run.classes()) {
+        (None, _) => run.sample(n, &gen_core::SampleOptions::default(), &mut rng)?,
+        (Some(opts), Some(_)) => run.sample_guided(n, opts, None, 0.0, &mut rng)?,
+        (Some(opts), None) => run.sample_diffusion(n, opts, &mut rng)?,
     };
     match s {
         Samples::Rows(m) => Ok(m),
@@ -364,6 +368,10 @@ fn chart(judge: &Judge, rows: &[Value], path: &Path) -> Result<()> {
     series.push((
         "ancestral DDPM".into(),
         points(&|r: &Value| r["kind"] == "ddpm"),
+    ));
+    series.push((
+        "the model's sampler".into(),
+        points(&|r: &Value| r["kind"] == "model"),
     ));
     let mut chart = Chart::new(format!("{label} against sampling time"))
         .x_label("ms per sample (log)")

@@ -211,6 +211,53 @@ fn ddpm_trains_samples_scores_and_encodes() {
         "--no-ddpm",
     ]);
     assert!(!ok && err.contains("T = 20"), "{err}");
+    // Another family's run: one row, its own sampler, scored the same way;
+    // text runs are refused.
+    let gmm = dir.join("gmm");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "gmm",
+        "--data",
+        "eight-gaussians",
+        "--steps",
+        "5",
+        "--out",
+        gmm.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        gmm.to_str().unwrap(),
+        "--out",
+        study.to_str().unwrap(),
+        "--n",
+        "40",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["samplers"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert_eq!(rows[0]["kind"], "model");
+    assert_eq!(rows[0]["modes"], 8);
+    let ngram = dir.join("ngram");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "ngram",
+        "--data",
+        "shakespeare",
+        "--out",
+        ngram.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        ngram.to_str().unwrap(),
+        "--out",
+        study.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("2-D Gaussian-mixture toys"), "{err}");
 
     // Text and ε-prediction under zero terminal SNR are refused with the reason.
     let bad = run.with_file_name("refused");
