@@ -215,6 +215,25 @@ fn tour_refuses_bad_input_with_clear_errors() {
     assert!(!ok);
     assert!(err.contains("cuda"), "{err}");
 
+    // wgpu with no adapter (no Vulkan ICD, no EGL vendor): the reason and
+    // the fix, before anything is trained, instead of a panic.
+    let d = workdir("no-adapter");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_genlab"))
+        .args(["tour", "--budget", "smoke", "--backend", "wgpu", "--out"])
+        .arg(&d)
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("no wgpu adapter") && err.contains("mesa-vulkan-drivers"),
+        "{err}"
+    );
+    assert!(!d.join("runs").exists(), "nothing is trained");
+
     // A directory with something else in it.
     let d = workdir("other");
     std::fs::create_dir_all(&d).unwrap();
