@@ -121,6 +121,24 @@ pub enum GenError {
         /// This process's rank (≥ 1).
         rank: usize,
     },
+    /// Data-parallel training: the ranks were started with different
+    /// models, options or configuration files (checked once, before
+    /// anything is built). Every rank returns this error together; a rank
+    /// that differs also says where (`detail`).
+    #[error(
+        "rank(s) {ranks:?} of {size} disagree with rank 0 on {what}{detail}. Fix: start every rank with the same genlab build, command line and configuration files (one `mpirun -n N genlab train …`)"
+    )]
+    RanksDisagree {
+        /// What was compared ("the model and its options").
+        what: String,
+        /// The ranks whose fingerprint differs from rank 0's.
+        ranks: Vec<usize>,
+        /// The world size.
+        size: usize,
+        /// On a differing rank, its first difference from rank 0
+        /// (": rank 1 has `a` where rank 0 has `b`"); empty elsewhere.
+        detail: String,
+    },
     /// The requested compute backend is not available.
     #[error("backend '{backend}' is unavailable: {why}. Fix: {fix}")]
     Backend {

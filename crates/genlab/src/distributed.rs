@@ -32,7 +32,59 @@ pub fn join(mode: &str) -> Result<Option<WorldGuard>> {
 
 #[cfg(feature = "mpi")]
 fn mpi_world() -> Result<WorldGuard> {
+    if !launched_by_mpi(|k| std::env::var_os(k).is_some()) {
+        return Err(GenError::config(
+            "--distributed",
+            "mpi",
+            "this process was not started by an MPI launcher, so it would train alone as a \
+             world of one",
+            "start every rank with the launcher: `mpirun -n 2 genlab train … --distributed mpi` \
+             (or `srun`, or `mpiexec`); drop --distributed to train in one process",
+        ));
+    }
     gen_core::distributed::mpi::init()
+}
+
+/// Whether an MPI launcher started this process: OpenMPI (`OMPI_COMM_WORLD_SIZE`),
+/// PMIx (`PMIX_RANK`), MPICH / Intel MPI's Hydra (`PMI_RANK`, `PMI_SIZE`)
+/// and Slurm's `srun` (`SLURM_STEP_ID` with `PMI_FD` / `PMIX_RANK`) all set
+/// one of these in every rank's environment.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+fn launched_by_mpi(is_set: impl Fn(&str) -> bool) -> bool {
+    [
+        "OMPI_COMM_WORLD_SIZE",
+        "PMIX_RANK",
+        "PMI_RANK",
+        "PMI_SIZE",
+        "PMI_FD",
+        "MPI_LOCALNRANKS",
+    ]
+    .iter()
+    .any(|k| is_set(k))
+}
+
+/// Checks at start-up that every rank runs the same build with the same
+/// model and resolved options (`config`: the flags and configuration
+/// files, as the run's config.toml records them), before any rank builds
+/// anything; see [`gen_core::distributed::check_agreement`].
+pub fn check_same_run(config: &str) -> Result<()> {
+    let Some(world) = gen_core::distributed::world() else {
+        return Ok(());
+    };
+    // One option per line, comments and blank lines left out.
+    let options = config
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let fingerprint = std::iter::once(format!("genlab {}", env!("CARGO_PKG_VERSION")))
+        .chain(options.map(String::from))
+        .collect::<Vec<_>>()
+        .join("\n");
+    gen_core::distributed::check_agreement(
+        &*world,
+        "the genlab build, the model and its options",
+        &fingerprint,
+    )
 }
 
 #[cfg(not(feature = "mpi"))]
@@ -50,8 +102,8 @@ fn mpi_world() -> Result<WorldGuard> {
 /// Ends this rank's part: success finalises MPI (dropping the world); a
 /// failure on one rank stops the whole job (`MPI_Abort`) with a message
 /// naming the rank, instead of leaving the others waiting in a collective.
-/// A divergence stops every rank at the same step by itself, so rank 0
-/// alone reports it.
+/// A divergence stops every rank at the same step by itself, and every rank
+/// learns of a disagreement at start-up, so rank 0 alone reports those.
 pub fn or_abort(rank: usize, out: Result<()>, world: WorldGuard) -> Result<()> {
     match out {
         Ok(()) => {
@@ -61,6 +113,13 @@ pub fn or_abort(rank: usize, out: Result<()>, world: WorldGuard) -> Result<()> {
         Err(e @ GenError::DivergedOnRank { .. }) => {
             drop(world);
             if rank == 0 { Err(e) } else { Ok(()) }
+        }
+        Err(e @ GenError::RanksDisagree { .. }) => {
+            // Rank 0 names the ranks; a differing rank also says where.
+            let differs =
+                matches!(&e, GenError::RanksDisagree { detail, .. } if !detail.is_empty());
+            drop(world);
+            if rank == 0 || differs { Err(e) } else { Ok(()) }
         }
         Err(e) => {
             eprintln!("error on rank {rank}: {e}");
@@ -100,4 +159,17 @@ pub fn record(out: &Path) -> Result<()> {
         per_rank_batch: tc.batch_size / world.size(),
     });
     meta.save(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launchers_are_recognised_by_their_environment() {
+        assert!(!launched_by_mpi(|_| false));
+        for k in ["OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMIX_RANK"] {
+            assert!(launched_by_mpi(|v| v == k), "{k}");
+        }
+    }
 }

@@ -396,6 +396,9 @@ fn train(mut a: TrainArgs, config: &str) -> Result<()> {
         return train_here(&a, config);
     };
     let rank = gen_core::distributed::rank();
+    if let Err(e) = distributed::check_same_run(config) {
+        return distributed::or_abort(rank, Err(e), world);
+    }
     if rank == 0 {
         let out = train_here(&a, config);
         if out.is_ok() {

@@ -214,6 +214,52 @@ pub fn gather_f64(world: &dyn Collective, value: f64) -> Result<Vec<f64>> {
     Ok(slots)
 }
 
+/// Checks, once at start-up, that every rank runs the same thing: rank 0's
+/// `fingerprint` is broadcast, every rank compares it with its own, and the
+/// ranks that differ are gathered so that all of them return the same
+/// [`GenError::RanksDisagree`] (none is left waiting in a collective).
+/// `fingerprint` holds everything that must agree (the build, the model, its
+/// options), one item per line; a differing rank names its first differing
+/// line in the error's `detail`. `what` names the whole in the message.
+pub fn check_agreement(world: &dyn Collective, what: &str, fingerprint: &str) -> Result<()> {
+    let mut root = fingerprint.as_bytes().to_vec();
+    world.broadcast_bytes(0, &mut root)?;
+    let root = String::from_utf8_lossy(&root).into_owned();
+    let differs = if root == fingerprint { 0.0 } else { 1.0 };
+    let flags = gather_f64(world, differs)?;
+    let ranks: Vec<usize> = flags
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| **f != 0.0)
+        .map(|(r, _)| r)
+        .collect();
+    if ranks.is_empty() {
+        return Ok(());
+    }
+    let detail = if root == fingerprint {
+        String::new()
+    } else {
+        let (mut a, mut b) = (root.lines(), fingerprint.lines());
+        let (ours, theirs) = loop {
+            match (b.next(), a.next()) {
+                (x, y) if x != y => break (x.unwrap_or("(nothing)"), y.unwrap_or("(nothing)")),
+                (None, None) => break ("(same lines)", "(same lines)"),
+                _ => {}
+            }
+        };
+        format!(
+            ": rank {} has `{ours}` where rank 0 has `{theirs}`",
+            world.rank()
+        )
+    };
+    Err(GenError::RanksDisagree {
+        what: what.to_string(),
+        ranks,
+        size: world.size(),
+        detail,
+    })
+}
+
 /// Packs the files under `dir` (recursively) into one byte string:
 /// for each file, its relative path and its bytes, length-prefixed.
 pub fn pack_dir(dir: &std::path::Path) -> Result<Vec<u8>> {

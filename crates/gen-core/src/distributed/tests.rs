@@ -107,3 +107,40 @@ fn without_a_world_there_is_one_rank_and_no_syncing() {
     assert_eq!((rank(), size()), (0, 1));
     assert!(syncing().is_none());
 }
+
+#[test]
+fn ranks_that_disagree_all_stop_with_the_same_error() {
+    // Rank 2 was started with other options: every rank learns it at once,
+    // and rank 2 says where it differs.
+    let out = on_threads(3, |rank| {
+        let w = world().unwrap();
+        let mine = if rank == 2 {
+            "model = vae\nsteps = 11\nseed = 0"
+        } else {
+            "model = vae\nsteps = 10\nseed = 0"
+        };
+        check_agreement(&*w, "the model and its options", mine)
+    });
+    for (rank, r) in out.into_iter().enumerate() {
+        match r {
+            Err(e @ GenError::RanksDisagree { .. }) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.starts_with(
+                        "rank(s) [2] of 3 disagree with rank 0 on the model and its options"
+                    ),
+                    "{msg}"
+                );
+                assert!(msg.contains("Fix:"), "{msg}");
+                let detail = ": rank 2 has `steps = 11` where rank 0 has `steps = 10`";
+                assert_eq!(msg.contains(detail), rank == 2, "{msg}");
+            }
+            other => panic!("expected RanksDisagree, got {other:?}"),
+        }
+    }
+    // Agreeing ranks pass.
+    let ok = on_threads(2, |_| {
+        check_agreement(&*world().unwrap(), "the model", "same")
+    });
+    assert!(ok.iter().all(|r| r.is_ok()));
+}
