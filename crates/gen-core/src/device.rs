@@ -21,6 +21,22 @@ pub enum Backend {
     Flex,
     /// wgpu (Vulkan/Metal/DX12; Mesa's lavapipe gives a software Vulkan device).
     Wgpu,
+    /// CUDA (NVIDIA GPUs; the `cuda` feature). The device index is 0, or the
+    /// one [`set_cuda_index`] gave this thread (burn's DDP runs one thread
+    /// per GPU).
+    Cuda,
+}
+
+#[cfg(feature = "cuda")]
+thread_local! {
+    static CUDA_INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Makes `Backend::Cuda` mean GPU `index` on this thread (one thread per
+/// device under burn's DDP, see `distributed::burn_ddp`).
+#[cfg(feature = "cuda")]
+pub fn set_cuda_index(index: usize) {
+    CUDA_INDEX.with(|c| c.set(index));
 }
 
 impl Backend {
@@ -36,6 +52,9 @@ impl Backend {
         if cfg!(feature = "wgpu") {
             v.push(Backend::Wgpu);
         }
+        if cfg!(feature = "cuda") {
+            v.push(Backend::Cuda);
+        }
         v
     }
 
@@ -45,6 +64,7 @@ impl Backend {
             Backend::Ndarray => "ndarray",
             Backend::Flex => "flex",
             Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
         }
     }
 
@@ -58,6 +78,8 @@ impl Backend {
             Backend::Flex => Ok(Device::flex()),
             #[cfg(feature = "wgpu")]
             Backend::Wgpu => wgpu_device(),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => cuda_device(CUDA_INDEX.with(|c| c.get())),
             #[allow(unreachable_patterns)]
             other => Err(GenError::Backend {
                 backend: other.name().into(),
@@ -91,13 +113,38 @@ impl FromStr for Backend {
             "ndarray" => Ok(Backend::Ndarray),
             "flex" => Ok(Backend::Flex),
             "wgpu" => Ok(Backend::Wgpu),
+            "cuda" => Ok(Backend::Cuda),
             other => Err(GenError::config(
                 "backend",
                 other,
                 "unknown backend",
-                "use one of: ndarray, flex, wgpu",
+                "use one of: ndarray, flex, wgpu, cuda",
             )),
         }
+    }
+}
+
+/// CUDA device `index`, checked by creating one small tensor on it: burn
+/// panics when there is no driver or no such GPU, which becomes an error
+/// that says so.
+#[cfg(feature = "cuda")]
+fn cuda_device(index: usize) -> Result<Device> {
+    let device = Device::cuda(index);
+    let probe = device.clone();
+    // burn panics on a missing driver or GPU; the probe turns that into an error.
+    let ok = std::panic::catch_unwind(move || {
+        let t = crate::tensor::vec_to_tensor(&[1.0], &probe);
+        crate::tensor::to_vec(t).map(|v| v.len()).unwrap_or(0)
+    });
+    match ok {
+        Ok(1) => Ok(device),
+        _ => Err(GenError::Backend {
+            backend: "cuda".into(),
+            why: format!(
+                "CUDA device {index} could not be initialised (no NVIDIA driver, or no GPU with that index)"
+            ),
+            fix: "check `nvidia-smi` lists the GPU, or use --backend flex".into(),
+        }),
     }
 }
 

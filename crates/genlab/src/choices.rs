@@ -73,7 +73,7 @@ fn one(names: &[&'static str]) -> Vec<Vec<&'static str>> {
 
 /// `--backend`.
 pub fn backend() -> Choices<Backend> {
-    Choices::new(one(&["ndarray", "flex", "wgpu"]), str::parse)
+    Choices::new(one(&["ndarray", "flex", "wgpu", "cuda"]), str::parse)
 }
 
 /// `--data`: every embedded data set and 2-D toy, with the old spellings.

@@ -6,6 +6,7 @@ use std::path::Path;
 use gen_core::distributed::WorldGuard;
 use gen_core::{GenError, Result};
 
+use crate::TrainArgs;
 use crate::run::{DistributedMeta, RunMeta};
 
 /// Joins the world `--distributed MODE` asks for (None for `none`).
@@ -13,13 +14,10 @@ pub fn join(mode: &str) -> Result<Option<WorldGuard>> {
     match mode {
         "none" => Ok(None),
         "mpi" => mpi_world().map(Some),
-        "burn-ddp" => Err(GenError::config(
-            "--distributed",
-            "burn-ddp",
-            "burn 0.22's DDP (ExecutionStrategy::ddp, burn::tensor::distributed::all_reduce) \
-             runs inside one process on CUDA devices only (NCCL), and this genlab has no CUDA \
-             backend; burn refuses it on ndarray, flex and wgpu",
-            "use --distributed mpi (one process per rank, on any backend); see docs/distributed.md",
+        "burn-ddp" => Err(GenError::Other(
+            "--distributed burn-ddp runs its ranks as threads (distributed::burn_ddp), not \
+             in a joined world"
+                .into(),
         )),
         other => Err(GenError::config(
             "--distributed",
@@ -96,6 +94,60 @@ fn mpi_world() -> Result<WorldGuard> {
         "install an MPI library (Debian: apt-get install libopenmpi-dev openmpi-bin \
          libclang-dev), build with `cargo build -p genlab --features mpi`, and launch \
          `mpirun -n 2 genlab train … --distributed mpi` (docs/distributed.md)",
+    ))
+}
+
+/// `--distributed burn-ddp`: burn's in-process DDP, one rank per CUDA GPU
+/// of `--devices`, each a thread running `train_rank` with its world
+/// installed (gen_core::distributed::burn_ddp). A rank that fails (other
+/// than a divergence, which every rank sees together) ends the process with
+/// its error, since the others would wait in the all-reduce forever.
+#[cfg(feature = "cuda")]
+pub fn burn_ddp(
+    a: TrainArgs,
+    config: &str,
+    train_rank: fn(TrainArgs, &str, usize) -> Result<()>,
+) -> Result<()> {
+    use gen_core::device::Backend;
+    if a.common.backend != Backend::Cuda {
+        return Err(GenError::config(
+            "--backend",
+            a.common.backend.name(),
+            "burn's DDP (--distributed burn-ddp) trains on CUDA devices",
+            "add --backend cuda, or use --distributed mpi on CPU backends",
+        ));
+    }
+    let devices = a.common.run.devices.clone();
+    let config = config.to_string();
+    let a = std::sync::Arc::new(a);
+    gen_core::distributed::burn_ddp::run_on_gpus(
+        &devices,
+        move |rank| train_rank((*a).clone(), &config, rank),
+        |rank, e| {
+            if !matches!(e, GenError::DivergedOnRank { .. }) {
+                eprintln!("error on rank {rank}: {e}");
+                std::process::exit(2);
+            }
+        },
+    )
+    .map(|_| ())
+}
+
+/// `--distributed burn-ddp` in a build without CUDA: says how to get it.
+#[cfg(not(feature = "cuda"))]
+pub fn burn_ddp(
+    _a: TrainArgs,
+    _config: &str,
+    _train_rank: fn(TrainArgs, &str, usize) -> Result<()>,
+) -> Result<()> {
+    Err(GenError::config(
+        "--distributed",
+        "burn-ddp",
+        "burn 0.22's DDP (burn::tensor::distributed::all_reduce over NCCL) runs inside one \
+         process on CUDA devices only, and this genlab was built without CUDA",
+        "on a machine with NVIDIA GPUs, build with `cargo build -p genlab --features cuda` and \
+         run `genlab train … --backend cuda --distributed burn-ddp --devices 0,1`; on CPUs use \
+         --distributed mpi (docs/distributed.md)",
     ))
 }
 

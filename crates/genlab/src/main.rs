@@ -100,7 +100,7 @@ enum Command {
 ///
 /// Every option may also come from a TOML file (`--config exp.toml`, keys
 /// are the flag names); flags given here win over the file.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 #[command(args_override_self = true)]
 pub struct TrainArgs {
     /// Model name (see `genlab models`); may come from --config instead.
@@ -218,10 +218,15 @@ pub struct RunArgs {
     /// Data-parallel training: `mpi` under an MPI launcher (`mpirun -n N
     /// genlab train …`; genlab built with `--features mpi`); each rank
     /// trains on 1/N of every --batch (the global batch) and gradients are
-    /// averaged. `burn-ddp` (burn's in-process DDP) needs CUDA devices.
-    /// See docs/distributed.md.
+    /// averaged. `burn-ddp`: burn's in-process DDP, one thread per CUDA
+    /// GPU listed in --devices (genlab built with `--features cuda`,
+    /// `--backend cuda`). See docs/distributed.md.
     #[arg(long, default_value = "none", value_parser = ["none", "mpi", "burn-ddp"])]
     pub distributed: String,
+    /// The CUDA GPUs of `--distributed burn-ddp`, one rank each (e.g.
+    /// `--devices 0,1`).
+    #[arg(long, value_delimiter = ',', value_name = "GPUS")]
+    pub devices: Vec<usize>,
 }
 
 impl RunArgs {
@@ -391,24 +396,36 @@ fn models(as_json: bool) -> Result<()> {
     emit(&capability_table(&rows))
 }
 
-fn train(mut a: TrainArgs, config: &str) -> Result<()> {
+fn train(a: TrainArgs, config: &str) -> Result<()> {
+    if a.common.run.distributed == "burn-ddp" {
+        return distributed::burn_ddp(a, config, train_rank);
+    }
+    if !a.common.run.devices.is_empty() {
+        return Err(GenError::config(
+            "--devices",
+            format!("{:?}", a.common.run.devices),
+            "--devices lists the GPUs of --distributed burn-ddp",
+            "add --distributed burn-ddp --backend cuda, or drop --devices",
+        ));
+    }
     let Some(world) = distributed::join(&a.common.run.distributed)? else {
         return train_here(&a, config);
     };
     let rank = gen_core::distributed::rank();
-    if let Err(e) = distributed::check_same_run(config) {
-        return distributed::or_abort(rank, Err(e), world);
-    }
+    let out = distributed::check_same_run(config).and_then(|()| train_rank(a, config, rank));
+    distributed::or_abort(rank, out, world)
+}
+
+/// One rank's part of data-parallel training (its world installed on this
+/// thread): rank 0 trains, evaluates and writes the run; the other ranks
+/// write nothing of the run's — their copy of the options points into a
+/// scratch directory, and their trainer stops after the last step
+/// (FollowerDone) while rank 0 evaluates and writes.
+fn train_rank(mut a: TrainArgs, config: &str, rank: usize) -> Result<()> {
     if rank == 0 {
-        let out = train_here(&a, config);
-        if out.is_ok() {
-            distributed::record(&a.common.out)?;
-        }
-        return distributed::or_abort(rank, out, world);
+        train_here(&a, config)?;
+        return distributed::record(&a.common.out);
     }
-    // Other ranks write nothing of the run's: their copy of the options
-    // points into a scratch directory, and their trainer stops after the
-    // last step (FollowerDone) while rank 0 evaluates and writes.
     let scratch = std::env::temp_dir().join(format!("genlab-rank{rank}-{}", std::process::id()));
     a.common.out = scratch.clone();
     a.common.run.resume = None;
@@ -417,7 +434,7 @@ fn train(mut a: TrainArgs, config: &str) -> Result<()> {
         other => other,
     };
     let _ = std::fs::remove_dir_all(&scratch);
-    distributed::or_abort(rank, out, world)
+    out
 }
 
 /// A follower rank's training: no summary on stdout.

@@ -1318,7 +1318,8 @@ fn held_out_evaluation_is_logged_and_leaves_training_untouched() {
 }
 
 /// `--distributed` without a world to join says how to get one; burn's DDP
-/// says why it does not apply here; a one-rank MPI-less run is unchanged.
+/// in a build without CUDA says how to get it; `--devices` without burn-ddp
+/// and `--backend cuda` without the feature are refused.
 #[test]
 fn distributed_modes_explain_what_they_need() {
     let out = std::env::temp_dir().join(format!("genlab-dist-{}", std::process::id()));
@@ -1336,9 +1337,28 @@ fn distributed_modes_explain_what_they_need() {
         "burn-ddp",
     ]);
     assert!(
-        !ok && err.contains("CUDA") && err.contains("--distributed mpi"),
+        !ok && err.contains("CUDA")
+            && err.contains("--features cuda")
+            && err.contains("--distributed mpi"),
         "{err}"
     );
+    // --devices belongs to burn-ddp; --backend cuda needs the cuda feature.
+    let base = [
+        "train",
+        "realnvp",
+        "--data",
+        "eight-gaussians",
+        "--steps",
+        "2",
+        "--out",
+        o,
+    ];
+    let (ok, _, err) = genlab(&[&base[..], &["--devices", "0,1"]].concat());
+    assert!(!ok && err.contains("--distributed burn-ddp"), "{err}");
+    if !cfg!(feature = "cuda") {
+        let (ok, _, err) = genlab(&[&base[..], &["--backend", "cuda"]].concat());
+        assert!(!ok && err.contains("`cuda` feature"), "{err}");
+    }
     let (ok, _, err) = genlab(&[
         "train",
         "realnvp",
@@ -1352,8 +1372,12 @@ fn distributed_modes_explain_what_they_need() {
         "mpi",
     ]);
     if cfg!(feature = "mpi") {
-        // Built with MPI but started without a launcher: a world of one.
-        assert!(ok, "{err}");
+        // Built with MPI but started without a launcher: refused, not a
+        // silent world of one.
+        assert!(
+            !ok && err.contains("not started by an MPI launcher"),
+            "{err}"
+        );
     } else {
         assert!(
             !ok && err.contains("--features mpi") && err.contains("mpirun"),

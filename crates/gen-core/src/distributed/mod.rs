@@ -41,6 +41,8 @@ use std::rc::Rc;
 
 use crate::error::{GenError, Result};
 
+#[cfg(feature = "cuda")]
+pub mod burn_ddp;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 mod threads;
