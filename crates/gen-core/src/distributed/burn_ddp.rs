@@ -99,25 +99,7 @@ pub fn run_on_gpus<T: Send + 'static>(
     f: impl Fn(usize) -> Result<T> + Send + Sync + 'static,
     on_failure: impl Fn(usize, &GenError) + Send + Sync + 'static,
 ) -> Result<Vec<T>> {
-    if indices.is_empty() {
-        return Err(GenError::config(
-            "--devices",
-            "(none)",
-            "burn's DDP needs at least one CUDA device",
-            "list the GPUs, e.g. --devices 0,1",
-        ));
-    }
-    let mut seen = indices.to_vec();
-    seen.sort_unstable();
-    seen.dedup();
-    if seen.len() != indices.len() {
-        return Err(GenError::config(
-            "--devices",
-            format!("{indices:?}"),
-            "a GPU is listed twice",
-            "list each GPU once, e.g. --devices 0,1",
-        ));
-    }
+    super::check_device_list(indices)?;
     // Every device must start before the communication server does.
     let mut devices = Vec::with_capacity(indices.len());
     for &i in indices {

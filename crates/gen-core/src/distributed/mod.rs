@@ -262,6 +262,31 @@ pub fn check_agreement(world: &dyn Collective, what: &str, fingerprint: &str) ->
     })
 }
 
+/// Checks the device list of an in-process data-parallel job (burn's DDP:
+/// one rank per listed GPU): not empty, no device twice.
+pub fn check_device_list(indices: &[usize]) -> Result<()> {
+    if indices.is_empty() {
+        return Err(GenError::config(
+            "--devices",
+            "(none)",
+            "burn's DDP needs at least one CUDA device",
+            "list the GPUs, e.g. --devices 0,1",
+        ));
+    }
+    let mut seen = indices.to_vec();
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() != indices.len() {
+        return Err(GenError::config(
+            "--devices",
+            format!("{indices:?}"),
+            "a GPU is listed twice",
+            "list each GPU once, e.g. --devices 0,1",
+        ));
+    }
+    Ok(())
+}
+
 /// Packs the files under `dir` (recursively) into one byte string:
 /// for each file, its relative path and its bytes, length-prefixed.
 pub fn pack_dir(dir: &std::path::Path) -> Result<Vec<u8>> {

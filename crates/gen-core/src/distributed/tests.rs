@@ -144,3 +144,15 @@ fn ranks_that_disagree_all_stop_with_the_same_error() {
     });
     assert!(ok.iter().all(|r| r.is_ok()));
 }
+
+#[test]
+fn device_lists_need_each_gpu_once() {
+    assert!(check_device_list(&[0, 1, 3]).is_ok());
+    let e = check_device_list(&[]).unwrap_err().to_string();
+    assert!(
+        e.contains("at least one CUDA device") && e.contains("--devices 0,1"),
+        "{e}"
+    );
+    let e = check_device_list(&[0, 1, 0]).unwrap_err().to_string();
+    assert!(e.contains("listed twice"), "{e}");
+}
