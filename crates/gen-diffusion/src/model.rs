@@ -783,7 +783,15 @@ impl Ddpm {
         let den = self.guided_denoiser(labels, guidance)?;
         let x_t =
             sampler::initial_noise(labels.len(), self.config.data_dim, opts.temperature, rng)?;
-        sampler::sample(&den, &self.schedule, opts, x_t, rng)
+        // Guidance pushes x̂₀ past the clipping range; a DDIM step that kept
+        // the unclipped ε̃ would then leave the data range (grey, noisy
+        // samples from w ≈ 1 on digits), so ε̃ is re-derived from the
+        // clipped x̂₀, as GLIDE and diffusers' guided pipelines do.
+        let opts = SamplerOptions {
+            clipped_eps: opts.clipped_eps || guidance > 0.0,
+            ..*opts
+        };
+        sampler::sample(&den, &self.schedule, &opts, x_t, rng)
     }
 
     /// A batch's data columns and, for a conditional model, the class

@@ -265,6 +265,27 @@ fn x0_eps(
         .unzip())
 }
 
+/// ε̂ re-derived from the clipped x̂₀: (x_t − √ᾱ x̂₀) / √(1 − ᾱ), where
+/// x̂₀ = clamp(x̂₀(out), −c, c) (GLIDE's sampler; diffusers'
+/// `use_clipped_model_output`).
+fn clipped_epsilon(
+    prediction: Prediction,
+    out: &Matrix,
+    x: &Matrix,
+    ab: f64,
+    c: f64,
+) -> Result<Matrix> {
+    let (x0, _) = x0_eps(prediction, out.as_slice(), x.as_slice(), ab, Some(c))?;
+    let (sa, sb) = (ab.sqrt(), (1.0 - ab).max(1e-20).sqrt());
+    let eps = x
+        .as_slice()
+        .iter()
+        .zip(&x0)
+        .map(|(xv, a)| (xv - sa * a) / sb)
+        .collect();
+    Matrix::new(x.rows(), x.cols(), eps)
+}
+
 fn add_noise(mean: &[f64], std: f64, noise: Option<&[f64]>) -> Vec<f64> {
     match noise {
         Some(z) => mean.iter().zip(z).map(|(m, z)| m + std * z).collect(),
@@ -418,6 +439,12 @@ pub struct SamplerOptions {
     pub langevin_snr: f64,
     /// Clip x̂₀ to [−c, c] (diffusers' clip_sample; None: no clipping).
     pub clip_x0: Option<f64>,
+    /// DDIM only: re-derive ε̂ = (x_t − √ᾱ_t x̂₀) / √(1 − ᾱ_t) from the
+    /// clipped x̂₀ (GLIDE; diffusers' `use_clipped_model_output = True`), so
+    /// that the step's direction term agrees with its clipped x̂₀. Off by
+    /// default, as in diffusers; guided sampling turns it on (see
+    /// `Ddpm::sample_guided`).
+    pub clipped_eps: bool,
     /// Scales x_T and every injected noise draw.
     pub temperature: f64,
 }
@@ -433,6 +460,7 @@ impl Default for SamplerOptions {
             corrector_steps: 1,
             langevin_snr: 0.1,
             clip_x0: None,
+            clipped_eps: false,
             temperature: 1.0,
         }
     }
@@ -580,6 +608,15 @@ pub fn sample_observed(
                 crate::denoiser::check_output(&out, &x)?;
                 let prev = ddim_prev_timestep(t, big_t, n);
                 let z = (opts.eta > 0.0).then(|| normals(shape, tau, rng));
+                // With the re-derived ε̂ as an ε-prediction, the step's x̂₀ is
+                // the clipped one and its direction term follows from it.
+                let (pred, out) = match (opts.clipped_eps, opts.clip_x0) {
+                    (true, Some(c)) => (
+                        Prediction::Epsilon,
+                        clipped_epsilon(pred, &out, &x, schedule.alpha_bar(t), c)?,
+                    ),
+                    _ => (pred, out),
+                };
                 let s = ddim_step(
                     schedule,
                     pred,
@@ -752,4 +789,33 @@ pub fn ddim_invert(
         x = next;
     }
     Ok(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The re-derived ε̂ reproduces the clipped x̂₀ and equals the model's ε̂
+    /// wherever clipping does nothing, for every parameterisation.
+    #[test]
+    fn clipped_epsilon_agrees_with_the_clipped_x0() {
+        let ab = 0.3_f64;
+        let x = Matrix::new(1, 4, vec![0.2, -2.5, 1.9, 0.0]).unwrap();
+        let out = Matrix::new(1, 4, vec![0.1, 0.4, -3.0, 2.2]).unwrap();
+        for pred in [Prediction::Epsilon, Prediction::Sample, Prediction::V] {
+            let eps = clipped_epsilon(pred, &out, &x, ab, 1.0).unwrap();
+            for i in 0..4 {
+                let (x0, e) = pred.to_x0_eps(out.as_slice()[i], x.as_slice()[i], ab);
+                let (x0_back, _) =
+                    Prediction::Epsilon.to_x0_eps(eps.as_slice()[i], x.as_slice()[i], ab);
+                assert!(
+                    (x0_back - x0.clamp(-1.0, 1.0)).abs() < 1e-12,
+                    "{pred:?} {i}"
+                );
+                if x0.abs() <= 1.0 {
+                    assert!((eps.as_slice()[i] - e).abs() < 1e-12, "{pred:?} {i}");
+                }
+            }
+        }
+    }
 }
