@@ -629,11 +629,14 @@ fn train_images(a: &TrainArgs, train: &Data, test: &Data) -> Result<serde_json::
             entry["seconds"] = json!(seconds);
             sweep.push(entry);
         }
+        // The highest class accuracy; among equal ones, the lowest FID.
         let best = sweep
             .iter()
             .max_by(|a, b| {
-                let f = |e: &serde_json::Value| e["class_accuracy"].as_f64().unwrap_or(0.0);
-                f(a).total_cmp(&f(b))
+                let f = |e: &serde_json::Value, k: &str| e[k].as_f64().unwrap_or(f64::NAN);
+                f(a, "class_accuracy")
+                    .total_cmp(&f(b, "class_accuracy"))
+                    .then(f(b, "fid").total_cmp(&f(a, "fid")))
             })
             .cloned();
         summary["guidance"] = json!({"sampler": "ddim50 (η = 0), class-balanced",

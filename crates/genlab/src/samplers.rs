@@ -66,6 +66,11 @@ pub struct SamplersArgs {
     /// Seed of every sampler's draws (the same x_T for all).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// DDIM rows re-derive ε̂ from the clipped x̂₀ (GLIDE; diffusers'
+    /// `use_clipped_model_output`) on runs that clip x̂₀ (images). Default:
+    /// off, as diffusers.
+    #[arg(long = "clipped-eps")]
+    clipped_eps: bool,
 }
 
 /// One sampler of the grid.
@@ -115,6 +120,7 @@ fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
                 opts: Some(SamplerOptions {
                     steps: Some(steps),
                     eta,
+                    clipped_eps: a.clipped_eps,
                     ..SamplerOptions::of(SamplerKind::Ddim)
                 }),
             });
@@ -260,7 +266,9 @@ pub fn run(a: SamplersArgs) -> Result<()> {
         // Partial results survive an interruption.
         write_outputs(&a, &meta.data, model, &judge, &rows)?;
     }
-    print_json(&json!({"model": model, "data": meta.data, "samplers": rows}))
+    print_json(
+        &json!({"model": model, "data": meta.data, "samplers": rows, "ddim_clipped_eps": a.clipped_eps}),
+    )
 }
 
 fn draw(run: &dyn LoadedRun, n: usize, opts: Option<&SamplerOptions>, seed: u64) -> Result<Matrix> {
@@ -288,7 +296,7 @@ fn write_outputs(
     rows: &[Value],
 ) -> Result<()> {
     let summary = json!({"model": model, "data": data, "checkpoint": a.checkpoint,
-        "seed": a.seed, "samplers": rows,
+        "seed": a.seed, "samplers": rows, "ddim_clipped_eps": a.clipped_eps,
         "conditional": "class-conditional runs sample classes 0..K-1 in turn at w = 0"});
     gen_core::checkpoint::write_json_atomic(&a.out.join("samplers.json"), &summary)?;
     gen_core::checkpoint::write_atomic(

@@ -397,11 +397,13 @@ fn image_ddpm_trains_on_digits_and_samples_with_ddim() {
         "--ode-steps",
         "5",
         "--no-ddpm",
+        "--clipped-eps",
     ]);
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let rows = v["samplers"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(v["ddim_clipped_eps"], true, "{out}");
     assert!(rows.iter().all(|r| r["fid"].as_f64().unwrap().is_finite()));
 
     let (ok, out, err) = genlab(&["score", "--checkpoint", run_s, "--data", "digits"]);
