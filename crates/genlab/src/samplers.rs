@@ -194,9 +194,13 @@ impl Judge {
 
     fn score(&self, s: &Matrix) -> Result<Value> {
         match self {
-            Self::Images { test, extractor } => {
-                Ok(json!(gen_gan::eval::image_quality(s, test, extractor)?))
-            }
+            // Pixel samples clipped to [0, 1], as the tour and `genlab eval`
+            // score them (a flow's inverse logit can overshoot slightly).
+            Self::Images { test, extractor } => Ok(json!(gen_gan::eval::image_quality(
+                &crate::output::clip_unit(s)?,
+                test,
+                extractor
+            )?)),
             Self::Modes { centres, sigma } => {
                 let m = mode_coverage(s, centres, *sigma, &ModeCoverageOptions::default())?;
                 Ok(json!({"modes_covered": m.modes_covered, "modes": m.modes,
