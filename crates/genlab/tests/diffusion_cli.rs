@@ -405,6 +405,34 @@ fn image_ddpm_trains_on_digits_and_samples_with_ddim() {
     assert_eq!(rows.len(), 2, "{out}");
     assert_eq!(v["ddim_clipped_eps"], true, "{out}");
     assert!(rows.iter().all(|r| r["fid"].as_f64().unwrap().is_finite()));
+    // A flow's image samples overshoot [0, 1] slightly (inverse logit):
+    // clipped before scoring, as the tour does, not refused.
+    let flow = dir.join("flow");
+    let (ok, _, err) = genlab(&[
+        "train",
+        "realnvp",
+        "--data",
+        "digits",
+        "--steps",
+        "2",
+        "--out",
+        flow.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        flow.to_str().unwrap(),
+        "--out",
+        dir.join("flow-samplers").to_str().unwrap(),
+        "--n",
+        "8",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["samplers"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert!(rows[0]["fid"].as_f64().unwrap().is_finite(), "{out}");
 
     let (ok, out, err) = genlab(&["score", "--checkpoint", run_s, "--data", "digits"]);
     assert!(ok, "{err}");
