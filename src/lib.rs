@@ -122,8 +122,8 @@ mod tests {
         assert_eq!(backend_from(Some("  ")).unwrap(), Backend::Flex);
         assert_eq!(backend_from(Some("ndarray")).unwrap(), Backend::Ndarray);
         assert_eq!(backend_from(Some("WGPU")).unwrap(), Backend::Wgpu);
-        let err = backend_from(Some("cuda")).unwrap_err().to_string();
-        assert!(err.contains(BACKEND_VAR) && err.contains("cuda"), "{err}");
+        let err = backend_from(Some("tpu")).unwrap_err().to_string();
+        assert!(err.contains(BACKEND_VAR) && err.contains("tpu"), "{err}");
     }
 
     #[test]
