@@ -183,6 +183,8 @@ fn smoke_tour_reports_every_family_and_resumes_after_a_kill() {
             .contains(&v),
             "{c}"
         );
+        // Every experiment shows at least one picture, and each exists.
+        assert!(!c["pictures"].as_array().unwrap().is_empty(), "{c}");
         for p in c["pictures"].as_array().unwrap() {
             let rel = p[1].as_str().unwrap();
             assert!(is_png(&out.join(rel)), "{rel} is not a PNG");

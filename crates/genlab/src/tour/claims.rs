@@ -773,6 +773,23 @@ fn latent_diffusion(c: &Ctx) -> Result<Outcome> {
         );
         o.verdict = "not measured".into();
     }
+    // The picture: each side's samples, as the tour measured them.
+    for (run, label) in [
+        (
+            "latent-ddpm-mnist",
+            "latent DDPM samples, decoded by the VAE",
+        ),
+        ("ddpm-mnist", "pixel DDPM samples"),
+    ] {
+        if let Some((_, rel)) = c
+            .measured
+            .iter()
+            .find(|m| m.name == run)
+            .and_then(|m| m.pictures.first())
+        {
+            o.pictures.push((label.into(), rel.clone()));
+        }
+    }
     Ok(o)
 }
 
