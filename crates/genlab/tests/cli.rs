@@ -1324,25 +1324,6 @@ fn held_out_evaluation_is_logged_and_leaves_training_untouched() {
 fn distributed_modes_explain_what_they_need() {
     let out = std::env::temp_dir().join(format!("genlab-dist-{}", std::process::id()));
     let o = out.to_str().unwrap();
-    let (ok, _, err) = genlab(&[
-        "train",
-        "realnvp",
-        "--data",
-        "eight-gaussians",
-        "--steps",
-        "2",
-        "--out",
-        o,
-        "--distributed",
-        "burn-ddp",
-    ]);
-    assert!(
-        !ok && err.contains("CUDA")
-            && err.contains("--features cuda")
-            && err.contains("--distributed mpi"),
-        "{err}"
-    );
-    // --devices belongs to burn-ddp; --backend cuda needs the cuda feature.
     let base = [
         "train",
         "realnvp",
@@ -1353,24 +1334,21 @@ fn distributed_modes_explain_what_they_need() {
         "--out",
         o,
     ];
+    let (ok, _, err) = genlab(&[&base[..], &["--distributed", "burn-ddp"]].concat());
+    assert!(
+        !ok && err.contains("CUDA")
+            && err.contains("--features cuda")
+            && err.contains("--distributed mpi"),
+        "{err}"
+    );
+    // --devices belongs to burn-ddp; --backend cuda needs the cuda feature.
     let (ok, _, err) = genlab(&[&base[..], &["--devices", "0,1"]].concat());
     assert!(!ok && err.contains("--distributed burn-ddp"), "{err}");
     if !cfg!(feature = "cuda") {
         let (ok, _, err) = genlab(&[&base[..], &["--backend", "cuda"]].concat());
         assert!(!ok && err.contains("`cuda` feature"), "{err}");
     }
-    let (ok, _, err) = genlab(&[
-        "train",
-        "realnvp",
-        "--data",
-        "eight-gaussians",
-        "--steps",
-        "2",
-        "--out",
-        o,
-        "--distributed",
-        "mpi",
-    ]);
+    let (ok, _, err) = genlab(&[&base[..], &["--distributed", "mpi"]].concat());
     if cfg!(feature = "mpi") {
         // Built with MPI but started without a launcher: refused, not a
         // silent world of one.
