@@ -12,6 +12,44 @@ pub struct Matrix {
     rows: usize,
     cols: usize,
     data: Vec<f64>,
+    /// What checks the values already passed; rows selected from a checked
+    /// matrix inherit it, so a training batch drawn every step from a data
+    /// set validated once is not scanned again every step.
+    #[serde(skip)]
+    checked: Checked,
+}
+
+/// Facts about a matrix's values established by a full scan. Not part of
+/// the matrix's value: equal matrices compare equal whatever was checked.
+#[derive(Debug, Default)]
+struct Checked {
+    finite: std::sync::atomic::AtomicBool,
+    unit_interval: std::sync::atomic::AtomicBool,
+}
+
+impl Checked {
+    fn get(flag: &std::sync::atomic::AtomicBool) -> bool {
+        flag.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set(flag: &std::sync::atomic::AtomicBool) {
+        flag.store(true, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Clone for Checked {
+    fn clone(&self) -> Self {
+        Self {
+            finite: Self::get(&self.finite).into(),
+            unit_interval: Self::get(&self.unit_interval).into(),
+        }
+    }
+}
+
+impl PartialEq for Checked {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// The contiguous part of `n` items that `rank` of `size` trains on in
@@ -54,7 +92,12 @@ impl Matrix {
                 "pass as many values as rows * cols, in row-major order",
             ));
         }
-        Ok(Self { rows, cols, data })
+        Ok(Self {
+            rows,
+            cols,
+            data,
+            checked: Checked::default(),
+        })
     }
 
     /// A `rows × cols` matrix of zeros.
@@ -63,6 +106,7 @@ impl Matrix {
             rows,
             cols,
             data: vec![0.0; rows * cols],
+            checked: Checked::default(),
         }
     }
 
@@ -86,6 +130,7 @@ impl Matrix {
             rows: rows.len(),
             cols,
             data,
+            checked: Checked::default(),
         })
     }
 
@@ -116,6 +161,8 @@ impl Matrix {
 
     /// Mutable values in row-major order.
     pub fn as_mut_slice(&mut self) -> &mut [f64] {
+        // The caller may write anything.
+        self.checked = Checked::default();
         &mut self.data
     }
 
@@ -165,6 +212,8 @@ impl Matrix {
             rows: indices.len(),
             cols: self.cols,
             data,
+            // A subset of checked values is checked.
+            checked: self.checked.clone(),
         })
     }
 
@@ -174,7 +223,12 @@ impl Matrix {
     }
 
     /// Errors with the first non-finite value's position, if any.
+    /// Scans once: a matrix that passed (or whose rows were selected from
+    /// one that passed) is not scanned again.
     pub fn ensure_finite(&self, context: &str) -> Result<()> {
+        if Checked::get(&self.checked.finite) {
+            return Ok(());
+        }
         if let Some(pos) = self.data.iter().position(|v| !v.is_finite()) {
             let i = pos.checked_div(self.cols).unwrap_or(0);
             let j = pos.checked_rem(self.cols).unwrap_or(0);
@@ -187,7 +241,22 @@ impl Matrix {
                 "remove or impute NaN/Inf values before passing the data",
             ));
         }
+        Checked::set(&self.checked.finite);
         Ok(())
+    }
+
+    /// The position of the first value outside [0, 1] (NaN included), if
+    /// any; like [`ensure_finite`](Self::ensure_finite), remembered once
+    /// every value is inside.
+    pub fn first_outside_unit_interval(&self) -> Option<usize> {
+        if Checked::get(&self.checked.unit_interval) {
+            return None;
+        }
+        let pos = self.data.iter().position(|v| !(0.0..=1.0).contains(v));
+        if pos.is_none() {
+            Checked::set(&self.checked.unit_interval);
+        }
+        pos
     }
 
     /// Errors unless the matrix has `cols` columns.
@@ -214,5 +283,44 @@ impl Matrix {
         let n = self.rows.max(1) as f64;
         m.iter_mut().for_each(|v| *v /= n);
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The remembered checks never hide a bad value: writing through
+    /// `as_mut_slice` forgets them, selections keep only what holds for
+    /// their rows, and they do not change equality or serialisation.
+    #[test]
+    fn remembered_checks_are_forgotten_when_values_change() {
+        let mut m = Matrix::new(3, 2, vec![0.0, 1.0, 0.5, 0.25, 1.0, 0.0]).unwrap();
+        assert!(m.ensure_finite("m").is_ok());
+        assert_eq!(m.first_outside_unit_interval(), None);
+        let batch = m.select_rows(&[2, 0]).unwrap();
+        assert!(batch.ensure_finite("batch").is_ok());
+        assert_eq!(batch.first_outside_unit_interval(), None);
+
+        m.as_mut_slice()[3] = f64::NAN;
+        let e = m.ensure_finite("m").unwrap_err().to_string();
+        assert!(e.contains("row 1, column 1"), "{e}");
+        assert_eq!(m.first_outside_unit_interval(), Some(3));
+        m.as_mut_slice()[3] = 2.0;
+        assert!(m.ensure_finite("m").is_ok());
+        assert_eq!(m.first_outside_unit_interval(), Some(3));
+        // Rows selected from an unchecked matrix are scanned themselves.
+        assert_eq!(
+            m.select_rows(&[1]).unwrap().first_outside_unit_interval(),
+            Some(1)
+        );
+
+        let fresh = Matrix::new(2, 2, vec![0.0, 1.0, 1.0, 0.0]).unwrap();
+        let checked = fresh.clone();
+        checked.ensure_finite("c").unwrap();
+        assert_eq!(fresh, checked);
+        let json = serde_json::to_string(&checked).unwrap();
+        let back: Matrix = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, checked);
     }
 }

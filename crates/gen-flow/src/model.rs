@@ -83,7 +83,7 @@ impl FlowModel {
         x.ensure_cols(self.config.dim, context)?;
         x.ensure_finite(context)?;
         if self.config.logit.is_some()
-            && let Some(p) = x.as_slice().iter().position(|v| !(0.0..=1.0).contains(v))
+            && let Some(p) = x.first_outside_unit_interval()
         {
             return Err(GenError::input(
                 context,

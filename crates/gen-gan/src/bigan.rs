@@ -29,7 +29,7 @@
 //! optionally spectrally normalised).
 
 use burn::module::Module;
-use burn::tensor::activation::tanh;
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use gen_core::burn;
 use gen_core::nn::{Activation, Mlp, MlpConfig};
@@ -91,7 +91,8 @@ impl GeneratorNet for BiganGenerator {
     fn generate_from(&self, z: Tensor<2>, _y: Option<Tensor<2>>) -> Tensor<2> {
         let a = self.g.forward(z);
         if self.unit_interval {
-            (tanh(a) + 1.0) * 0.5
+            // (1 + tanh a)/2 = σ(2a).
+            sigmoid(a * 2.0)
         } else {
             a
         }

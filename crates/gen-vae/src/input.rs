@@ -34,7 +34,7 @@ pub fn check_images(x: &Matrix, d_in: usize, likelihood: Likelihood, context: &s
     }
     x.ensure_finite(context)?;
     if likelihood == Likelihood::Bernoulli
-        && let Some(p) = x.as_slice().iter().position(|v| !(0.0..=1.0).contains(v))
+        && let Some(p) = x.first_outside_unit_interval()
     {
         return Err(GenError::input(
             context,

@@ -9,9 +9,14 @@
 //! builds the same architectures, initialisation scheme, batches and
 //! optimisers.
 //!
+//! With `--ranks N` every step is data-parallel over N threads of this
+//! process (`genlab train --distributed threads`): each rank takes 1/N of
+//! the same batch and the gradients are averaged before the update, so the
+//! step is still one step on the whole batch; rank 0's times are reported.
+//!
 //! ```text
 //! cargo run -p genlab --example peer_steps -- [--models realnvp,vae,gpt,gan,dcgan,ddpm] \
-//!     [--steps 50] [--backend flex]
+//!     [--steps 50] [--backend flex] [--ranks 1]
 //! ```
 
 use std::time::Instant;
@@ -54,6 +59,15 @@ const MODELS: [(&str, &str); 6] = [
 ];
 
 fn time_steps<M: Learn>(model: &mut M, batch: &M::Batch, steps: usize) -> Result<Vec<f64>> {
+    use gen_core::distributed;
+    let size = distributed::size();
+    let shard = if size > 1 {
+        Some(model.shard_batch(batch, distributed::rank(), size)?)
+    } else {
+        None
+    };
+    let batch = shard.as_ref().unwrap_or(batch);
+    let _sync = (size > 1).then(distributed::SyncScope::enter);
     let mut rng = rng_from_seed(1);
     let mut out = Vec::with_capacity(steps);
     for t in 0..steps + 5 {
@@ -134,7 +148,7 @@ fn run(name: &str, backend: Backend, steps: usize) -> Result<(Vec<f64>, usize)> 
 fn main() -> Result<()> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut models: Vec<String> = MODELS.iter().map(|(m, _)| m.to_string()).collect();
-    let (mut steps, mut backend) = (50usize, Backend::Flex);
+    let (mut steps, mut backend, mut ranks) = (50usize, Backend::Flex, 1usize);
     let mut i = 0;
     while i < argv.len() {
         let v = argv.get(i + 1).cloned().unwrap_or_default();
@@ -146,19 +160,30 @@ fn main() -> Result<()> {
                     .map_err(|_| GenError::config("--steps", &v, "not a count", "e.g. 50"))?
             }
             "--backend" => backend = v.parse()?,
+            "--ranks" => {
+                ranks = v
+                    .parse()
+                    .map_err(|_| GenError::config("--ranks", &v, "not a count", "e.g. 2"))?
+            }
             other => {
                 return Err(GenError::config(
                     "argument",
                     other,
                     "unknown",
-                    "use --models, --steps, --backend",
+                    "use --models, --steps, --backend, --ranks",
                 ));
             }
         }
         i += 2;
     }
     for name in &models {
-        let (mut ms, rows) = run(name, backend, steps.max(1))?;
+        let (mut ms, rows) = if ranks > 1 {
+            let mut all =
+                gen_core::distributed::run_on_threads(ranks, |_| run(name, backend, steps.max(1)))?;
+            all.swap_remove(0)
+        } else {
+            run(name, backend, steps.max(1))?
+        };
         ms.sort_by(f64::total_cmp);
         let median = percentile(&ms, 0.5);
         let what = MODELS
@@ -168,7 +193,7 @@ fn main() -> Result<()> {
         println!(
             "{}",
             serde_json::json!({"model": name, "side": "genlab", "backend": backend.name(),
-                "what": what, "steps": ms.len(), "ms_median": median,
+                "what": what, "ranks": ranks, "steps": ms.len(), "ms_median": median,
                 "ms_p10": percentile(&ms, 0.1), "ms_p90": percentile(&ms, 0.9),
                 "rows_per_s": rows as f64 / median * 1e3})
         );

@@ -120,19 +120,13 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
                     reg_covar: o.reg_covar,
                 };
                 let mut g = Gmm::init(&x, cfg, &mut rng)?;
-                let r = trainer(
-                    steps,
-                    seed,
-                    out,
-                    x.rows(),
-                    a.common.run.distributed == "mpi",
-                )?
-                .fit(&mut g, |_, _| Ok(x.clone()))?;
+                let r = trainer(steps, seed, out, x.rows(), a.common.run.is_distributed())?
+                    .fit(&mut g, |_, _| Ok(x.clone()))?;
                 write_samples(&g, &train, out, &mut rng)?;
                 (r, Box::new(move |m: &Matrix| g.log_prob(m)))
             } else {
                 let mut g = Gaussian::fit(&x, o.reg_covar)?;
-                let r = trainer(1, seed, out, x.rows(), a.common.run.distributed == "mpi")?
+                let r = trainer(1, seed, out, x.rows(), a.common.run.is_distributed())?
                     .fit(&mut g, |_, _| Ok(x.clone()))?;
                 write_samples(&g, &train, out, &mut rng)?;
                 (r, Box::new(move |m: &Matrix| g.log_prob(m)))

@@ -19,11 +19,16 @@ pub fn join(mode: &str) -> Result<Option<WorldGuard>> {
              in a joined world"
                 .into(),
         )),
+        "threads" => Err(GenError::Other(
+            "--distributed threads runs its ranks as threads (distributed::run_on_threads), \
+             not in a joined world"
+                .into(),
+        )),
         other => Err(GenError::config(
             "--distributed",
             other,
             "unknown mode",
-            "use none, mpi or burn-ddp",
+            "use none, mpi, burn-ddp or threads",
         )),
     }
 }
@@ -131,6 +136,40 @@ pub fn burn_ddp(
         },
     )
     .map(|_| ())
+}
+
+/// `--distributed threads`: `--ranks` ranks (default: the machine's cores)
+/// as threads of this process, each running `train_rank` with its member of
+/// one [`gen_core::distributed::ThreadGroup`] installed. A rank that fails
+/// stops the others at their next collective, and its error is returned.
+pub fn threads(
+    a: TrainArgs,
+    config: &str,
+    train_rank: fn(TrainArgs, &str, usize) -> Result<()>,
+) -> Result<()> {
+    use gen_core::device::Backend;
+    let ranks = match a.common.run.ranks {
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    if ranks == 0 {
+        return Err(GenError::config(
+            "--ranks",
+            0,
+            "data-parallel training needs at least one rank",
+            "pass --ranks 2 (or leave it out: one rank per core)",
+        ));
+    }
+    if matches!(a.common.backend, Backend::Cuda) {
+        return Err(GenError::config(
+            "--backend",
+            "cuda",
+            "--distributed threads runs every rank on the same device",
+            "on several GPUs use --distributed burn-ddp --devices 0,1",
+        ));
+    }
+    gen_core::distributed::run_on_threads(ranks, |rank| train_rank(a.clone(), config, rank))
+        .map(|_| ())
 }
 
 /// `--distributed burn-ddp` in a build without CUDA: says how to get it.

@@ -220,9 +220,16 @@ pub struct RunArgs {
     /// trains on 1/N of every --batch (the global batch) and gradients are
     /// averaged. `burn-ddp`: burn's in-process DDP, one thread per CUDA
     /// GPU listed in --devices (genlab built with `--features cuda`,
-    /// `--backend cuda`). See docs/distributed.md.
-    #[arg(long, default_value = "none", value_parser = ["none", "mpi", "burn-ddp"])]
+    /// `--backend cuda`). `threads`: --ranks ranks as threads of this
+    /// process, one per core (no MPI needed; CPU backends, which leave a
+    /// core idle on small matrices, train faster this way; see
+    /// docs/performance.md). See docs/distributed.md.
+    #[arg(long, default_value = "none", value_parser = ["none", "mpi", "burn-ddp", "threads"])]
     pub distributed: String,
+    /// The ranks of `--distributed threads` (default: this machine's
+    /// cores).
+    #[arg(long, value_name = "N")]
+    pub ranks: Option<usize>,
     /// The CUDA GPUs of `--distributed burn-ddp`, one rank each (e.g.
     /// `--devices 0,1`).
     #[arg(long, value_delimiter = ',', value_name = "GPUS")]
@@ -230,6 +237,11 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// Whether this run trains data-parallel (any `--distributed` but none).
+    pub fn is_distributed(&self) -> bool {
+        self.distributed != "none"
+    }
+
     /// `tc` with this run's checkpointing and resume settings.
     pub fn apply(&self, tc: gen_core::train::TrainConfig) -> gen_core::train::TrainConfig {
         gen_core::train::TrainConfig {
@@ -238,7 +250,7 @@ impl RunArgs {
                 .then_some(self.checkpoint_minutes * 60.0),
             resume: self.resume.is_some(),
             eval_every: self.eval_every,
-            distributed: self.distributed == "mpi",
+            distributed: self.is_distributed(),
             ..tc
         }
     }
@@ -399,6 +411,17 @@ fn models(as_json: bool) -> Result<()> {
 fn train(a: TrainArgs, config: &str) -> Result<()> {
     if a.common.run.distributed == "burn-ddp" {
         return distributed::burn_ddp(a, config, train_rank);
+    }
+    if a.common.run.distributed == "threads" {
+        return distributed::threads(a, config, train_rank);
+    }
+    if let Some(n) = a.common.run.ranks {
+        return Err(GenError::config(
+            "--ranks",
+            n,
+            "--ranks sets the ranks of --distributed threads",
+            "add --distributed threads, or drop --ranks (under MPI the launcher's -n sets them)",
+        ));
     }
     if !a.common.run.devices.is_empty() {
         return Err(GenError::config(

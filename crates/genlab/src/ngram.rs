@@ -102,7 +102,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         batch_size: 1,
         // Counting sees the whole corpus: with --distributed the trainer
         // asks for shards and the n-gram refuses with that reason.
-        distributed: a.common.run.distributed == "mpi",
+        distributed: a.common.run.is_distributed(),
         ..TrainConfig::default()
     };
     let r = Trainer::new(config, out)?.fit(&mut m, |_, _| Ok(corpus.clone()))?;

@@ -1317,6 +1317,66 @@ fn held_out_evaluation_is_logged_and_leaves_training_untouched() {
     }
 }
 
+/// `--distributed threads`: two ranks as threads of one process train the
+/// step one process takes on the whole batch (same test NLL), run.json says
+/// how, and the rank count is checked.
+#[test]
+fn threads_train_data_parallel_like_one_process() {
+    let d = workdir("threads");
+    let run = |extra: &[&str], name: &str| {
+        let out = d.join(name);
+        let o = out.to_str().unwrap().to_string();
+        let args = [
+            &[
+                "train",
+                "realnvp",
+                "--data",
+                "eight-gaussians",
+                "--steps",
+                "30",
+                "--batch",
+                "256",
+                "--eval-every",
+                "0",
+                "--out",
+                &o,
+            ][..],
+            extra,
+        ]
+        .concat();
+        let (ok, stdout, err) = genlab(&args);
+        (ok, stdout, err, out)
+    };
+    let (ok, two, err, out) = run(&["--distributed", "threads", "--ranks", "2"], "two");
+    assert!(ok, "{err}");
+    let (ok, one, err, _) = run(&[], "one");
+    assert!(ok, "{err}");
+    let (two, one): (Value, Value) = (
+        serde_json::from_str(&two).unwrap(),
+        serde_json::from_str(&one).unwrap(),
+    );
+    let gap = (num(&two, "test_nll") - num(&one, "test_nll")).abs();
+    assert!(gap < 1e-4, "2 ranks {two} vs 1 process {one}");
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        meta["distributed"],
+        serde_json::json!({"engine": "threads", "world_size": 2, "global_batch": 256,
+            "per_rank_batch": 128})
+    );
+    // A batch that does not split, no ranks, --ranks without threads.
+    let (ok, _, err, _) = run(
+        &["--distributed", "threads", "--ranks", "3", "--overwrite"],
+        "three",
+    );
+    assert!(!ok && err.contains("does not split evenly"), "{err}");
+    let (ok, _, err, _) = run(&["--distributed", "threads", "--ranks", "0"], "zero");
+    assert!(!ok && err.contains("at least one rank"), "{err}");
+    let (ok, _, err, _) = run(&["--ranks", "2"], "alone");
+    assert!(!ok && err.contains("--distributed threads"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 /// `--distributed` without a world to join says how to get one; burn's DDP
 /// in a build without CUDA says how to get it; `--devices` without burn-ddp
 /// and `--backend cuda` without the feature are refused.

@@ -278,10 +278,10 @@ impl LstmLayer {
         let z = self.gates.forward(Tensor::cat(vec![u, h], 1));
         let i = activation::sigmoid(z.clone().slice([0..b, 0..hid]));
         let f = activation::sigmoid(z.clone().slice([0..b, hid..2 * hid]));
-        let g = z.clone().slice([0..b, 2 * hid..3 * hid]).tanh();
+        let g = gen_core::nn::ops::tanh(z.clone().slice([0..b, 2 * hid..3 * hid]));
         let o = activation::sigmoid(z.slice([0..b, 3 * hid..4 * hid]));
         let c = f * c + i * g;
-        let h = o * c.clone().tanh();
+        let h = o * gen_core::nn::ops::tanh(c.clone());
         (h, c)
     }
 }

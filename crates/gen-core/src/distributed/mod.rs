@@ -13,7 +13,8 @@
 //! The engine is a [`Collective`]: MPI through rsmpi behind the `mpi`
 //! feature ([`mpi::init`], one process per rank, launched by `mpirun`,
 //! `srun` or any MPI launcher), or [`ThreadGroup`], ranks as threads of one
-//! process, which the tests use to check the mathematics without MPI.
+//! process ([`run_on_threads`]: one rank per core of one machine, and the
+//! tests' way to check the mathematics without MPI).
 //! A collective is installed per thread ([`install`]); the trainer uses it
 //! when its [`TrainConfig::distributed`](crate::train::TrainConfig::distributed)
 //! is on.
@@ -48,7 +49,7 @@ pub mod mpi;
 mod threads;
 
 pub use crate::matrix::shard_range;
-pub use threads::ThreadGroup;
+pub use threads::{ThreadGroup, run_on_threads};
 
 /// The collective operations data-parallel training needs.
 pub trait Collective {

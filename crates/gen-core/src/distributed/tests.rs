@@ -156,3 +156,56 @@ fn device_lists_need_each_gpu_once() {
     let e = check_device_list(&[0, 1, 0]).unwrap_err().to_string();
     assert!(e.contains("listed twice"), "{e}");
 }
+
+#[test]
+fn a_failing_or_panicking_rank_stops_the_others_instead_of_hanging() {
+    // Rank 1 fails after one all-reduce; ranks 0 and 2 are waiting in the
+    // second one and must return, and the error is rank 1's own.
+    let e = run_on_threads(3, |rank| {
+        let w = world().expect("installed");
+        let mut a = [1.0f32];
+        w.all_reduce_sum_f32(&mut a)?;
+        assert_eq!(a, [3.0]);
+        if rank == 1 {
+            return Err(GenError::Other("rank one ran out of data".into()));
+        }
+        w.all_reduce_sum_f32(&mut a)?;
+        Ok(a[0])
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("rank one ran out of data"), "{e}");
+
+    let e = run_on_threads(2, |rank| {
+        let w = world().expect("installed");
+        if rank == 0 {
+            panic!("boom");
+        }
+        let mut a = [0.0f64];
+        w.all_reduce_sum_f64(&mut a)
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("rank 0 panicked"), "{e}");
+
+    // Buffers of different lengths: an error on every rank, not a hang.
+    let e = run_on_threads(2, |rank| {
+        let w = world().expect("installed");
+        let mut a = vec![0.0f32; rank + 1];
+        w.all_reduce_sum_f32(&mut a)?;
+        w.all_reduce_sum_f32(&mut a)
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("different lengths"), "{e}");
+
+    // Success: every rank's result, in rank order.
+    let ranks = run_on_threads(4, |rank| {
+        let w = world().expect("installed");
+        let mut a = [rank as f32];
+        w.all_reduce_sum_f32(&mut a)?;
+        Ok((rank, a[0]))
+    })
+    .unwrap();
+    assert_eq!(ranks, vec![(0, 6.0), (1, 6.0), (2, 6.0), (3, 6.0)]);
+}

@@ -9,7 +9,7 @@ use burn::tensor::{Tensor, activation};
 pub enum Activation {
     /// max(0, x).
     Relu,
-    /// tanh(x).
+    /// tanh(x) (computed as 2σ(2x) − 1, [`super::ops::tanh`]).
     Tanh,
     /// x·σ(x) (SiLU / swish).
     Silu,
@@ -24,7 +24,7 @@ impl Activation {
     pub fn forward<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Activation::Relu => activation::relu(x),
-            Activation::Tanh => activation::tanh(x),
+            Activation::Tanh => super::ops::tanh(x),
             Activation::Silu => activation::silu(x),
             Activation::LeakyRelu => activation::leaky_relu(x, 0.2),
             Activation::Gelu => activation::gelu(x),

@@ -74,12 +74,69 @@ pub fn linear(d_in: usize, d_out: usize, init: Init, rng: &mut Rng, device: &Dev
     }
 }
 
+/// `y = x W + b` for a layer made by [`linear`], as `layer.forward(x)`
+/// computes it, except that a layer with one input feature (`W: [1, d_out]`,
+/// the first layer of a coupling network on 2-D data) forms the outer
+/// product x W as a broadcast multiply: a matrix product with k = 1 takes
+/// the CPU GEMM's slowest path, about ten times the multiply's time
+/// (docs/performance.md).
+///
+/// # Shapes
+/// - `x`: `[batch, d_in]` → `[batch, d_out]`
+pub fn apply(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
+    let w = layer.weight.val();
+    if w.dims()[0] != 1 {
+        return layer.forward(x);
+    }
+    let y = x * w;
+    match &layer.bias {
+        Some(b) => y + b.val().unsqueeze_dim::<2>(0),
+        None => y,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::nn::test_util::cpu_devices;
     use crate::rng_from_seed;
     use crate::tensor::to_vec;
+
+    /// `apply` is `Linear::forward`, values and gradients, with one input
+    /// feature (the broadcast path) and with several.
+    #[test]
+    fn apply_equals_the_layer_forward() {
+        for dev in cpu_devices() {
+            let dev = dev.autodiff();
+            for d_in in [1, 3] {
+                let layer = linear(d_in, 5, Init::Default, &mut rng_from_seed(4), &dev);
+                let x: Vec<f32> = (0..7 * d_in).map(|i| (i as f32 * 0.37).sin()).collect();
+                let run = |fast: bool| {
+                    let x = Tensor::<2>::from_data(TensorData::new(x.clone(), [7, d_in]), &dev)
+                        .require_grad();
+                    let y = if fast {
+                        apply(&layer, x.clone())
+                    } else {
+                        layer.forward(x.clone())
+                    };
+                    let g = (y.clone() * y.clone()).sum().backward();
+                    let gw = layer.weight.val().grad(&g).unwrap();
+                    (
+                        to_vec(y).unwrap(),
+                        to_vec(x.grad(&g).unwrap()).unwrap(),
+                        to_vec(gw).unwrap(),
+                    )
+                };
+                let (a, b) = (run(true), run(false));
+                for (u, v) in [(&a.0, &b.0), (&a.1, &b.1), (&a.2, &b.2)] {
+                    assert_eq!(u.len(), v.len());
+                    for (p, q) in u.iter().zip(v.iter()) {
+                        assert!((p - q).abs() < 1e-5, "d_in {d_in}: {p} vs {q}");
+                    }
+                }
+            }
+        }
+    }
 
     /// Mean, standard deviation and kurtosis E[(w − μ)⁴]/σ⁴ of `v`.
     fn moments(v: &[f32]) -> (f64, f64, f64) {

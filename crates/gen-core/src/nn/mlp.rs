@@ -73,7 +73,7 @@ impl Mlp {
         let n = self.layers.len();
         let mut h = x;
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(h);
+            h = super::linear::apply(layer, h);
             if i + 1 < n {
                 h = self.activation.forward(h);
             }
@@ -96,7 +96,7 @@ impl Mlp {
         let mut h = x;
         let mut v = v;
         for (i, layer) in self.layers.iter().enumerate() {
-            let pre = layer.forward(h);
+            let pre = super::linear::apply(layer, h);
             let w = layer.weight.val();
             let [d_in, d_out] = w.dims();
             v = v.reshape([b * k, d_in]).matmul(w).reshape([b, k, d_out]);

@@ -94,7 +94,7 @@ impl MaskedAutoregressive {
         let mu = h.clone().narrow(1, 0, self.dim);
         let alpha = h.narrow(1, self.dim, self.dim);
         let alpha = match self.scale_clamp {
-            Some(c) => (alpha / c).tanh() * c,
+            Some(c) => gen_core::nn::ops::tanh(alpha / c) * c,
             None => alpha,
         };
         (mu, alpha)

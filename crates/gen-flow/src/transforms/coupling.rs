@@ -188,7 +188,7 @@ impl Coupling {
                     gen_core::burn::tensor::activation::softplus((s + 2.0).neg(), 1.0)
                 } else {
                     match self.scale_clamp {
-                        Some(c) => (s / c).tanh() * c,
+                        Some(c) => gen_core::nn::ops::tanh(s / c) * c,
                         None => s,
                     }
                 };
