@@ -123,8 +123,8 @@ pub enum GenError {
     },
     /// Data-parallel training: the ranks were started with different
     /// models, options or configuration files (checked once, before
-    /// anything is built). Every rank returns this error together; a rank
-    /// that differs also says where (`detail`).
+    /// anything is built). Every rank returns this error together, and
+    /// `detail` says where each differing rank differs.
     #[error(
         "rank(s) {ranks:?} of {size} disagree with rank 0 on {what}{detail}. Fix: start every rank with the same genlab build, command line and configuration files (one `mpirun -n N genlab train …`)"
     )]
@@ -135,8 +135,9 @@ pub enum GenError {
         ranks: Vec<usize>,
         /// The world size.
         size: usize,
-        /// On a differing rank, its first difference from rank 0
-        /// (": rank 1 has `a` where rank 0 has `b`"); empty elsewhere.
+        /// Each differing rank's first difference from rank 0
+        /// (": rank 1 has `a` where rank 0 has `b`; rank 3 has …"), the
+        /// same on every rank.
         detail: String,
     },
     /// The requested compute backend is not available.

@@ -194,7 +194,8 @@ pub fn burn_ddp(
 /// failure on one rank stops the whole job (`MPI_Abort`) with a message
 /// naming the rank, instead of leaving the others waiting in a collective.
 /// A divergence stops every rank at the same step by itself, and every rank
-/// learns of a disagreement at start-up, so rank 0 alone reports those.
+/// learns of a disagreement (with every rank's difference) at start-up, so
+/// rank 0 alone reports those.
 pub fn or_abort(rank: usize, out: Result<()>, world: WorldGuard) -> Result<()> {
     match out {
         Ok(()) => {
@@ -206,11 +207,10 @@ pub fn or_abort(rank: usize, out: Result<()>, world: WorldGuard) -> Result<()> {
             if rank == 0 { Err(e) } else { Ok(()) }
         }
         Err(e @ GenError::RanksDisagree { .. }) => {
-            // Rank 0 names the ranks; a differing rank also says where.
-            let differs =
-                matches!(&e, GenError::RanksDisagree { detail, .. } if !detail.is_empty());
+            // Every rank holds the whole story (which ranks, and where
+            // each differs); rank 0 tells it.
             drop(world);
-            if rank == 0 || differs { Err(e) } else { Ok(()) }
+            if rank == 0 { Err(e) } else { Ok(()) }
         }
         Err(e) => {
             eprintln!("error on rank {rank}: {e}");

@@ -239,7 +239,7 @@ pub fn check_agreement(world: &dyn Collective, what: &str, fingerprint: &str) ->
     if ranks.is_empty() {
         return Ok(());
     }
-    let detail = if root == fingerprint {
+    let mine = if root == fingerprint {
         String::new()
     } else {
         let (mut a, mut b) = (root.lines(), fingerprint.lines());
@@ -251,10 +251,24 @@ pub fn check_agreement(world: &dyn Collective, what: &str, fingerprint: &str) ->
             }
         };
         format!(
-            ": rank {} has `{ours}` where rank 0 has `{theirs}`",
+            "rank {} has `{ours}` where rank 0 has `{theirs}`",
             world.rank()
         )
     };
+    // Every rank learns every differing rank's first difference, so the
+    // one message that gets printed says where, whichever rank prints it
+    // (a launcher may stop the others as soon as one exits).
+    let mut details = Vec::with_capacity(ranks.len());
+    for &r in &ranks {
+        let mut bytes = if r == world.rank() {
+            mine.as_bytes().to_vec()
+        } else {
+            Vec::new()
+        };
+        world.broadcast_bytes(r, &mut bytes)?;
+        details.push(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    let detail = format!(": {}", details.join("; "));
     Err(GenError::RanksDisagree {
         what: what.to_string(),
         ranks,
