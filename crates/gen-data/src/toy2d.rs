@@ -147,6 +147,16 @@ impl Toy2d {
         Matrix::new(centres.len(), 2, data).ok().map(|m| (m, std))
     }
 
+    /// The ring radii and the radial σ, for the toy whose modes are rings
+    /// (rings): what ring-coverage metrics count against. `None` for the
+    /// others.
+    pub fn ring_radii(self) -> Option<(Vec<f64>, f64)> {
+        match self {
+            Toy2d::Rings => Some((RINGS_RADII.to_vec(), RINGS_STD)),
+            _ => None,
+        }
+    }
+
     /// One-line description.
     pub fn description(self) -> &'static str {
         match self {

@@ -74,5 +74,5 @@ pub use prdc::{
 };
 pub use toy::{
     KlEstimate, KlPair, ModeCoverage, ModeCoverageOptions, forward_kl, kl_pair, mode_coverage,
-    reverse_kl,
+    reverse_kl, ring_coverage,
 };

@@ -5,8 +5,8 @@
 //! --eta E --spacing S`; `score` returns the variational bound (images: with
 //! the discretised decoder, a bound on the discrete log-probability);
 //! `encode` is DDIM inversion x₀ → x_T and `reconstruct` decodes it back.
-//! On the Gaussian-mixture toys the summary reports modes covered and the
-//! high-quality fraction of DDPM and DDIM samples, and the bound's NLL on
+//! On the Gaussian-mixture toys and rings the summary reports modes (rings)
+//! covered and the high-quality fraction of DDPM and DDIM samples, and the bound's NLL on
 //! test rows beside the true density's NLL of the same rows. On images it
 //! writes `samples.png` and `trajectory.png` (x_t along the reverse chain,
 //! one row per sample) and reports the bound in bits/dim and FID /
@@ -395,8 +395,24 @@ fn train_points(
         let start = std::time::Instant::now();
         let s = model.sample_with(n, &opts, &mut rng_from_seed(c.seed ^ 0x5eed))?;
         let mut entry = json!({"samples": n, "seconds": start.elapsed().as_secs_f64()});
-        if let Some((centres, sigma)) = toy.and_then(|t| t.mode_centres()) {
-            let m = mode_coverage(&s, &centres, sigma, &ModeCoverageOptions::default())?;
+        let coverage = if let Some((centres, sigma)) = toy.and_then(|t| t.mode_centres()) {
+            Some(mode_coverage(
+                &s,
+                &centres,
+                sigma,
+                &ModeCoverageOptions::default(),
+            )?)
+        } else if let Some((radii, sigma)) = toy.and_then(|t| t.ring_radii()) {
+            Some(gen_eval::ring_coverage(
+                &s,
+                &radii,
+                sigma,
+                &ModeCoverageOptions::default(),
+            )?)
+        } else {
+            None
+        };
+        if let Some(m) = coverage {
             entry["modes_covered"] = json!(m.modes_covered);
             entry["modes"] = json!(m.modes);
             entry["high_quality_fraction"] = json!(m.high_quality_fraction);
