@@ -175,7 +175,11 @@ impl Toy2d {
     pub fn has_log_prob(self) -> bool {
         matches!(
             self,
-            Toy2d::EightGaussians | Toy2d::TwentyFiveGaussians | Toy2d::Rings | Toy2d::Checkerboard
+            Toy2d::EightGaussians
+                | Toy2d::TwentyFiveGaussians
+                | Toy2d::Rings
+                | Toy2d::Checkerboard
+                | Toy2d::TwoMoons
         )
     }
 
@@ -295,6 +299,9 @@ impl Toy2d {
             }
             Toy2d::Rings => rows.map(rings_log_pdf).collect(),
             Toy2d::Checkerboard => rows.map(checkerboard_log_pdf).collect(),
+            Toy2d::TwoMoons => rows
+                .map(|p| two_moons_log_pdf(p, MOONS_QUADRATURE))
+                .collect(),
             _ => return Ok(None),
         };
         Ok(Some(lp))
@@ -343,6 +350,34 @@ fn rings_log_pdf(p: &[f64]) -> f64 {
         })
         .collect();
     log_sum_exp(&terms) - (LN_2PI + rho.ln())
+}
+
+/// Midpoints per half circle of the two-moons quadrature: the arc between
+/// two of them is 2π/400 ≈ 0.016, a twelfth of the noise σ = 0.2, where the
+/// midpoint rule on a Gaussian kernel is exact to far below f64 rounding
+/// except at the arcs' ends (checked against 20× the points in the tests).
+pub const MOONS_QUADRATURE: usize = 400;
+
+/// Two moons: half circles of radius 2, a(t) = (2 cos t − 1, 2 sin t − 0.2)
+/// and b(t) = (1 − 2 cos t, 0.8 − 2 sin t), t ~ U(0, π), each picked with
+/// probability ½, plus N(0, 0.2² I) noise, so
+/// p(x) = ½ Σ_{c ∈ {a, b}} (1/π) ∫₀^π N(x; c(t), σ² I) dt,
+/// computed by the midpoint rule with `m` points per arc (log-sum-exp).
+pub fn two_moons_log_pdf(p: &[f64], m: usize) -> f64 {
+    let sd = 0.2;
+    let w = -(2.0 * m as f64).ln();
+    let mut terms = Vec::with_capacity(2 * m);
+    for i in 0..m {
+        let t = PI * (i as f64 + 0.5) / m as f64;
+        let (c, s) = (t.cos(), t.sin());
+        for (cx, cy) in [
+            (2.0 * c - 1.0, 2.0 * s - 0.2),
+            (1.0 - 2.0 * c, 0.8 - 2.0 * s),
+        ] {
+            terms.push(w + normal_log_pdf(p[0], cx, sd) + normal_log_pdf(p[1], cy, sd));
+        }
+    }
+    log_sum_exp(&terms)
 }
 
 /// log ⅛ on the squares of [−2, 2)² with ⌊x₁⌋ + ⌊x₂⌋ even, −∞ elsewhere.
