@@ -619,6 +619,13 @@ fn train_images(a: &TrainArgs, train: &Data, test: &Data) -> Result<serde_json::
     }
     // The guidance sweep: quality and class accuracy against w.
     if let (Some(ext), Some(k), Some(l)) = (&ext, classes, &balanced) {
+        // Guided steps re-derive ε̂ from the clipped x̂₀ (Ddpm::sample_guided
+        // forces it); w = 0 gets the same sampler, so every point of the
+        // curve differs in w alone.
+        let ddim = SamplerOptions {
+            clipped_eps: true,
+            ..ddim
+        };
         let mut sweep = Vec::new();
         for &weight in &d.guidance_grid {
             let start = std::time::Instant::now();
