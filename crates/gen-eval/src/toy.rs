@@ -89,12 +89,29 @@ pub fn mode_coverage(
         "sigma",
         "pass the mixture's standard deviation σ > 0",
     )?;
+    let r2 = (options.radius_sigmas * sigma).powi(2);
+    let (d2, idx) = nearest_sq(samples, centres);
+    tally(
+        idx.into_iter().zip(d2.iter().map(|d| *d <= r2)),
+        centres.rows(),
+        options,
+    )
+}
+
+/// [`ModeCoverage`] from each sample's nearest mode and whether it lies
+/// within the quality radius: what [`mode_coverage`] and [`ring_coverage`]
+/// share once their distances are known.
+fn tally(
+    nearest: impl ExactSizeIterator<Item = (usize, bool)>,
+    k: usize,
+    options: &ModeCoverageOptions,
+) -> Result<ModeCoverage> {
     check::positive(
         options.radius_sigmas,
         "radius_sigmas",
         "use 3 (the usual 3σ radius)",
     )?;
-    let (n, k) = (samples.rows(), centres.rows());
+    let n = nearest.len();
     let min_count = match options.min_count {
         Some(0) => {
             return Err(GenError::config(
@@ -107,12 +124,10 @@ pub fn mode_coverage(
         Some(c) => c,
         None => ((0.1 * n as f64 / k as f64).ceil() as usize).max(1),
     };
-    let r2 = (options.radius_sigmas * sigma).powi(2);
-    let (d2, idx) = nearest_sq(samples, centres);
     let mut counts = vec![0usize; k];
     let mut good = 0usize;
-    for (d, &j) in d2.iter().zip(&idx) {
-        if *d <= r2 {
+    for (j, within) in nearest {
+        if within {
             counts[j] += 1;
             good += 1;
         }
@@ -149,46 +164,21 @@ pub fn ring_coverage(
         "sigma",
         "pass the rings' radial standard deviation σ > 0",
     )?;
-    check::positive(
-        options.radius_sigmas,
-        "radius_sigmas",
-        "use 3 (the usual 3σ radius)",
-    )?;
-    let (n, k) = (samples.rows(), radii.len());
-    let min_count = match options.min_count {
-        Some(0) => {
-            return Err(GenError::config(
-                "min_count",
-                0,
-                "a ring with zero samples would count as covered",
-                "use min_count ≥ 1, or leave it unset for ⌈0.1·N/K⌉",
-            ));
-        }
-        Some(c) => c,
-        None => ((0.1 * n as f64 / k as f64).ceil() as usize).max(1),
-    };
     let limit = options.radius_sigmas * sigma;
-    let mut counts = vec![0usize; k];
-    let mut good = 0usize;
-    for row in samples.iter_rows() {
-        let r = row[0].hypot(row[1]);
-        let (j, d) = radii.iter().map(|rk| (r - rk).abs()).enumerate().fold(
-            (0, f64::INFINITY),
-            |best, (j, d)| if d < best.1 { (j, d) } else { best },
-        );
-        if d <= limit {
-            counts[j] += 1;
-            good += 1;
-        }
-    }
-    Ok(ModeCoverage {
-        modes_covered: counts.iter().filter(|&&c| c >= min_count).count(),
-        modes: k,
-        high_quality_fraction: good as f64 / n as f64,
-        counts,
-        min_count,
-        samples: n,
-    })
+    let nearest: Vec<(usize, bool)> = samples
+        .iter_rows()
+        .map(|row| {
+            let r = row[0].hypot(row[1]);
+            let (j, d) = radii.iter().map(|rk| (r - rk).abs()).enumerate().fold(
+                (0, f64::INFINITY),
+                |best, (j, d)| {
+                    if d < best.1 { (j, d) } else { best }
+                },
+            );
+            (j, d <= limit)
+        })
+        .collect();
+    tally(nearest.into_iter(), radii.len(), options)
 }
 
 /// A Monte-Carlo KL estimate.
