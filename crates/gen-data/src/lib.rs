@@ -60,6 +60,6 @@ pub use datasets::{
 };
 pub use gen_core::train::EpochBatcher;
 pub use split::Split;
-pub use toy2d::Toy2d;
+pub use toy2d::{CircleArc, Toy2d};
 pub use transforms::{binarize, dequantize, one_hot, scale_unit};
 pub use vocab::CharVocab;

@@ -38,6 +38,23 @@ pub const TWENTY_FIVE_GAUSSIANS_STD: f64 = 0.05;
 pub const RINGS_RADII: [f64; 4] = [0.75, 1.5, 2.25, 3.0];
 /// Standard deviation of the radial noise of `rings`.
 pub const RINGS_STD: f64 = 0.08;
+/// Standard deviation of the isotropic noise added to the two moons.
+pub const MOONS_STD: f64 = 0.2;
+
+/// The arc `centre + radius·(cos θ, sin θ)` for θ from `start` to
+/// `start + sweep` (radians, counter-clockwise; `sweep` = 2π is the whole
+/// circle): a curve a toy's mass lies along ([`Toy2d::arcs`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CircleArc {
+    /// Centre of the circle.
+    pub centre: (f64, f64),
+    /// Radius of the circle.
+    pub radius: f64,
+    /// Angle where the arc starts.
+    pub start: f64,
+    /// Angle the arc turns through, in (0, 2π].
+    pub sweep: f64,
+}
 
 /// A 2D toy distribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,6 +174,50 @@ impl Toy2d {
         }
     }
 
+    /// The circular arcs the toy's mass lies along and the standard
+    /// deviation of the noise across them, for the toys whose modes are
+    /// curves: rings (four full circles, radial σ 0.08) and two moons (two
+    /// half circles of radius 2, isotropic σ 0.2). What arc-coverage
+    /// metrics (gen-eval's `arc_coverage`) count against; `None` for the
+    /// others.
+    pub fn arcs(self) -> Option<(Vec<CircleArc>, f64)> {
+        match self {
+            Toy2d::Rings => Some((
+                RINGS_RADII
+                    .iter()
+                    .map(|&radius| CircleArc {
+                        centre: (0.0, 0.0),
+                        radius,
+                        start: 0.0,
+                        sweep: TAU,
+                    })
+                    .collect(),
+                RINGS_STD,
+            )),
+            // (2 cos t − 1, 2 sin t − 0.2) and (1 − 2 cos t, 0.8 − 2 sin t)
+            // for t ∈ [0, π]: the upper half of the circle about (−1, −0.2)
+            // and the lower half of the one about (1, 0.8).
+            Toy2d::TwoMoons => Some((
+                vec![
+                    CircleArc {
+                        centre: (-1.0, -0.2),
+                        radius: 2.0,
+                        start: 0.0,
+                        sweep: PI,
+                    },
+                    CircleArc {
+                        centre: (1.0, 0.8),
+                        radius: 2.0,
+                        start: PI,
+                        sweep: PI,
+                    },
+                ],
+                MOONS_STD,
+            )),
+            _ => None,
+        }
+    }
+
     /// One-line description.
     pub fn description(self) -> &'static str {
         match self {
@@ -223,8 +284,8 @@ impl Toy2d {
                     (1.0 - 2.0 * t.cos(), 0.8 - 2.0 * t.sin())
                 };
                 (
-                    x + 0.2 * standard_normal(rng),
-                    y + 0.2 * standard_normal(rng),
+                    x + MOONS_STD * standard_normal(rng),
+                    y + MOONS_STD * standard_normal(rng),
                 )
             }
             Toy2d::Rings => {
@@ -364,7 +425,7 @@ pub const MOONS_QUADRATURE: usize = 400;
 /// p(x) = ½ Σ_{c ∈ {a, b}} (1/π) ∫₀^π N(x; c(t), σ² I) dt,
 /// computed by the midpoint rule with `m` points per arc (log-sum-exp).
 pub fn two_moons_log_pdf(p: &[f64], m: usize) -> f64 {
-    let sd = 0.2;
+    let sd = MOONS_STD;
     let w = -(2.0 * m as f64).ln();
     let mut terms = Vec::with_capacity(2 * m);
     for i in 0..m {

@@ -73,6 +73,6 @@ pub use prdc::{
     DensityCoverage, Prdc, PrecisionRecall, density_coverage, improved_precision_recall, prdc,
 };
 pub use toy::{
-    KlEstimate, KlPair, ModeCoverage, ModeCoverageOptions, forward_kl, kl_pair, mode_coverage,
-    reverse_kl, ring_coverage,
+    CircleArc, KlEstimate, KlPair, ModeCoverage, ModeCoverageOptions, arc_coverage, forward_kl,
+    kl_pair, mode_coverage, reverse_kl, ring_coverage,
 };

@@ -118,7 +118,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         "model": model, "data": a.data(), "backend": c.backend.name(),
         "train": train.describe(), "config": opts.config,
         "steps": report.steps, "seconds": report.seconds,
-        "ms_per_step": 1e3 * report.seconds / report.steps.max(1) as f64,
+        "ms_per_step": report.ms_per_step(),
         "train_loss": report.final_loss,
         "test_nll": nll, "test_bits_per_dim": nll / (d * std::f64::consts::LN_2),
         "units": "exact NLL in nats per binarized image (test split binarized once, seed 1234)",

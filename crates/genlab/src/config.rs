@@ -89,10 +89,10 @@ fn scalar_text(v: &toml::Value) -> Option<String> {
 }
 
 /// What a config file says: the model it configures and the argument tokens
-/// of everything else.
+/// of everything else, each with the id of the argument it sets.
 struct FileArgs {
     model: Option<String>,
-    tokens: Vec<OsString>,
+    tokens: Vec<(String, OsString)>,
 }
 
 fn file_args(path: &Path, train: &Command) -> Result<FileArgs> {
@@ -129,7 +129,7 @@ fn file_args(path: &Path, train: &Command) -> Result<FileArgs> {
         let flag = format!("--{}", key_of(arg));
         if matches!(arg.get_action(), ArgAction::SetTrue) {
             match value {
-                toml::Value::Boolean(true) => tokens.push(flag.into()),
+                toml::Value::Boolean(true) => tokens.push((arg.get_id().to_string(), flag.into())),
                 toml::Value::Boolean(false) => {}
                 _ => {
                     return Err(bad(
@@ -165,10 +165,11 @@ fn file_args(path: &Path, train: &Command) -> Result<FileArgs> {
         if values.is_empty() {
             continue;
         }
+        let id = arg.get_id().to_string();
         if arg.get_value_delimiter().is_some() {
-            tokens.push(format!("{flag}={}", values.join(",")).into());
+            tokens.push((id, format!("{flag}={}", values.join(",")).into()));
         } else if values.len() == 1 {
-            tokens.push(format!("{flag}={}", values[0]).into());
+            tokens.push((id, format!("{flag}={}", values[0]).into()));
         } else {
             return Err(bad(
                 &key,
@@ -280,7 +281,15 @@ pub fn expand(
     {
         out.push(model.into());
     }
-    out.extend(f.tokens);
+    // The user's flags win by replacing the file's, not by following them:
+    // a list option given twice would append (`--diffusion-hidden 16,16`
+    // after the file's 16,16 is 16,16,16,16).
+    out.extend(
+        f.tokens
+            .into_iter()
+            .filter(|(id, _)| m.value_source(id) != Some(ValueSource::CommandLine))
+            .map(|(_, token)| token),
+    );
     out.extend(argv[pos + 1..].iter().cloned());
     if let Some(dir) = run_dir {
         let mut flag = OsString::from("--out=");

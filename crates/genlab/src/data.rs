@@ -61,6 +61,36 @@ impl Data {
     }
 }
 
+/// Modes covered and the high-quality share of `samples` from a toy whose
+/// modes are known: Gaussian centres (eight- and twenty-five-gaussians,
+/// gen-eval's `mode_coverage`) or circular arcs (rings, two moons,
+/// `arc_coverage`), 3σ radius and the default coverage count. `None` for
+/// the toys without modes.
+pub fn toy_coverage(toy: Toy2d, samples: &Matrix) -> Result<Option<gen_eval::ModeCoverage>> {
+    let options = gen_eval::ModeCoverageOptions::default();
+    if let Some((centres, sigma)) = toy.mode_centres() {
+        return gen_eval::mode_coverage(samples, &centres, sigma, &options).map(Some);
+    }
+    let Some((arcs, sigma)) = toy.arcs() else {
+        return Ok(None);
+    };
+    let arcs: Vec<gen_eval::CircleArc> = arcs
+        .iter()
+        .map(|a| gen_eval::CircleArc {
+            centre: [a.centre.0, a.centre.1],
+            radius: a.radius,
+            start: a.start,
+            sweep: a.sweep,
+        })
+        .collect();
+    gen_eval::arc_coverage(samples, &arcs, sigma, &options).map(Some)
+}
+
+/// True if [`toy_coverage`] measures `toy`.
+pub fn has_modes(toy: Toy2d) -> bool {
+    toy.mode_centres().is_some() || toy.arcs().is_some()
+}
+
 /// Loads data set `name` (a `genlab datasets` name), `split` part; toys are
 /// sampled with a split-specific seed so train and test differ.
 pub fn load(name: &str, split: Split) -> Result<Data> {

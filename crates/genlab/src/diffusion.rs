@@ -36,7 +36,6 @@ use gen_diffusion::{
     BetaSchedule, Ddpm, DdpmConfig, DenoiserArch, LossWeighting, Prediction, SamplerKind,
     SamplerOptions, ScheduleConfig, Spacing, UNetConfig, VarianceKind,
 };
-use gen_eval::toy::{ModeCoverageOptions, mode_coverage};
 use serde_json::json;
 
 use crate::choices::{listed, names};
@@ -375,7 +374,7 @@ fn train_points(
     let (model, report) = fit(a, &config, x, &xe, (batch_size, lr))?;
     let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "config": config, "steps": report.steps, "seconds": report.seconds,
-        "ms_per_step": 1e3 * report.seconds / c.steps.max(1) as f64,
+        "ms_per_step": report.ms_per_step(),
         "final_loss": report.final_loss,
         // ᾱ_{T−1}: near 0 when x_T is pure noise (the linear schedule needs T ≈ 1000).
         "terminal_alpha_bar": model.schedule().alpha_bar(config.schedule.steps - 1)});
@@ -395,22 +394,9 @@ fn train_points(
         let start = std::time::Instant::now();
         let s = model.sample_with(n, &opts, &mut rng_from_seed(c.seed ^ 0x5eed))?;
         let mut entry = json!({"samples": n, "seconds": start.elapsed().as_secs_f64()});
-        let coverage = if let Some((centres, sigma)) = toy.and_then(|t| t.mode_centres()) {
-            Some(mode_coverage(
-                &s,
-                &centres,
-                sigma,
-                &ModeCoverageOptions::default(),
-            )?)
-        } else if let Some((radii, sigma)) = toy.and_then(|t| t.ring_radii()) {
-            Some(gen_eval::ring_coverage(
-                &s,
-                &radii,
-                sigma,
-                &ModeCoverageOptions::default(),
-            )?)
-        } else {
-            None
+        let coverage = match toy {
+            Some(t) => crate::data::toy_coverage(t, &s)?,
+            None => None,
         };
         if let Some(m) = coverage {
             entry["modes_covered"] = json!(m.modes_covered);
@@ -532,7 +518,7 @@ fn train_images(a: &TrainArgs, train: &Data, test: &Data) -> Result<serde_json::
         "train": train.describe(), "denoiser": "unet", "config": config,
         "parameters": model.net().model.weights()?.len(),
         "steps": report.steps, "seconds": report.seconds,
-        "ms_per_step": 1e3 * report.seconds / c.steps.max(1) as f64,
+        "ms_per_step": report.ms_per_step(),
         "final_loss": report.final_loss,
         "terminal_alpha_bar": model.schedule().alpha_bar(t_big - 1)});
     let mut written = vec!["loss.png"];

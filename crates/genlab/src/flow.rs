@@ -209,7 +209,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
             };
             let eval = flow.evaluate_points(xt, true_ll.as_deref())?;
             output::extend(&mut summary, json!(eval));
-            summary["ms_per_step"] = json!(1e3 * report.seconds / c.steps as f64);
+            summary["ms_per_step"] = json!(report.ms_per_step());
             let s = Sample::sample(
                 &flow,
                 x.rows().min(5000),

@@ -10,7 +10,6 @@ use gen_core::train::{EpochBatcher, TrainConfig, Trainer};
 use gen_core::{
     Capabilities, Checkpoint, Matrix, Result, Rng, Sample, SampleOptions, Scores, Task,
 };
-use gen_eval::toy::{ModeCoverageOptions, mode_coverage};
 use gen_gan::{Gan, GanConfig, GanLoss};
 use serde_json::json;
 
@@ -188,15 +187,17 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     });
     // During training: the modes covered by 1,000 fresh samples and their
     // high-quality fraction (the toys with known modes; a GAN has no score).
-    let modes = toy.and_then(|t| t.mode_centres());
+    let modes = toy.filter(|t| crate::data::has_modes(*t));
     let report = Trainer::new(tc, &c.out)?.fit_with_eval(
         &mut gan,
         |t, _| x.select_rows(&batcher.indices(t)),
         |g: &Gan, ctx: &mut gen_core::train::EvalContext<'_>| {
             let mut metrics = gen_core::train::EvalMetrics::new();
-            if let Some((centres, sigma)) = &modes {
+            if let Some(t) = modes {
                 let s = g.sample(1000, &SampleOptions::default(), ctx.rng)?;
-                let m = mode_coverage(&s, centres, *sigma, &ModeCoverageOptions::default())?;
+                let Some(m) = crate::data::toy_coverage(t, &s)? else {
+                    return Ok(metrics);
+                };
                 metrics.insert("modes_covered".into(), m.modes_covered as f64);
                 metrics.insert("high_quality_fraction".into(), m.high_quality_fraction);
             }
@@ -207,10 +208,13 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let s = gan.sample(x.rows().min(5000), &SampleOptions::default(), &mut rng)?;
     let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "loss": config.loss.name(), "config": config, "steps": report.steps,
-        "seconds": report.seconds, "ms_per_step": 1e3 * report.seconds / c.steps as f64,
+        "seconds": report.seconds, "ms_per_step": report.ms_per_step(),
         "final_loss": report.final_loss, "score": "none: a GAN has no density"});
-    if let Some((centres, sigma)) = toy.and_then(|t| t.mode_centres()) {
-        let m = mode_coverage(&s, &centres, sigma, &ModeCoverageOptions::default())?;
+    if let Some(m) = toy
+        .map(|t| crate::data::toy_coverage(t, &s))
+        .transpose()?
+        .flatten()
+    {
         summary["modes_covered"] = json!(m.modes_covered);
         summary["modes"] = json!(m.modes);
         summary["high_quality_fraction"] = json!(m.high_quality_fraction);

@@ -16,7 +16,6 @@ use gen_core::{
     Capabilities, Checkpoint, EncodingPart, GenError, Matrix, Model, Result, Rng, Sample,
     SampleOptions, Scores, Task, rng_from_seed,
 };
-use gen_eval::toy::{ModeCoverageOptions, mode_coverage};
 use gen_gan::eval::{class_accuracy, extractor_for, image_quality};
 use gen_gan::{BiGan, DcGan, GanConfig, GanLoss, labelled_batch};
 use serde_json::json;
@@ -262,7 +261,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let mut summary = json!({"model": model, "data": a.data(), "backend": c.backend.name(),
         "train": train.describe(), "loss": config.loss.name(), "config": config,
         "steps": report.steps, "seconds": report.seconds,
-        "ms_per_step": 1e3 * report.seconds / report.steps.max(1) as f64,
+        "ms_per_step": report.ms_per_step(),
         "final_loss": report.final_loss,
         "score": "none: the discriminator's output is not a density"});
     let mut rng = rng_from_seed(c.seed ^ 0x5eed);
@@ -288,9 +287,8 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         None => {
             let s = gan.sample(x.rows().min(5000), &SampleOptions::default(), &mut rng)?;
             if let Data::Points { toy: Some(t), .. } = &train
-                && let Some((centres, sigma)) = t.mode_centres()
+                && let Some(m) = crate::data::toy_coverage(*t, &s)?
             {
-                let m = mode_coverage(&s, &centres, sigma, &ModeCoverageOptions::default())?;
                 summary["modes_covered"] = json!(m.modes_covered);
                 summary["modes"] = json!(m.modes);
                 summary["high_quality_fraction"] = json!(m.high_quality_fraction);

@@ -185,7 +185,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         Trainer::new(tc, &c.out)?.fit(&mut model, |t, _| z.select_rows(&batcher.indices(t)))?;
     let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "config": config, "latent_dim": z.cols(), "steps": report.steps,
-        "seconds": report.seconds, "ms_per_step": 1e3 * report.seconds / c.steps.max(1) as f64,
+        "seconds": report.seconds, "ms_per_step": report.ms_per_step(),
         "final_loss": report.final_loss, "vae_run": opts.vae_run});
     // Sampling time per image: ancestral over all T steps and DDIM-50.
     let n = 64;

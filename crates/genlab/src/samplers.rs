@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use gen_core::{GenError, Matrix, Result, rng_from_seed};
+use gen_data::Toy2d;
 use gen_diffusion::{SamplerKind, SamplerOptions};
-use gen_eval::toy::{ModeCoverageOptions, mode_coverage};
 use gen_viz::chart::{Chart, Legend, Scale, Series};
 use serde_json::{Value, json};
 
@@ -156,10 +156,7 @@ enum Judge {
         test: Matrix,
         extractor: Box<gen_eval::Extractor>,
     },
-    Modes {
-        centres: Matrix,
-        sigma: f64,
-    },
+    Modes(Toy2d),
 }
 
 impl Judge {
@@ -184,10 +181,9 @@ impl Judge {
                 let extractor = Box::new(extractor);
                 Ok((Self::Images { test, extractor }, n))
             }
-            Data::Points { toy: Some(t), x } => match t.mode_centres() {
-                Some((centres, sigma)) => Ok((Self::Modes { centres, sigma }, x.rows())),
-                None => Err(toy_error(data)),
-            },
+            Data::Points { toy: Some(t), x } if crate::data::has_modes(t) => {
+                Ok((Self::Modes(t), x.rows()))
+            }
             _ => Err(toy_error(data)),
         }
     }
@@ -201,8 +197,8 @@ impl Judge {
                 test,
                 extractor
             )?)),
-            Self::Modes { centres, sigma } => {
-                let m = mode_coverage(s, centres, *sigma, &ModeCoverageOptions::default())?;
+            Self::Modes(t) => {
+                let m = crate::data::toy_coverage(*t, s)?.ok_or_else(|| toy_error(t.name()))?;
                 Ok(json!({"modes_covered": m.modes_covered, "modes": m.modes,
                     "high_quality_fraction": m.high_quality_fraction}))
             }
@@ -213,7 +209,7 @@ impl Judge {
     fn headline(&self) -> (&'static str, &'static str) {
         match self {
             Self::Images { .. } => ("fid", "FID"),
-            Self::Modes { .. } => ("high_quality_fraction", "high-quality share"),
+            Self::Modes(_) => ("high_quality_fraction", "high-quality share"),
         }
     }
 }
@@ -222,8 +218,8 @@ fn toy_error(data: &str) -> GenError {
     GenError::config(
         "run data",
         data,
-        "samplers are judged on images (FID, PRDC) or on 2-D Gaussian-mixture toys (modes)",
-        "compare samplers of a digits, mnist5k, eight-gaussians or twenty-five-gaussians run",
+        "samplers are judged on images (FID, PRDC) or on 2-D toys with known modes (Gaussian mixtures, rings, two moons)",
+        "compare samplers of a digits, mnist5k, eight-gaussians, twenty-five-gaussians, rings or two-moons run",
     )
 }
 
@@ -334,7 +330,7 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
                 ));
             }
         }
-        Judge::Modes { .. } => {
+        Judge::Modes(_) => {
             s.push_str("| sampler | steps | η | modes covered | high-quality share | ms / sample |\n|---|---:|---:|---:|---:|---:|\n");
             for r in rows {
                 s.push_str(&format!(

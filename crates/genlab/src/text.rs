@@ -340,7 +340,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         "model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "parameters": run.model.num_params(), "vocab": run.vocab.len(),
         "steps": report.steps, "seconds": report.seconds,
-        "ms_per_step": 1e3 * report.seconds / c.steps as f64,
+        "ms_per_step": report.ms_per_step(),
         "train_loss": report.final_loss, "val_loss_nats_per_char": val,
         "val_bits_per_char": val / std::f64::consts::LN_2, "samples": samples,
     });

@@ -223,7 +223,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     };
     summary["steps"] = json!(report.steps);
     summary["seconds"] = json!(report.seconds);
-    summary["ms_per_step"] = json!(1e3 * report.seconds / (report.steps.max(1)) as f64);
+    summary["ms_per_step"] = json!(report.ms_per_step());
     let run = Run {
         model: trained,
         prep,

@@ -257,7 +257,7 @@ fn ddpm_trains_samples_scores_and_encodes() {
         "--out",
         study.to_str().unwrap(),
     ]);
-    assert!(!ok && err.contains("2-D Gaussian-mixture toys"), "{err}");
+    assert!(!ok && err.contains("2-D toys with known modes"), "{err}");
 
     // Text and ε-prediction under zero terminal SNR are refused with the reason.
     let bad = run.with_file_name("refused");
@@ -595,5 +595,70 @@ fn conditional_ddpm_sweeps_guidance_and_samples_a_class() {
         dir.join("bad").to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("labelled images"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Toys whose modes are curves are judged like the mixtures: a ddpm on two
+/// moons reports its two arcs (gen-eval's `arc_coverage`) in the summary
+/// and in `genlab samplers`, and a resume of the finished run recomputes
+/// the summary without claiming a training speed.
+#[test]
+fn two_moons_runs_report_arc_coverage() {
+    let dir = std::env::temp_dir().join(format!("genlab-ddpm-moons-{}", std::process::id()));
+    let run = dir.join("run");
+    let run_s = run.to_str().unwrap();
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "ddpm",
+            "--data",
+            "two-moons",
+            "--steps",
+            "20",
+            "--diffusion-steps",
+            "20",
+            "--diffusion-hidden",
+            "16,16",
+            "--bound-rows",
+            "20",
+        ];
+        args.extend_from_slice(extra);
+        genlab(&args)
+    };
+    let (ok, out, err) = train(&["--out", run_s]);
+    assert!(ok, "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    let ddpm = &summary["sample_ddpm"];
+    assert_eq!(ddpm["modes"], 2, "{out}");
+    let hq = ddpm["high_quality_fraction"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&hq), "{out}");
+    assert!(summary["ms_per_step"].as_f64().unwrap() > 0.0, "{out}");
+
+    let (ok, out, err) = train(&["--resume", run_s]);
+    assert!(ok, "{err}");
+    let again: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(again["sample_ddpm"]["modes"], 2, "{out}");
+    assert!(again["ms_per_step"].is_null(), "{out}");
+
+    let study = dir.join("study");
+    let (ok, out, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        run_s,
+        "--out",
+        study.to_str().unwrap(),
+        "--n",
+        "40",
+        "--steps",
+        "5",
+        "--etas",
+        "0",
+        "--no-ode",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    for r in v["samplers"].as_array().unwrap() {
+        assert_eq!(r["modes"], 2, "{r}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

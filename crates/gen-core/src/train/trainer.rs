@@ -232,6 +232,24 @@ pub struct TrainReport {
     pub checkpoint: PathBuf,
 }
 
+impl TrainReport {
+    /// Steps this call trained: all of them, or those after the resume.
+    pub fn steps_this_call(&self) -> u64 {
+        self.steps - self.resumed_from.unwrap_or(0).min(self.steps)
+    }
+
+    /// Milliseconds per step of this call (its wall time over
+    /// [`steps_this_call`](Self::steps_this_call)); `None` when it trained
+    /// none (a resume of a finished run), so a summary does not report the
+    /// zero-step call's time as the run's speed.
+    pub fn ms_per_step(&self) -> Option<f64> {
+        match self.steps_this_call() {
+            0 => None,
+            n => Some(1e3 * self.seconds / n as f64),
+        }
+    }
+}
+
 /// One line of `metrics.jsonl`, flat (one key per metric, as TensorBoard
 /// scalars or a pandas column): `kind` ("train" or "eval"), `step`, then for
 /// training lines `lr`, `loss` and the step's named metrics, for evaluation
@@ -781,6 +799,8 @@ mod tests {
         hook_steps: Vec<u64>,
         /// The `eval` lines of metrics.jsonl: (step, x, noise).
         logged: Vec<(u64, f64, f64)>,
+        /// The report's steps of this call and whether it has a speed.
+        this_call: Option<(u64, bool)>,
     }
 
     /// 25 steps of the walker, evaluating every `eval_every` steps (None: no
@@ -828,7 +848,12 @@ mod tests {
                 )
             })
             .collect();
+        let this_call = out
+            .as_ref()
+            .ok()
+            .map(|r| (r.steps_this_call(), r.ms_per_step().is_some()));
         Walked {
+            this_call,
             losses: out.map(|r| r.losses).map_err(|e| e.to_string()),
             hook_steps,
             logged,
@@ -870,6 +895,12 @@ mod tests {
         assert_eq!(resumed.hook_steps, vec![25]);
         assert_eq!(resumed.losses, every10.losses);
         assert_eq!(resumed.logged, every10.logged);
+        // Speed is over the steps each call trained: 25, then the 5 after
+        // the checkpoint at 20, then none (a finished run has no speed).
+        assert_eq!(every10.this_call, Some((25, true)));
+        assert_eq!(resumed.this_call, Some((5, true)));
+        let again = walk(&root.join("split"), Some(10), true, None);
+        assert_eq!(again.this_call, Some((0, false)));
         let _ = fs::remove_dir_all(&root);
     }
 
