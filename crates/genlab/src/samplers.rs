@@ -19,7 +19,8 @@
 //! ```text
 //! genlab samplers --checkpoint runs/ddpm-digits --out runs/ddpm-digits/samplers
 //!                 [--n 297] [--steps 10,20,50,100,1000] [--etas 0,0.5,1]
-//!                 [--ode-steps 10,20 | --no-ode] [--no-ddpm] [--seed 0]
+//!                 [--ode-steps 10,20 | --no-ode] [--no-ddpm] [--no-ddim] [--seed 0]
+//!                 [--clipped-eps] [--merge OTHER/samplers.json,...]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,14 @@ pub struct SamplersArgs {
     /// Skip ancestral DDPM over all T steps.
     #[arg(long = "no-ddpm")]
     no_ddpm: bool,
+    /// Skip the DDIM rows (e.g. to run DDPM-T alone in another process).
+    #[arg(long = "no-ddim")]
+    no_ddim: bool,
+    /// samplers.json files of earlier `genlab samplers` runs of the same
+    /// checkpoint, seed and sample count: their rows join this run's table
+    /// and figure (a grid split over processes, one per core).
+    #[arg(long, value_delimiter = ',')]
+    merge: Vec<PathBuf>,
     /// Seed of every sampler's draws (the same x_T for all).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -110,7 +119,7 @@ fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
             opts: Some(SamplerOptions::of(SamplerKind::Ddpm)),
         });
     }
-    for &eta in &a.etas {
+    for &eta in a.etas.iter().filter(|_| !a.no_ddim) {
         for &steps in a.steps.iter().filter(|s| **s <= big_t) {
             out.push(Entry {
                 name: format!("DDIM-{steps} η={eta}"),
@@ -139,12 +148,21 @@ fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
         });
     }
     if out.is_empty() {
-        return Err(GenError::config(
-            "--steps",
-            format!("{:?}", a.steps),
-            format!("every step count exceeds the run's T = {big_t}"),
-            format!("use step counts up to {big_t}"),
-        ));
+        return Err(if a.no_ddpm && a.no_ddim && a.no_ode {
+            GenError::config(
+                "--no-ddpm --no-ddim --no-ode",
+                "all three",
+                "no sampler is left to run",
+                "drop one of them",
+            )
+        } else {
+            GenError::config(
+                "--steps",
+                format!("{:?}", a.steps),
+                format!("every step count exceeds the run's T = {big_t}"),
+                format!("use step counts up to {big_t}"),
+            )
+        });
     }
     Ok(out)
 }
@@ -247,8 +265,8 @@ pub fn run(a: SamplersArgs) -> Result<()> {
             "use --n 500 or more for stable FID",
         ));
     }
+    let mut rows = merged_rows(&a, &meta.data, model, n)?;
     std::fs::create_dir_all(&a.out).map_err(|e| GenError::io(&a.out, e))?;
-    let mut rows = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         eprintln!("[{}/{}] {} ({} samples)", i + 1, entries.len(), e.name, n);
         let start = Instant::now();
@@ -260,6 +278,9 @@ pub fn run(a: SamplersArgs) -> Result<()> {
         row["steps"] = json!(e.steps);
         row["eta"] = json!(e.eta);
         row["samples"] = json!(n);
+        if e.kind == "ddim" {
+            row["clipped_eps"] = json!(a.clipped_eps);
+        }
         row["seconds"] = json!(seconds);
         row["ms_per_sample"] = json!(1e3 * seconds / n as f64);
         rows.push(row);
@@ -269,6 +290,64 @@ pub fn run(a: SamplersArgs) -> Result<()> {
     print_json(
         &json!({"model": model, "data": meta.data, "samplers": rows, "ddim_clipped_eps": a.clipped_eps}),
     )
+}
+
+/// The rows of the `--merge` files, checked to come from the same run,
+/// seed and sample count as this call.
+fn merged_rows(a: &SamplersArgs, data: &str, model: &str, n: usize) -> Result<Vec<Value>> {
+    let same_run = |p: &Path| {
+        let canon = |q: &Path| std::fs::canonicalize(q).unwrap_or_else(|_| q.to_path_buf());
+        canon(p) == canon(&a.checkpoint)
+    };
+    let mut rows = Vec::new();
+    for file in &a.merge {
+        let text = std::fs::read_to_string(file).map_err(|e| GenError::io(file, e))?;
+        let bad = |problem: String| GenError::Format {
+            path: file.clone(),
+            problem,
+            fix: format!(
+                "merge the samplers.json of a `genlab samplers --checkpoint {} --seed {} --n {n}` call",
+                a.checkpoint.display(),
+                a.seed
+            ),
+        };
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not a samplers.json ({e})")))?;
+        let checkpoint = v["checkpoint"].as_str().map(PathBuf::from);
+        if v["data"] != data || v["model"] != model || !checkpoint.is_some_and(|c| same_run(&c)) {
+            return Err(bad(format!(
+                "its rows are of {} ({} on {}), not of {}",
+                v["checkpoint"],
+                v["model"],
+                v["data"],
+                a.checkpoint.display()
+            )));
+        }
+        if v["seed"].as_u64() != Some(a.seed) {
+            return Err(bad(format!(
+                "seed {} where this call uses {}",
+                v["seed"], a.seed
+            )));
+        }
+        let Some(those) = v["samplers"].as_array() else {
+            return Err(bad("no samplers array".into()));
+        };
+        for r in those {
+            if r["samples"].as_u64() != Some(n as u64) {
+                return Err(bad(format!(
+                    "row {} has {} samples where this call draws {n}",
+                    r["sampler"], r["samples"]
+                )));
+            }
+            // Rows written before DDIM rows carried it.
+            let mut r = r.clone();
+            if r["kind"] == "ddim" && r.get("clipped_eps").is_none() {
+                r["clipped_eps"] = v["ddim_clipped_eps"].clone();
+            }
+            rows.push(r);
+        }
+    }
+    Ok(rows)
 }
 
 fn draw(run: &dyn LoadedRun, n: usize, opts: Option<&SamplerOptions>, seed: u64) -> Result<Matrix> {

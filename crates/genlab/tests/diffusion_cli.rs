@@ -211,6 +211,68 @@ fn ddpm_trains_samples_scores_and_encodes() {
         "--no-ddpm",
     ]);
     assert!(!ok && err.contains("T = 20"), "{err}");
+    // A grid split over two processes: DDPM alone, then DDIM with the first
+    // call's rows merged in; a merge of another sample count is refused.
+    let ddpm_only = dir.join("samplers-ddpm");
+    let split = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "samplers",
+            "--checkpoint",
+            run_s,
+            "--out",
+            out.to_str().unwrap(),
+            "--n",
+            "50",
+        ];
+        args.extend_from_slice(extra);
+        genlab(&args)
+    };
+    let (ok, _, err) = split(&ddpm_only, &["--no-ddim", "--no-ode"]);
+    assert!(ok, "{err}");
+    let merged = ddpm_only.join("samplers.json");
+    let merged_s = merged.to_str().unwrap();
+    let both = dir.join("samplers-both");
+    let (ok, out, err) = split(
+        &both,
+        &[
+            "--no-ddpm",
+            "--no-ode",
+            "--steps",
+            "5",
+            "--etas",
+            "0",
+            "--merge",
+            merged_s,
+        ],
+    );
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = v["samplers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["sampler"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["DDPM-20", "DDIM-5 η=0"], "{out}");
+    let table = std::fs::read_to_string(both.join("samplers.md")).unwrap();
+    assert!(
+        table.contains("DDPM-20") && table.contains("DDIM-5"),
+        "{table}"
+    );
+    let (ok, _, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        run_s,
+        "--out",
+        both.to_str().unwrap(),
+        "--n",
+        "40",
+        "--merge",
+        merged_s,
+    ]);
+    assert!(!ok && err.contains("50 samples"), "{err}");
+    let (ok, _, err) = split(&both, &["--no-ddpm", "--no-ddim", "--no-ode"]);
+    assert!(!ok && err.contains("no sampler is left"), "{err}");
     // Another family's run: one row, its own sampler, scored the same way;
     // text runs are refused.
     let gmm = dir.join("gmm");
