@@ -246,6 +246,8 @@ pub fn run(a: SamplersArgs) -> Result<()> {
     let (meta, run) = families::load(&a.checkpoint)?;
     let model = run.capabilities().model;
     let entries = match run.diffusion_steps() {
+        // Merging alone (every sampler skipped) writes the merged table.
+        Some(_) if !a.merge.is_empty() && a.no_ddpm && a.no_ddim && a.no_ode => Vec::new(),
         Some(big_t) => grid(&a, big_t)?,
         None => vec![Entry {
             name: format!("{model} (its own sampler)"),
@@ -267,6 +269,9 @@ pub fn run(a: SamplersArgs) -> Result<()> {
     }
     let mut rows = merged_rows(&a, &meta.data, model, n)?;
     std::fs::create_dir_all(&a.out).map_err(|e| GenError::io(&a.out, e))?;
+    if entries.is_empty() {
+        write_outputs(&a, &meta.data, model, &judge, &rows)?;
+    }
     for (i, e) in entries.iter().enumerate() {
         eprintln!("[{}/{}] {} ({} samples)", i + 1, entries.len(), e.name, n);
         let start = Instant::now();

@@ -273,6 +273,23 @@ fn ddpm_trains_samples_scores_and_encodes() {
     assert!(!ok && err.contains("50 samples"), "{err}");
     let (ok, _, err) = split(&both, &["--no-ddpm", "--no-ddim", "--no-ode"]);
     assert!(!ok && err.contains("no sampler is left"), "{err}");
+    // Merging alone combines finished tables.
+    let combined = dir.join("samplers-combined");
+    let both_json = both.join("samplers.json");
+    let (ok, out, err) = split(
+        &combined,
+        &[
+            "--no-ddpm",
+            "--no-ddim",
+            "--no-ode",
+            "--merge",
+            both_json.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["samplers"].as_array().unwrap().len(), 2, "{out}");
+    assert!(combined.join("samplers.png").exists());
     // Another family's run: one row, its own sampler, scored the same way;
     // text runs are refused.
     let gmm = dir.join("gmm");
