@@ -7,12 +7,16 @@
 //!
 //! - images: FID, precision, recall, density and coverage (k = 5) in
 //!   gen-eval's extractor space (the extractor of the image size);
-//! - 2-D Gaussian-mixture toys: modes covered and the high-quality share.
+//! - 2-D toys with known modes (Gaussian mixtures, rings, two moons): modes
+//!   covered and the high-quality share.
 //!
 //! A class-conditional run samples its classes in turn at w = 0 (the
 //! conditional model without guidance). A run of another family has one
 //! sampler, its own (`genlab sample`'s), scored and timed the same way, so
-//! the table of a VAE or a flow sits next to a diffusion run's. Writes `samplers.json`,
+//! the table of a VAE or a flow sits next to a diffusion run's. `--floor`
+//! adds `--n` training images scored the same way (what a perfect sampler
+//! would reach at this sample count); `--merge` joins the rows of earlier
+//! calls on the same run (a grid split over processes). Writes `samplers.json`,
 //! `samplers.md` (the table) and `samplers.png` (quality against ms per
 //! sample, one line per η) in `--out`.
 //!
@@ -20,7 +24,7 @@
 //! genlab samplers --checkpoint runs/ddpm-digits --out runs/ddpm-digits/samplers
 //!                 [--n 297] [--steps 10,20,50,100,1000] [--etas 0,0.5,1]
 //!                 [--ode-steps 10,20 | --no-ode] [--no-ddpm] [--no-ddim] [--seed 0]
-//!                 [--clipped-eps] [--merge OTHER/samplers.json,...]
+//!                 [--clipped-eps] [--floor] [--merge OTHER/samplers.json,...]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -67,6 +71,11 @@ pub struct SamplersArgs {
     /// Skip the DDIM rows (e.g. to run DDPM-T alone in another process).
     #[arg(long = "no-ddim")]
     no_ddim: bool,
+    /// Add a row scoring `--n` training images (evenly spaced over the
+    /// split) the same way: the floor a perfect sampler would reach at this
+    /// sample count (images only).
+    #[arg(long)]
+    floor: bool,
     /// samplers.json files of earlier `genlab samplers` runs of the same
     /// checkpoint, seed and sample count: their rows join this run's table
     /// and figure (a grid split over processes, one per core).
@@ -246,8 +255,10 @@ pub fn run(a: SamplersArgs) -> Result<()> {
     let (meta, run) = families::load(&a.checkpoint)?;
     let model = run.capabilities().model;
     let entries = match run.diffusion_steps() {
-        // Merging alone (every sampler skipped) writes the merged table.
-        Some(_) if !a.merge.is_empty() && a.no_ddpm && a.no_ddim && a.no_ode => Vec::new(),
+        // Merging or the floor alone (every sampler skipped) writes the table.
+        Some(_) if (!a.merge.is_empty() || a.floor) && a.no_ddpm && a.no_ddim && a.no_ode => {
+            Vec::new()
+        }
         Some(big_t) => grid(&a, big_t)?,
         None => vec![Entry {
             name: format!("{model} (its own sampler)"),
@@ -269,6 +280,40 @@ pub fn run(a: SamplersArgs) -> Result<()> {
     }
     let mut rows = merged_rows(&a, &meta.data, model, n)?;
     std::fs::create_dir_all(&a.out).map_err(|e| GenError::io(&a.out, e))?;
+    if a.floor {
+        let Judge::Images { .. } = judge else {
+            return Err(GenError::config(
+                "--floor",
+                &meta.data,
+                "the floor row scores training images; toys are judged by their modes",
+                "drop --floor on a 2-D run",
+            ));
+        };
+        let train = crate::data::load(&meta.data, gen_data::Split::Train)?;
+        let (x, _, _, levels) = train.images("--floor")?;
+        if n > x.rows() {
+            return Err(GenError::config(
+                "--n",
+                n,
+                format!(
+                    "--floor needs n training images and the split has {}",
+                    x.rows()
+                ),
+                format!("use --n {} or fewer with --floor", x.rows()),
+            ));
+        }
+        let picked: Vec<usize> = (0..n).map(|i| i * x.rows() / n).collect();
+        let s = gen_data::transforms::scale_unit(&x.select_rows(&picked)?, levels)?;
+        let mut row = judge.score(&s)?;
+        row["sampler"] = json!("training images (floor)");
+        row["kind"] = json!("data");
+        row["steps"] = json!(0);
+        row["eta"] = json!(null);
+        row["samples"] = json!(n);
+        row["seconds"] = json!(0.0);
+        row["ms_per_sample"] = json!(null);
+        rows.push(row);
+    }
     if entries.is_empty() {
         write_outputs(&a, &meta.data, model, &judge, &rows)?;
     }
@@ -401,7 +446,7 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
             s.push_str("| sampler | steps | η | FID | precision | recall | density | coverage | ms / sample |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             for r in rows {
                 s.push_str(&format!(
-                    "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {:.2} |\n",
+                    "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} |\n",
                     r["sampler"].as_str().unwrap_or(""),
                     r["steps"],
                     r["eta"].as_f64().map_or("–".into(), |e| e.to_string()),
@@ -410,7 +455,9 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
                     num(r, "recall"),
                     num(r, "density"),
                     num(r, "coverage"),
-                    r["ms_per_sample"].as_f64().unwrap_or(f64::NAN)
+                    r["ms_per_sample"]
+                        .as_f64()
+                        .map_or("–".into(), |m| format!("{m:.2}"))
                 ));
             }
         }
@@ -418,14 +465,16 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
             s.push_str("| sampler | steps | η | modes covered | high-quality share | ms / sample |\n|---|---:|---:|---:|---:|---:|\n");
             for r in rows {
                 s.push_str(&format!(
-                    "| {} | {} | {} | {}/{} | {} | {:.3} |\n",
+                    "| {} | {} | {} | {}/{} | {} | {} |\n",
                     r["sampler"].as_str().unwrap_or(""),
                     r["steps"],
                     r["eta"].as_f64().map_or("–".into(), |e| e.to_string()),
                     r["modes_covered"],
                     r["modes"],
                     num(r, "high_quality_fraction"),
-                    r["ms_per_sample"].as_f64().unwrap_or(f64::NAN)
+                    r["ms_per_sample"]
+                        .as_f64()
+                        .map_or("–".into(), |m| format!("{m:.2}"))
                 ));
             }
         }

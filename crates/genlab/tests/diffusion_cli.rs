@@ -273,6 +273,8 @@ fn ddpm_trains_samples_scores_and_encodes() {
     assert!(!ok && err.contains("50 samples"), "{err}");
     let (ok, _, err) = split(&both, &["--no-ddpm", "--no-ddim", "--no-ode"]);
     assert!(!ok && err.contains("no sampler is left"), "{err}");
+    let (ok, _, err) = split(&both, &["--no-ddpm", "--no-ode", "--steps", "5", "--floor"]);
+    assert!(!ok && err.contains("--floor"), "{err}");
     // Merging alone combines finished tables.
     let combined = dir.join("samplers-combined");
     let both_json = both.join("samplers.json");
@@ -477,13 +479,28 @@ fn image_ddpm_trains_on_digits_and_samples_with_ddim() {
         "5",
         "--no-ddpm",
         "--clipped-eps",
+        "--floor",
     ]);
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let rows = v["samplers"].as_array().unwrap();
-    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(rows.len(), 3, "{out}");
     assert_eq!(v["ddim_clipped_eps"], true, "{out}");
     assert!(rows.iter().all(|r| r["fid"].as_f64().unwrap().is_finite()));
+    // The floor: 8 training digits, far closer to the test digits than a
+    // U-Net after 3 steps.
+    let floor = rows.iter().find(|r| r["kind"] == "data").unwrap();
+    assert_eq!(floor["sampler"], "training images (floor)");
+    let ddim = rows.iter().find(|r| r["kind"] == "ddim").unwrap();
+    assert!(
+        floor["fid"].as_f64().unwrap() < ddim["fid"].as_f64().unwrap(),
+        "{out}"
+    );
+    let table = std::fs::read_to_string(study.join("samplers.md")).unwrap();
+    assert!(
+        table.contains("| training images (floor) |") && !table.contains("NaN"),
+        "{table}"
+    );
     // A flow's image samples overshoot [0, 1] slightly (inverse logit):
     // clipped before scoring, as the tour does, not refused.
     let flow = dir.join("flow");
