@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The numbers of docs/diffusion.md, "MNIST-5k: the samplers' grid": the
+# conditional pixel U-Net trained 3,000 steps (two data-parallel threads),
+# its samplers at w = 0 (classes in turn) on 500 samples, split over the two
+# cores and merged; the latent DDPM's whole grid on 2,000 samples (and five
+# seeds of DDPM-1000 / DDIM-50 / ODE-20); the VAE and RealNVP; the floor
+# (training images scored the same way) at both sample counts.
+#
+#   bash docs/reference/diffusion_mnist_grid.sh [OUT]   (default OUT: runs/diffusion-mnist-grid)
+#
+# About 4 hours on the 2-core development machine: the pixel U-Net's 3,000
+# steps (~1 h on both cores), its guidance sweep and pictures (~1 h), and
+# its samplers (DDPM-1000 on 500 images is ~1 h of one core at 7 ms per
+# image per network pass). The latent, VAE and flow parts take minutes.
+set -euo pipefail
+out=${1:-runs/diffusion-mnist-grid}
+cargo build -q -p genlab
+bin="${CARGO_TARGET_DIR:-target}/debug/genlab"
+genlab() { "$bin" "$@"; }
+mkdir -p "$out"
+
+# Pixel space: the conditional U-Net (widths 16, 32, 64), 1,500 steps, then
+# resumed to 3,000 with the guidance sweep of the summary.
+px="$out/ddpm-cfg"
+[ -d "$px/checkpoints" ] || genlab train ddpm --data mnist5k --conditional --steps 1500 \
+  --guidance-grid 0,1,3 --eval-every 0 --bound-rows 20 --distributed threads --ranks 2 \
+  --out "$px" > "$out/ddpm-cfg-1500.json"
+genlab train --resume "$px" --steps 3000 --guidance-grid 0,1,3,5 > "$out/ddpm-cfg-3000.json"
+
+# Its samplers on 500 images: DDPM-1000 on one core, DDIM and the ODE on the
+# other (x̂₀ clipped and ε̂ re-derived from it), then one merged table with
+# the floor.
+genlab samplers --checkpoint "$px" --out "$out/pixel-ddpm" --n 500 --no-ddim --no-ode &
+genlab samplers --checkpoint "$px" --out "$out/pixel-ddim" --n 500 --steps 10,20,50,100 \
+  --etas 0,0.5,1 --ode-steps 10,20 --no-ddpm --clipped-eps
+wait
+genlab samplers --checkpoint "$px" --out "$out/pixel" --n 500 --no-ddpm --no-ddim --no-ode \
+  --floor --merge "$out/pixel-ddpm/samplers.json,$out/pixel-ddim/samplers.json"
+
+# The VAE (MLP 784-400-20), the latent DDPM on its posterior means, RealNVP.
+[ -f "$out/vae/summary.json" ] || genlab train vae --data mnist5k --steps 10000 --seed 0 \
+  --out "$out/vae" > "$out/vae.json"
+[ -f "$out/latent/summary.json" ] || genlab train latent-ddpm --data mnist5k --vae "$out/vae" \
+  --steps 20000 --seed 0 --out "$out/latent" > "$out/latent.json"
+[ -f "$out/realnvp/summary.json" ] || genlab train realnvp --data mnist5k --steps 3000 \
+  --batch 64 --lr 5e-4 --seed 0 --out "$out/realnvp" > "$out/realnvp.json"
+
+# 2,000 samples: the latent DDPM's whole grid (and four more seeds of three
+# samplers), the VAE, the flow and the floor.
+genlab samplers --checkpoint "$out/latent" --out "$out/latent-2000" --n 2000 --floor
+for s in 1 2 3 4; do
+  genlab samplers --checkpoint "$out/latent" --out "$out/latent-2000-seed$s" --n 2000 \
+    --steps 50 --etas 0 --ode-steps 20 --seed "$s"
+done
+genlab samplers --checkpoint "$out/vae" --out "$out/vae-2000" --n 2000
+genlab samplers --checkpoint "$out/realnvp" --out "$out/realnvp-2000" --n 2000
+# 500 samples, as the pixel model: latent, VAE, flow.
+genlab samplers --checkpoint "$out/latent" --out "$out/latent-500" --n 500 --steps 50 \
+  --etas 0 --ode-steps 20
+genlab samplers --checkpoint "$out/vae" --out "$out/vae-500" --n 500
+genlab samplers --checkpoint "$out/realnvp" --out "$out/realnvp-500" --n 500
+cat "$out"/pixel/samplers.md "$out"/latent-2000/samplers.md
