@@ -439,11 +439,13 @@ pub struct SamplerOptions {
     pub langevin_snr: f64,
     /// Clip x̂₀ to [−c, c] (diffusers' clip_sample; None: no clipping).
     pub clip_x0: Option<f64>,
-    /// DDIM only: re-derive ε̂ = (x_t − √ᾱ_t x̂₀) / √(1 − ᾱ_t) from the
+    /// DDIM: re-derive ε̂ = (x_t − √ᾱ_t x̂₀) / √(1 − ᾱ_t) from the
     /// clipped x̂₀ (GLIDE; diffusers' `use_clipped_model_output = True`), so
-    /// that the step's direction term agrees with its clipped x̂₀. Off by
-    /// default, as in diffusers; guided sampling turns it on (see
-    /// `Ddpm::sample_guided`).
+    /// that the step's direction term agrees with its clipped x̂₀; the ODE
+    /// (DPM-Solver++, which steps on x̂₀): clip x̂₀ too (static
+    /// thresholding; diffusers' DPM-Solver leaves it off by default). Only
+    /// where `clip_x0` is set. Off by default, as in diffusers; guided
+    /// sampling turns it on (see `Ddpm::sample_guided`).
     pub clipped_eps: bool,
     /// Scales x_T and every injected noise draw.
     pub temperature: f64,
@@ -633,7 +635,14 @@ pub fn sample_observed(
             }
             SamplerKind::Heun => x = heun_step(den, schedule, &x, t, next)?,
             SamplerKind::Ode => {
-                let (x0, _) = predict_x0_eps(den, schedule, &x, t)?;
+                let (mut x0, _) = predict_x0_eps(den, schedule, &x, t)?;
+                // DPM-Solver++ works on x̂₀ itself, so agreeing with the
+                // clipped x̂₀ is clipping it (Lu et al.'s static thresholding).
+                if let (true, Some(c)) = (opts.clipped_eps, opts.clip_x0) {
+                    x0.as_mut_slice()
+                        .iter_mut()
+                        .for_each(|v| *v = v.clamp(-c, c));
+                }
                 let Some(tn) = next else {
                     x = x0;
                     continue;
@@ -794,6 +803,46 @@ pub fn ddim_invert(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::denoiser::FnDenoiser;
+    use crate::schedule::{BetaSchedule, ScheduleConfig};
+
+    /// The ODE with `clipped_eps` steps on the clipped x̂₀, so a model whose
+    /// x̂₀ overshoots [−1, 1] still ends inside it (its last step returns
+    /// x̂₀); without it, or without `clip_x0`, the overshoot stays.
+    #[test]
+    fn ode_with_clipped_eps_clips_x0() {
+        let schedule = NoiseSchedule::new(ScheduleConfig {
+            beta: BetaSchedule::linear(),
+            steps: 100,
+            zero_terminal_snr: false,
+        })
+        .unwrap();
+        let den = FnDenoiser {
+            prediction: Prediction::Sample,
+            f: |x: &Matrix, _: &[usize]| {
+                Matrix::new(
+                    x.rows(),
+                    x.cols(),
+                    x.as_slice().iter().map(|v| 3.0 * v).collect(),
+                )
+            },
+        };
+        let run = |clipped_eps: bool, clip_x0: Option<f64>| {
+            let opts = SamplerOptions {
+                steps: Some(10),
+                clipped_eps,
+                clip_x0,
+                ..SamplerOptions::of(SamplerKind::Ode)
+            };
+            let x_t = Matrix::new(4, 2, vec![2.0, -1.5, 0.9, -3.0, 0.1, 1.2, -0.7, 2.5]).unwrap();
+            let mut rng = gen_core::rng_from_seed(0);
+            let x = sample(&den, &schedule, &opts, x_t, &mut rng).unwrap();
+            x.as_slice().iter().fold(0.0_f64, |m, v| m.max(v.abs()))
+        };
+        assert!(run(true, Some(1.0)) <= 1.0);
+        assert!(run(false, Some(1.0)) > 1.5);
+        assert!(run(true, None) > 1.5);
+    }
 
     /// The re-derived ε̂ reproduces the clipped x̂₀ and equals the model's ε̂
     /// wherever clipping does nothing, for every parameterisation.

@@ -85,8 +85,9 @@ pub struct SamplersArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// DDIM rows re-derive ε̂ from the clipped x̂₀ (GLIDE; diffusers'
-    /// `use_clipped_model_output`) on runs that clip x̂₀ (images). Default:
-    /// off, as diffusers.
+    /// `use_clipped_model_output`) and ODE rows step on the clipped x̂₀
+    /// (static thresholding), on runs that clip x̂₀ (images). Default: off,
+    /// as diffusers.
     #[arg(long = "clipped-eps")]
     clipped_eps: bool,
 }
@@ -152,6 +153,7 @@ fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
             eta: None,
             opts: Some(SamplerOptions {
                 steps: Some(steps),
+                clipped_eps: a.clipped_eps,
                 ..SamplerOptions::of(SamplerKind::Ode)
             }),
         });
@@ -328,7 +330,7 @@ pub fn run(a: SamplersArgs) -> Result<()> {
         row["steps"] = json!(e.steps);
         row["eta"] = json!(e.eta);
         row["samples"] = json!(n);
-        if e.kind == "ddim" {
+        if e.kind == "ddim" || e.kind == "ode" {
             row["clipped_eps"] = json!(a.clipped_eps);
         }
         row["seconds"] = json!(seconds);
@@ -439,6 +441,17 @@ fn num(v: &Value, key: &str) -> String {
     v[key].as_f64().map_or("–".into(), |x| format!("{x:.3}"))
 }
 
+/// A row's sampler, marked when it stepped on the clipped x̂₀ (merged
+/// tables can hold both kinds).
+fn row_name(r: &Value) -> String {
+    let name = r["sampler"].as_str().unwrap_or("");
+    if r["clipped_eps"] == true {
+        format!("{name}, clipped x̂₀")
+    } else {
+        name.to_string()
+    }
+}
+
 fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
     let mut s = format!("# Samplers of a {model} run on {data}\n\n");
     match judge {
@@ -447,7 +460,7 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
             for r in rows {
                 s.push_str(&format!(
                     "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} |\n",
-                    r["sampler"].as_str().unwrap_or(""),
+                    row_name(r),
                     r["steps"],
                     r["eta"].as_f64().map_or("–".into(), |e| e.to_string()),
                     r["fid"].as_f64().unwrap_or(f64::NAN),
@@ -466,7 +479,7 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
             for r in rows {
                 s.push_str(&format!(
                     "| {} | {} | {} | {}/{} | {} | {} |\n",
-                    r["sampler"].as_str().unwrap_or(""),
+                    row_name(r),
                     r["steps"],
                     r["eta"].as_f64().map_or("–".into(), |e| e.to_string()),
                     r["modes_covered"],
@@ -504,7 +517,11 @@ fn chart(judge: &Judge, rows: &[Value], path: &Path) -> Result<()> {
         .collect();
     series.push((
         "probability-flow ODE".into(),
-        points(&|r: &Value| r["kind"] == "ode"),
+        points(&|r: &Value| r["kind"] == "ode" && r["clipped_eps"] != true),
+    ));
+    series.push((
+        "probability-flow ODE, clipped x̂₀".into(),
+        points(&|r: &Value| r["kind"] == "ode" && r["clipped_eps"] == true),
     ));
     series.push((
         "ancestral DDPM".into(),

@@ -501,6 +501,7 @@ fn image_ddpm_trains_on_digits_and_samples_with_ddim() {
         table.contains("| training images (floor) |") && !table.contains("NaN"),
         "{table}"
     );
+    assert!(table.contains("| DDIM-5 η=0, clipped x̂₀ |"), "{table}");
     // A flow's image samples overshoot [0, 1] slightly (inverse logit):
     // clipped before scoring, as the tour does, not refused.
     let flow = dir.join("flow");
