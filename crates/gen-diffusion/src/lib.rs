@@ -32,6 +32,7 @@
 //! so one seed gives the same model and numbers on ndarray, flex and wgpu.
 #![warn(missing_docs)]
 
+pub mod adaln_mlp;
 pub mod bound;
 pub mod denoiser;
 pub mod latent;
@@ -44,7 +45,7 @@ pub mod unet;
 
 pub use bound::{BoundTerms, Decoder, variational_bound, variational_bound_with};
 pub use denoiser::{Denoiser, FnDenoiser, GaussianData, GaussianOracle};
-pub use latent::{LatentDdpm, LatentNormaliser};
+pub use latent::{LatentDdpm, LatentNormaliser, PosteriorLatents};
 pub use likelihood::{TraceDenoiser, ode_nll};
 pub use model::{Ddpm, DdpmConfig, DenoiserArch, DenoiserNet, NetDenoiser, capabilities_row};
 pub use param::{LossWeighting, Prediction};

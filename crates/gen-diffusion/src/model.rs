@@ -17,6 +17,9 @@
 //! the MLP's spectral bias, as tiny-diffusion's positional input embedding;
 //! 0 leaves x raw), and SiLU hidden layers; weights drawn from the host RNG (PyTorch's
 //! default initialisation), so one seed gives one model on every device.
+//! [`DenoiserArch::AdaLnMlp`] takes the same inputs but feeds [e(t), e(y)]
+//! to every residual block through adaLN-Zero modulation
+//! ([`crate::adaln_mlp`]); it is the stronger denoiser of latent codes.
 //!
 //! # One learning step (Ho et al. 2020, Alg. 1)
 //!
@@ -74,6 +77,7 @@ use gen_core::{
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
+use crate::adaln_mlp::AdaLnMlp;
 use crate::bound::{BoundTerms, Decoder, variational_bound_with};
 use crate::denoiser::Denoiser;
 use crate::param::{LossWeighting, Prediction};
@@ -94,6 +98,11 @@ pub enum DenoiserArch {
     /// The U-Net on images of [`UNetConfig`]'s shape.
     #[serde(rename = "unet")]
     UNet(UNetConfig),
+    /// The residual MLP with adaLN-Zero time conditioning on vectors
+    /// ([`crate::adaln_mlp`]): one block per entry of
+    /// [`DdpmConfig::hidden`], all of one width.
+    #[serde(rename = "adaln_mlp")]
+    AdaLnMlp,
 }
 
 impl DenoiserArch {
@@ -102,6 +111,7 @@ impl DenoiserArch {
         match self {
             Self::Mlp => "mlp",
             Self::UNet(_) => "unet",
+            Self::AdaLnMlp => "adaln-mlp",
         }
     }
 }
@@ -188,7 +198,7 @@ impl DdpmConfig {
     pub fn unet(&self) -> Option<&UNetConfig> {
         match &self.arch {
             DenoiserArch::UNet(u) => Some(u),
-            DenoiserArch::Mlp => None,
+            DenoiserArch::Mlp | DenoiserArch::AdaLnMlp => None,
         }
     }
 
@@ -273,6 +283,14 @@ impl DdpmConfig {
                 "use hidden [128, 128, 128] and data_dim 2 for the 2-D toys",
             ));
         }
+        if self.arch == DenoiserArch::AdaLnMlp && self.hidden.iter().any(|w| *w != self.hidden[0]) {
+            return Err(GenError::config(
+                "ddpm widths",
+                format!("{:?}", self.hidden),
+                "the adaLN MLP's blocks are residual, so every block has the stream's one width",
+                "give one width per block, all equal, e.g. 512,512,512,512",
+            ));
+        }
         if self.time_dim < 2 || !self.time_dim.is_multiple_of(2) {
             return Err(GenError::config(
                 "time_dim",
@@ -317,6 +335,8 @@ pub struct DenoiserNet {
     pub mlp: Option<Mlp>,
     /// The U-Net (images).
     pub unet: Option<UNet>,
+    /// The adaLN residual MLP (vectors): x features, [e(t), e(y)] → output.
+    pub adaln: Option<AdaLnMlp>,
     /// Width of the MLP's time embedding.
     #[module(skip)]
     pub time_dim: usize,
@@ -334,10 +354,11 @@ impl DenoiserNet {
     /// The network of `config` with weights drawn from `rng` (PyTorch's
     /// default initialisation, in a fixed order).
     pub fn new(config: &DdpmConfig, rng: &mut Rng, device: &Device) -> Result<Self> {
-        let (mlp, unet) = match &config.arch {
+        let (mut mlp, mut unet, mut adaln) = (None, None, None);
+        match &config.arch {
             DenoiserArch::Mlp => {
                 let class_width = config.classes.map_or(0, |_| config.time_dim);
-                let mlp = MlpConfig {
+                let m = MlpConfig {
                     d_in: config.data_dim * (1 + config.x_embed) + config.time_dim + class_width,
                     hidden: config.hidden.clone(),
                     d_out: config.data_dim,
@@ -345,10 +366,22 @@ impl DenoiserNet {
                     zero_last: false,
                 }
                 .init(rng, device)?;
-                (Some(mlp), None)
+                mlp = Some(m);
             }
-            DenoiserArch::UNet(u) => (None, Some(u.init(rng, device)?)),
-        };
+            DenoiserArch::UNet(u) => unet = Some(u.init(rng, device)?),
+            DenoiserArch::AdaLnMlp => {
+                let class_width = config.classes.map_or(0, |_| config.time_dim);
+                adaln = Some(AdaLnMlp::new(
+                    config.data_dim * (1 + config.x_embed),
+                    config.time_dim + class_width,
+                    config.data_dim,
+                    config.hidden[0],
+                    config.hidden.len(),
+                    rng,
+                    device,
+                ));
+            }
+        }
         // Drawn after the network, so an unconditional seed gives the same weights.
         let class_embed = match config.classes {
             Some(k) => {
@@ -370,6 +403,7 @@ impl DenoiserNet {
         Ok(Self {
             mlp,
             unet,
+            adaln,
             time_dim: config.time_dim,
             x_embed: config.x_embed,
             class_embed,
@@ -438,10 +472,6 @@ impl DenoiserNet {
         if let Some(u) = &self.unet {
             return u.forward_conditioned(x, t, class);
         }
-        let mlp = self
-            .mlp
-            .as_ref()
-            .expect("a DenoiserNet holds an MLP or a U-Net");
         let [n, d] = x.dims();
         let mut parts = vec![x.clone()];
         if self.x_embed > 0 {
@@ -454,9 +484,20 @@ impl DenoiserNet {
                 ));
             }
         }
-        parts.push(sinusoidal_time_embedding(t, self.time_dim, 10_000.0));
+        let temb = sinusoidal_time_embedding(t, self.time_dim, 10_000.0);
+        if let Some(net) = &self.adaln {
+            let cond = match class {
+                Some(c) => Tensor::cat(vec![temb, c], 1),
+                None => temb,
+            };
+            return net.forward(Tensor::cat(parts, 1), cond);
+        }
+        parts.push(temb);
         parts.extend(class);
-        mlp.forward(Tensor::cat(parts, 1))
+        self.mlp
+            .as_ref()
+            .expect("a DenoiserNet holds an MLP, a U-Net or an adaLN MLP")
+            .forward(Tensor::cat(parts, 1))
     }
 
     /// The output and, per row, the trace of its Jacobian with respect to
@@ -474,7 +515,11 @@ impl DenoiserNet {
         let Some(mlp) = &self.mlp else {
             return Err(GenError::config(
                 "--estimator ode",
-                "a U-Net denoiser",
+                if self.unet.is_some() {
+                    "a U-Net denoiser"
+                } else {
+                    "an adaLN MLP denoiser"
+                },
                 "the exact trace needs one forward-mode tangent per data coordinate, C·H·W per image",
                 "score image runs with the variational bound (the default estimator)",
             ));
@@ -907,6 +952,14 @@ impl Ddpm {
                 "a U-Net denoiser",
                 "the exact trace needs one forward-mode tangent per data coordinate, C·H·W per image",
                 "score image runs with the variational bound (the default estimator)",
+            ));
+        }
+        if self.config.arch == DenoiserArch::AdaLnMlp {
+            return Err(GenError::config(
+                "--estimator ode",
+                "an adaLN MLP denoiser",
+                "the exact trace is implemented for the plain MLP only (forward-mode tangents through its layers)",
+                "score with the variational bound (the default estimator), or train with --diffusion-arch mlp",
             ));
         }
         if steps < 10 {

@@ -27,6 +27,9 @@ mod images;
 /// Class-conditional DDPMs and classifier-free guidance.
 mod guidance;
 
+/// The adaLN residual MLP denoiser.
+mod adaln;
+
 fn fixture() -> Value {
     let text = include_str!("fixtures/diffusers.json");
     serde_json::from_str(text).unwrap()

@@ -414,6 +414,18 @@ mod tests {
         assert!((full.distance([0.0, -1.5]) - 0.5).abs() < 1e-12);
     }
 
+    /// gen-data's arcs as gen-eval's (gen-eval uses gen-data only in its tests).
+    fn eval_arcs(arcs: &[gen_data::CircleArc]) -> Vec<CircleArc> {
+        arcs.iter()
+            .map(|a| CircleArc {
+                centre: [a.centre.0, a.centre.1],
+                radius: a.radius,
+                start: a.start,
+                sweep: a.sweep,
+            })
+            .collect()
+    }
+
     /// The two moons' own samples: both arcs covered, high quality at
     /// about the 3σ rate (a little below it near the end points, where the
     /// distance is to a point, not a line); one moon alone covers one; a
@@ -422,15 +434,7 @@ mod tests {
     fn arc_coverage_counts_moons_and_quality() {
         use gen_data::Toy2d;
         let (arcs, sigma) = Toy2d::TwoMoons.arcs().unwrap();
-        let arcs: Vec<CircleArc> = arcs
-            .iter()
-            .map(|a| CircleArc {
-                centre: [a.centre.0, a.centre.1],
-                radius: a.radius,
-                start: a.start,
-                sweep: a.sweep,
-            })
-            .collect();
+        let arcs = eval_arcs(&arcs);
         let data = Toy2d::TwoMoons.sample(20_000, 5);
         let m = arc_coverage(&data, &arcs, sigma, &ModeCoverageOptions::default()).unwrap();
         assert_eq!((m.modes_covered, m.modes), (2, 2));
@@ -459,15 +463,7 @@ mod tests {
         let (radii, rs) = Toy2d::Rings.ring_radii().unwrap();
         let (ring_arcs, rs2) = Toy2d::Rings.arcs().unwrap();
         assert_eq!(rs, rs2);
-        let rings: Vec<CircleArc> = ring_arcs
-            .iter()
-            .map(|a| CircleArc {
-                centre: [a.centre.0, a.centre.1],
-                radius: a.radius,
-                start: a.start,
-                sweep: a.sweep,
-            })
-            .collect();
+        let rings = eval_arcs(&ring_arcs);
         let pts = Toy2d::Rings.sample(3_000, 2);
         let opts = ModeCoverageOptions::default();
         assert_eq!(

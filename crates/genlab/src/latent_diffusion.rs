@@ -40,6 +40,12 @@ pub struct LatentArgs {
     /// whose latent space the DDPM learns; its newest checkpoint is used.
     #[arg(id = "vae-run", long = "vae", value_name = "DIR")]
     pub vae: Option<PathBuf>,
+    /// What the DDPM learns from each training image: `mean`, its
+    /// posterior mean, or `sample`, a fresh draw of q(z | x) every time the
+    /// image is in a batch (Rombach et al.'s latent diffusion).
+    #[arg(id = "latent-posterior", long = "latent-posterior", default_value = "mean",
+          value_parser = ["mean", "sample"])]
+    pub posterior: String,
 }
 
 /// What `run.json` stores for a latent DDPM run.
@@ -55,6 +61,13 @@ struct LatentRunOptions {
     vae_run: String,
     vae_model: String,
     prep: Prep,
+    /// `mean` or `sample` (`--latent-posterior`; runs before it: mean).
+    #[serde(default = "posterior_mean")]
+    posterior: String,
+}
+
+fn posterior_mean() -> String {
+    "mean".into()
 }
 
 /// The latent diffusion family.
@@ -169,9 +182,14 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
             .to_string(),
         vae_model,
         prep,
+        posterior: a.latent.posterior.clone(),
     };
     RunMeta::new(a.model(), a.data(), &opts)?.save(&c.out)?;
     let (mut model, z) = LatentDdpm::new(vae, &x, config.clone(), &device, c.seed)?;
+    let posterior = match opts.posterior.as_str() {
+        "sample" => Some(model.posterior_latents(&x)?),
+        _ => None,
+    };
     let batcher = EpochBatcher::new(z.rows(), batch_size.min(z.rows()), c.seed)?;
     let tc = c.run.apply(TrainConfig {
         steps: c.steps,
@@ -181,12 +199,15 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         log_every: 10,
         ..TrainConfig::default()
     });
-    let report =
-        Trainer::new(tc, &c.out)?.fit(&mut model, |t, _| z.select_rows(&batcher.indices(t)))?;
+    let report = Trainer::new(tc, &c.out)?.fit(&mut model, |t, rng| match &posterior {
+        Some(p) => p.draw(&batcher.indices(t), rng),
+        None => z.select_rows(&batcher.indices(t)),
+    })?;
     let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "config": config, "latent_dim": z.cols(), "steps": report.steps,
         "seconds": report.seconds, "ms_per_step": report.ms_per_step(),
-        "final_loss": report.final_loss, "vae_run": opts.vae_run});
+        "final_loss": report.final_loss, "vae_run": opts.vae_run,
+        "latent_posterior": opts.posterior});
     // Sampling time per image: ancestral over all T steps and DDIM-50.
     let n = 64;
     let mut grid = None;

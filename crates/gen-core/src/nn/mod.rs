@@ -4,6 +4,7 @@
 //! model built with the same seed is identical on ndarray, flex and wgpu.
 
 pub mod activation;
+pub mod adaln;
 pub mod attention;
 pub mod conv;
 pub mod linear;
@@ -21,6 +22,7 @@ pub mod token_embedding;
 pub mod upsample;
 
 pub use activation::Activation;
+pub use adaln::AdaLnMlpBlock;
 pub use attention::{CausalSelfAttention, CausalSelfAttentionConfig, KvCache};
 pub use conv::ConvTranspose2dConfig;
 pub use linear::{Init, linear};
