@@ -33,7 +33,7 @@ use gen_core::numerics::standard_normals;
 use gen_core::{
     Capabilities, Checkpoint, GenError, Matrix, Result, Rng, TaskSupport, rng_from_seed,
 };
-use gen_vae::Vae;
+use gen_vae::{Posterior, Vae};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Ddpm, DdpmConfig};
@@ -108,6 +108,14 @@ impl LatentNormaliser {
         self.map(z, |v, m, s| m + s * v)
     }
 
+    /// The posterior q(u | x) in normalised coordinates: mean (μ − m)/s and
+    /// standard deviation σ/s per coordinate.
+    pub fn posterior(&self, post: &Posterior) -> Result<PosteriorLatents> {
+        let mean = self.normalise(&post.mean)?;
+        let std = self.map(&post.log_var, |lv, _, s| (0.5 * lv).exp() / s)?;
+        Ok(PosteriorLatents { mean, std })
+    }
+
     /// Σ log std: the log-Jacobian |∂z/∂u| is −this.
     pub fn log_scale(&self) -> f64 {
         self.std.iter().map(|s| s.ln()).sum()
@@ -137,15 +145,17 @@ pub struct LatentDdpm {
 impl LatentDdpm {
     /// A new latent DDPM over `vae`, whose normaliser is fitted on the
     /// posterior means of `train_x` (rows as the VAE takes them); returns the
-    /// model and the normalised training latents the DDPM learns from.
-    /// `config.data_dim` must be the VAE's latent size.
+    /// model and the normalised posteriors of the training rows: their
+    /// means are the latents the DDPM learns from, or it learns from draws
+    /// ([`PosteriorLatents::draw`]). `config.data_dim` must be the VAE's
+    /// latent size.
     pub fn new(
         vae: Vae,
         train_x: &Matrix,
         config: DdpmConfig,
         device: &Device,
         seed: u64,
-    ) -> Result<(Self, Matrix)> {
+    ) -> Result<(Self, PosteriorLatents)> {
         let latent = vae.config().latent;
         if config.data_dim != latent {
             return Err(GenError::config(
@@ -155,9 +165,9 @@ impl LatentDdpm {
                 format!("build the DDPM with data_dim = {latent}"),
             ));
         }
-        let u = vae.encode(train_x)?.mean;
-        let norm = LatentNormaliser::fit(&u)?;
-        let z = norm.normalise(&u)?;
+        let post = vae.encode(train_x)?;
+        let norm = LatentNormaliser::fit(&post.mean)?;
+        let z = norm.posterior(&post)?;
         let ddpm = Ddpm::new(config, device, seed)?;
         Ok((Self { ddpm, vae, norm }, z))
     }
@@ -192,20 +202,7 @@ impl LatentDdpm {
     /// z = mean + std · ε is a draw of u ~ q(u | x) in the DDPM's
     /// coordinates ([`PosteriorLatents`]).
     pub fn posterior_latents(&self, x: &Matrix) -> Result<PosteriorLatents> {
-        let post = self.vae.encode(x)?;
-        let mean = self.norm.normalise(&post.mean)?;
-        let d = self.norm.std.len();
-        let std = post
-            .log_var
-            .as_slice()
-            .iter()
-            .enumerate()
-            .map(|(i, lv)| (0.5 * lv).exp() / self.norm.std[i % d])
-            .collect();
-        Ok(PosteriorLatents {
-            std: Matrix::new(mean.rows(), d, std)?,
-            mean,
-        })
+        self.norm.posterior(&self.vae.encode(x)?)
     }
 
     /// Decodes normalised latents to the VAE's decoder means.
@@ -381,6 +378,29 @@ mod tests {
             (n.log_scale() - ((20.0f64 / 3.0).sqrt().ln() + (16.0f64 / 3.0).sqrt().ln())).abs()
                 < 1e-12
         );
+    }
+
+    /// q(u | x) in normalised coordinates, by hand: u = m + s·z, so the mean
+    /// is (μ − m)/s and the standard deviation exp(log σ² / 2)/s.
+    #[test]
+    fn posterior_is_the_normalised_gaussian() {
+        let u = Matrix::new(4, 2, vec![1.0, 10.0, 3.0, 10.0, 5.0, 14.0, 7.0, 14.0]).unwrap();
+        let n = LatentNormaliser::fit(&u).unwrap();
+        let post = Posterior {
+            mean: Matrix::new(1, 2, vec![6.0, 8.0]).unwrap(),
+            log_var: Matrix::new(1, 2, vec![0.0, 2.0f64.ln()]).unwrap(),
+        };
+        let p = n.posterior(&post).unwrap();
+        let (s0, s1) = ((20.0f64 / 3.0).sqrt(), (16.0f64 / 3.0).sqrt());
+        assert!((p.mean.get(0, 0) - 2.0 / s0).abs() < 1e-12);
+        assert!((p.mean.get(0, 1) + 4.0 / s1).abs() < 1e-12);
+        assert!((p.std.get(0, 0) - 1.0 / s0).abs() < 1e-12);
+        assert!((p.std.get(0, 1) - 2.0f64.sqrt() / s1).abs() < 1e-12);
+        let wrong = Posterior {
+            mean: Matrix::new(1, 3, vec![0.0; 3]).unwrap(),
+            log_var: Matrix::new(1, 3, vec![0.0; 3]).unwrap(),
+        };
+        assert!(n.posterior(&wrong).is_err());
     }
 
     /// Draws of one row have that row's mean and standard deviation per

@@ -355,11 +355,13 @@ impl DenoiserNet {
     /// default initialisation, in a fixed order).
     pub fn new(config: &DdpmConfig, rng: &mut Rng, device: &Device) -> Result<Self> {
         let (mut mlp, mut unet, mut adaln) = (None, None, None);
+        // The MLPs' conditioning: e(t), and e(y) of the same width when conditional.
+        let cond_width = config.time_dim + config.classes.map_or(0, |_| config.time_dim);
+        let x_width = config.data_dim * (1 + config.x_embed);
         match &config.arch {
             DenoiserArch::Mlp => {
-                let class_width = config.classes.map_or(0, |_| config.time_dim);
                 let m = MlpConfig {
-                    d_in: config.data_dim * (1 + config.x_embed) + config.time_dim + class_width,
+                    d_in: x_width + cond_width,
                     hidden: config.hidden.clone(),
                     d_out: config.data_dim,
                     activation: Activation::Silu,
@@ -370,10 +372,9 @@ impl DenoiserNet {
             }
             DenoiserArch::UNet(u) => unet = Some(u.init(rng, device)?),
             DenoiserArch::AdaLnMlp => {
-                let class_width = config.classes.map_or(0, |_| config.time_dim);
                 adaln = Some(AdaLnMlp::new(
-                    config.data_dim * (1 + config.x_embed),
-                    config.time_dim + class_width,
+                    x_width,
+                    cond_width,
                     config.data_dim,
                     config.hidden[0],
                     config.hidden.len(),

@@ -843,6 +843,10 @@ impl LoadedRun for LoadedDdpm {
         Some(self.0.schedule().steps())
     }
 
+    fn clips_x0(&self) -> bool {
+        self.0.config().clip_x0().is_some()
+    }
+
     fn prepare(&self, d: Data) -> Result<Input> {
         let c = self.0.config();
         match (d, c.unet()) {

@@ -185,11 +185,9 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         posterior: a.latent.posterior.clone(),
     };
     RunMeta::new(a.model(), a.data(), &opts)?.save(&c.out)?;
-    let (mut model, z) = LatentDdpm::new(vae, &x, config.clone(), &device, c.seed)?;
-    let posterior = match opts.posterior.as_str() {
-        "sample" => Some(model.posterior_latents(&x)?),
-        _ => None,
-    };
+    let (mut model, post) = LatentDdpm::new(vae, &x, config.clone(), &device, c.seed)?;
+    let z = &post.mean;
+    let draws = opts.posterior == "sample";
     let batcher = EpochBatcher::new(z.rows(), batch_size.min(z.rows()), c.seed)?;
     let tc = c.run.apply(TrainConfig {
         steps: c.steps,
@@ -199,9 +197,9 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         log_every: 10,
         ..TrainConfig::default()
     });
-    let report = Trainer::new(tc, &c.out)?.fit(&mut model, |t, rng| match &posterior {
-        Some(p) => p.draw(&batcher.indices(t), rng),
-        None => z.select_rows(&batcher.indices(t)),
+    let report = Trainer::new(tc, &c.out)?.fit(&mut model, |t, rng| match draws {
+        true => post.draw(&batcher.indices(t), rng),
+        false => z.select_rows(&batcher.indices(t)),
     })?;
     let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "config": config, "latent_dim": z.cols(), "steps": report.steps,

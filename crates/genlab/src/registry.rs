@@ -110,6 +110,12 @@ pub trait LoadedRun {
         None
     }
 
+    /// Whether its diffusion samplers clip x̂₀ (pixel DDPMs on images), so
+    /// that `clipped_eps` changes what they do.
+    fn clips_x0(&self) -> bool {
+        false
+    }
+
     /// Classes K of a conditional model (`sample --class` takes 0..K), or
     /// `None` for an unconditional one.
     fn classes(&self) -> Option<usize> {

@@ -16,15 +16,21 @@
 //! the table of a VAE or a flow sits next to a diffusion run's. `--floor`
 //! adds `--n` training images scored the same way (what a perfect sampler
 //! would reach at this sample count); `--merge` joins the rows of earlier
-//! calls on the same run (a grid split over processes). Writes `samplers.json`,
-//! `samplers.md` (the table) and `samplers.png` (quality against ms per
-//! sample, one line per η) in `--out`.
+//! calls on the same run (a grid split over processes). `--against` adds
+//! more runs on the same data, drawn with the same grid, seed and sample
+//! count in the same process and scored against the same test images: one
+//! table, and each run's best sampler set against the first run's (the FID
+//! ratio and the speed-up, e.g. a latent DDPM against the pixel DDPM it
+//! should beat on time). Writes `samplers.json`, `samplers.md` (the table)
+//! and `samplers.png` (quality against ms per sample, one line per η and
+//! run) in `--out`.
 //!
 //! ```text
 //! genlab samplers --checkpoint runs/ddpm-digits --out runs/ddpm-digits/samplers
 //!                 [--n 297] [--steps 10,20,50,100,1000] [--etas 0,0.5,1]
 //!                 [--ode-steps 10,20 | --no-ode] [--no-ddpm] [--no-ddim] [--seed 0]
 //!                 [--clipped-eps] [--floor] [--merge OTHER/samplers.json,...]
+//!                 [--against OTHER-RUN,...]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -90,6 +96,12 @@ pub struct SamplersArgs {
     /// as diffusers.
     #[arg(long = "clipped-eps")]
     clipped_eps: bool,
+    /// More run directories on the same data, each drawn with the same grid
+    /// (or its own sampler), seed and sample count in this process and
+    /// scored against the same test images; samplers.json's `comparison`
+    /// and samplers.md set each run's best sampler against the first's.
+    #[arg(long, value_delimiter = ',')]
+    against: Vec<PathBuf>,
 }
 
 /// One sampler of the grid.
@@ -252,16 +264,23 @@ fn toy_error(data: &str) -> GenError {
     )
 }
 
-/// `genlab samplers`.
-pub fn run(a: SamplersArgs) -> Result<()> {
-    let (meta, run) = families::load(&a.checkpoint)?;
-    let model = run.capabilities().model;
-    let entries = match run.diffusion_steps() {
+/// One run of the table: its directory, label and loaded model.
+struct Run {
+    dir: PathBuf,
+    label: String,
+    model: String,
+    loaded: Box<dyn LoadedRun>,
+}
+
+/// The run's samplers: the grid for a diffusion run, its own sampler
+/// otherwise; none when this call only merges or scores the floor.
+fn entries_of(a: &SamplersArgs, run: &dyn LoadedRun, model: &str) -> Result<Vec<Entry>> {
+    Ok(match run.diffusion_steps() {
         // Merging or the floor alone (every sampler skipped) writes the table.
         Some(_) if (!a.merge.is_empty() || a.floor) && a.no_ddpm && a.no_ddim && a.no_ode => {
             Vec::new()
         }
-        Some(big_t) => grid(&a, big_t)?,
+        Some(big_t) => grid(a, big_t)?,
         None => vec![Entry {
             name: format!("{model} (its own sampler)"),
             kind: "model",
@@ -269,8 +288,55 @@ pub fn run(a: SamplersArgs) -> Result<()> {
             eta: None,
             opts: None,
         }],
-    };
-    let (judge, test_rows) = Judge::of(&meta.data)?;
+    })
+}
+
+/// The runs of this call: `--checkpoint`, then `--against`, all on one data set.
+fn load_runs(a: &SamplersArgs) -> Result<(String, Vec<Run>)> {
+    let mut data = None::<String>;
+    let mut runs = Vec::new();
+    for dir in std::iter::once(&a.checkpoint).chain(&a.against) {
+        let (meta, loaded) = families::load(dir)?;
+        let model = loaded.capabilities().model.to_string();
+        match &data {
+            Some(d) if *d != meta.data => {
+                return Err(GenError::config(
+                    "--against",
+                    dir.display(),
+                    format!(
+                        "runs compared in one table share their test images; this run is on {}, {} on {d}",
+                        meta.data,
+                        a.checkpoint.display()
+                    ),
+                    format!("compare runs trained on {d}"),
+                ));
+            }
+            Some(_) => {}
+            None => data = Some(meta.data.clone()),
+        }
+        let name = dir
+            .file_name()
+            .map_or_else(|| dir.display().to_string(), |f| f.to_string_lossy().into());
+        runs.push(Run {
+            dir: dir.clone(),
+            label: format!("{model} ({name})"),
+            model,
+            loaded,
+        });
+    }
+    let data = data.ok_or_else(|| GenError::Other("no run to compare".into()))?;
+    Ok((data, runs))
+}
+
+/// `genlab samplers`.
+pub fn run(a: SamplersArgs) -> Result<()> {
+    let (data, runs) = load_runs(&a)?;
+    let model = runs[0].model.clone();
+    let entries = runs
+        .iter()
+        .map(|r| entries_of(&a, &*r.loaded, &r.model))
+        .collect::<Result<Vec<_>>>()?;
+    let (judge, test_rows) = Judge::of(&data)?;
     let n = a.n.unwrap_or(test_rows.min(2000));
     if n < 2 {
         return Err(GenError::config(
@@ -280,18 +346,23 @@ pub fn run(a: SamplersArgs) -> Result<()> {
             "use --n 500 or more for stable FID",
         ));
     }
-    let mut rows = merged_rows(&a, &meta.data, model, n)?;
+    let mut rows = merged_rows(&a, &data, &model, n)?;
+    for r in &mut rows {
+        if r.get("run").is_none() {
+            r["run"] = json!(runs[0].label);
+        }
+    }
     std::fs::create_dir_all(&a.out).map_err(|e| GenError::io(&a.out, e))?;
     if a.floor {
         let Judge::Images { .. } = judge else {
             return Err(GenError::config(
                 "--floor",
-                &meta.data,
+                &data,
                 "the floor row scores training images; toys are judged by their modes",
                 "drop --floor on a 2-D run",
             ));
         };
-        let train = crate::data::load(&meta.data, gen_data::Split::Train)?;
+        let train = crate::data::load(&data, gen_data::Split::Train)?;
         let (x, _, _, levels) = train.images("--floor")?;
         if n > x.rows() {
             return Err(GenError::config(
@@ -316,32 +387,90 @@ pub fn run(a: SamplersArgs) -> Result<()> {
         row["ms_per_sample"] = json!(null);
         rows.push(row);
     }
-    if entries.is_empty() {
-        write_outputs(&a, &meta.data, model, &judge, &rows)?;
+    let total: usize = entries.iter().map(Vec::len).sum();
+    if total == 0 {
+        write_outputs(&a, &data, &model, &judge, &rows)?;
     }
-    for (i, e) in entries.iter().enumerate() {
-        eprintln!("[{}/{}] {} ({} samples)", i + 1, entries.len(), e.name, n);
-        let start = Instant::now();
-        let s = draw(&*run, n, e.opts.as_ref(), a.seed)?;
-        let seconds = start.elapsed().as_secs_f64();
-        let mut row = judge.score(&s)?;
-        row["sampler"] = json!(e.name);
-        row["kind"] = json!(e.kind);
-        row["steps"] = json!(e.steps);
-        row["eta"] = json!(e.eta);
-        row["samples"] = json!(n);
-        if e.kind == "ddim" || e.kind == "ode" {
-            row["clipped_eps"] = json!(a.clipped_eps);
+    let mut done = 0;
+    for (run, entries) in runs.iter().zip(&entries) {
+        for e in entries {
+            done += 1;
+            let who = match runs.len() {
+                1 => String::new(),
+                _ => format!("{}: ", run.label),
+            };
+            eprintln!("[{done}/{total}] {who}{} ({n} samples)", e.name);
+            let start = Instant::now();
+            let s = draw(&*run.loaded, n, e.opts.as_ref(), a.seed)?;
+            let seconds = start.elapsed().as_secs_f64();
+            let mut row = judge.score(&s)?;
+            row["sampler"] = json!(e.name);
+            row["kind"] = json!(e.kind);
+            row["steps"] = json!(e.steps);
+            row["eta"] = json!(e.eta);
+            row["samples"] = json!(n);
+            row["run"] = json!(run.label);
+            row["checkpoint"] = json!(run.dir);
+            if e.kind == "ddim" || e.kind == "ode" {
+                row["clipped_eps"] = json!(a.clipped_eps && run.loaded.clips_x0());
+            }
+            row["seconds"] = json!(seconds);
+            row["ms_per_sample"] = json!(1e3 * seconds / n as f64);
+            rows.push(row);
+            // Partial results survive an interruption.
+            write_outputs(&a, &data, &model, &judge, &rows)?;
         }
-        row["seconds"] = json!(seconds);
-        row["ms_per_sample"] = json!(1e3 * seconds / n as f64);
-        rows.push(row);
-        // Partial results survive an interruption.
-        write_outputs(&a, &meta.data, model, &judge, &rows)?;
     }
-    print_json(
-        &json!({"model": model, "data": meta.data, "samplers": rows, "ddim_clipped_eps": a.clipped_eps}),
-    )
+    print_json(&json!({"model": model, "data": data, "samplers": rows,
+        "ddim_clipped_eps": a.clipped_eps, "comparison": comparison(&judge, &rows)}))
+}
+
+/// The distinct runs of the rows, in order of appearance (the floor row has none).
+fn run_labels(rows: &[Value]) -> Vec<&str> {
+    let mut labels: Vec<&str> = Vec::new();
+    for l in rows.iter().filter_map(|r| r["run"].as_str()) {
+        if !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
+    labels
+}
+
+/// Each run's best row (lowest FID; highest high-quality share on toys)
+/// against the first run's best: the quality ratio (this ÷ first) and the
+/// speed-up (first's ms per sample ÷ this one's). Empty for one run.
+fn comparison(judge: &Judge, rows: &[Value]) -> Value {
+    let labels = run_labels(rows);
+    if labels.len() < 2 {
+        return json!([]);
+    }
+    let (key, _) = judge.headline();
+    let lower_is_better = key == "fid";
+    let best = |label: &str| {
+        rows.iter()
+            .filter(|r| r["run"] == label && r["ms_per_sample"].is_number())
+            .filter_map(|r| Some((r, r[key].as_f64().filter(|v| v.is_finite())?)))
+            .min_by(|(_, x), (_, y)| match lower_is_better {
+                true => x.total_cmp(y),
+                false => y.total_cmp(x),
+            })
+    };
+    let Some((first, q0)) = best(labels[0]) else {
+        return json!([]);
+    };
+    let ms0 = first["ms_per_sample"].as_f64().unwrap_or(f64::NAN);
+    let out: Vec<Value> = labels
+        .iter()
+        .filter_map(|l| {
+            let (r, q) = best(l)?;
+            let ms = r["ms_per_sample"].as_f64()?;
+            Some(
+                json!({"run": l, "sampler": r["sampler"], key: q, "ms_per_sample": ms,
+                "ratio_to_first": q / q0, "speedup_over_first": ms0 / ms}),
+            )
+        })
+        .collect();
+    json!(out)
 }
 
 /// The rows of the `--merge` files, checked to come from the same run,
@@ -427,7 +556,8 @@ fn write_outputs(
     rows: &[Value],
 ) -> Result<()> {
     let summary = json!({"model": model, "data": data, "checkpoint": a.checkpoint,
-        "seed": a.seed, "samplers": rows, "ddim_clipped_eps": a.clipped_eps,
+        "against": a.against, "seed": a.seed, "samplers": rows,
+        "ddim_clipped_eps": a.clipped_eps, "comparison": comparison(judge, rows),
         "conditional": "class-conditional runs sample classes 0..K-1 in turn at w = 0"});
     gen_core::checkpoint::write_json_atomic(&a.out.join("samplers.json"), &summary)?;
     gen_core::checkpoint::write_atomic(
@@ -442,25 +572,37 @@ fn num(v: &Value, key: &str) -> String {
 }
 
 /// A row's sampler, marked when it stepped on the clipped x̂₀ (merged
-/// tables can hold both kinds).
-fn row_name(r: &Value) -> String {
+/// tables can hold both kinds), after its run's label in a table of
+/// several runs.
+fn row_name(r: &Value, several_runs: bool) -> String {
     let name = r["sampler"].as_str().unwrap_or("");
-    if r["clipped_eps"] == true {
+    let name = if r["clipped_eps"] == true {
         format!("{name}, clipped x̂₀")
     } else {
         name.to_string()
+    };
+    match (several_runs, r["run"].as_str()) {
+        (true, Some(run)) => format!("{run}: {name}"),
+        _ => name,
     }
 }
 
 fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
-    let mut s = format!("# Samplers of a {model} run on {data}\n\n");
+    let several = run_labels(rows).len() > 1;
+    let mut s = match several {
+        true => format!(
+            "# Samplers of {} runs on {data}\n\n",
+            run_labels(rows).len()
+        ),
+        false => format!("# Samplers of a {model} run on {data}\n\n"),
+    };
     match judge {
         Judge::Images { .. } => {
             s.push_str("| sampler | steps | η | FID | precision | recall | density | coverage | ms / sample |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             for r in rows {
                 s.push_str(&format!(
                     "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} |\n",
-                    row_name(r),
+                    row_name(r, several),
                     r["steps"],
                     r["eta"].as_f64().map_or("–".into(), |e| e.to_string()),
                     r["fid"].as_f64().unwrap_or(f64::NAN),
@@ -479,7 +621,7 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
             for r in rows {
                 s.push_str(&format!(
                     "| {} | {} | {} | {}/{} | {} | {} |\n",
-                    row_name(r),
+                    row_name(r, several),
                     r["steps"],
                     r["eta"].as_f64().map_or("–".into(), |e| e.to_string()),
                     r["modes_covered"],
@@ -490,6 +632,26 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
                         .map_or("–".into(), |m| format!("{m:.2}"))
                 ));
             }
+        }
+    }
+    let cmp = comparison(judge, rows);
+    if let Some(cmp) = cmp.as_array().filter(|c| !c.is_empty()) {
+        let (key, label) = judge.headline();
+        s.push_str(&format!(
+            "\n## Each run's best sampler against the first run's\n\n\
+             | run | best sampler | {label} | ms / sample | {label} ÷ first's | speed-up |\n\
+             |---|---|---:|---:|---:|---:|\n"
+        ));
+        for c in cmp {
+            s.push_str(&format!(
+                "| {} | {} | {} | {:.2} | {:.3} | {:.1}× |\n",
+                c["run"].as_str().unwrap_or(""),
+                c["sampler"].as_str().unwrap_or(""),
+                num(c, key),
+                c["ms_per_sample"].as_f64().unwrap_or(f64::NAN),
+                c["ratio_to_first"].as_f64().unwrap_or(f64::NAN),
+                c["speedup_over_first"].as_f64().unwrap_or(f64::NAN),
+            ));
         }
     }
     s
@@ -508,34 +670,41 @@ fn chart(judge: &Judge, rows: &[Value], path: &Path) -> Result<()> {
     let mut etas: Vec<f64> = rows.iter().filter_map(|r| r["eta"].as_f64()).collect();
     etas.sort_by(f64::total_cmp);
     etas.dedup();
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = etas
-        .into_iter()
-        .map(|eta| {
-            let keep = move |r: &Value| r["kind"] == "ddim" && r["eta"].as_f64() == Some(eta);
-            (format!("DDIM η = {eta}"), points(&keep))
-        })
-        .collect();
-    series.push((
-        "probability-flow ODE".into(),
-        points(&|r: &Value| r["kind"] == "ode" && r["clipped_eps"] != true),
-    ));
-    series.push((
-        "probability-flow ODE, clipped x̂₀".into(),
-        points(&|r: &Value| r["kind"] == "ode" && r["clipped_eps"] == true),
-    ));
-    series.push((
-        "ancestral DDPM".into(),
-        points(&|r: &Value| r["kind"] == "ddpm"),
-    ));
-    series.push((
-        "the model's sampler".into(),
-        points(&|r: &Value| r["kind"] == "model"),
-    ));
+    let labels = run_labels(rows);
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for run in &labels {
+        let prefix = match labels.len() {
+            1 => String::new(),
+            _ => format!("{run}: "),
+        };
+        let mine = |r: &Value| r["run"] == *run || r.get("run").is_none();
+        for &eta in &etas {
+            let keep = |r: &Value| mine(r) && r["kind"] == "ddim" && r["eta"].as_f64() == Some(eta);
+            series.push((format!("{prefix}DDIM η = {eta}"), points(&keep)));
+        }
+        series.push((
+            format!("{prefix}probability-flow ODE"),
+            points(&|r: &Value| mine(r) && r["kind"] == "ode" && r["clipped_eps"] != true),
+        ));
+        series.push((
+            format!("{prefix}probability-flow ODE, clipped x̂₀"),
+            points(&|r: &Value| mine(r) && r["kind"] == "ode" && r["clipped_eps"] == true),
+        ));
+        series.push((
+            format!("{prefix}ancestral DDPM"),
+            points(&|r: &Value| mine(r) && r["kind"] == "ddpm"),
+        ));
+        series.push((
+            format!("{prefix}the model's sampler"),
+            points(&|r: &Value| mine(r) && r["kind"] == "model"),
+        ));
+    }
     let mut chart = Chart::new(format!("{label} against sampling time"))
         .x_label("ms per sample (log)")
         .y_label(label)
         .x_scale(Scale::Log)
-        .legend(Legend::UpperRight);
+        // Beside the plot: a point at the largest FID would sit under it.
+        .legend(Legend::Outside);
     let palette = gen_viz::PALETTE;
     for (k, (name, pts)) in series
         .into_iter()
@@ -544,5 +713,5 @@ fn chart(judge: &Judge, rows: &[Value], path: &Path) -> Result<()> {
     {
         chart = chart.series(Series::line_points(name, pts).color(palette[k % palette.len()]));
     }
-    chart.figure(640, 380).save_png(path)
+    chart.figure(820, 380).save_png(path)
 }

@@ -339,6 +339,17 @@ fn ddpm_trains_samples_scores_and_encodes() {
         study.to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("2-D toys with known modes"), "{err}");
+    // Runs on different data cannot share one table.
+    let (ok, _, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        gmm.to_str().unwrap(),
+        "--against",
+        ngram.to_str().unwrap(),
+        "--out",
+        study.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("share their test images"), "{err}");
 
     // Text and ε-prediction under zero terminal SNR are refused with the reason.
     let bad = run.with_file_name("refused");
@@ -530,6 +541,61 @@ fn image_ddpm_trains_on_digits_and_samples_with_ddim() {
     let rows = v["samplers"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{out}");
     assert!(rows[0]["fid"].as_f64().unwrap().is_finite(), "{out}");
+    // Two runs in one call (the latent-against-pixel measurement): the same
+    // test images and seed, one table, and each run's best row against the
+    // first run's — the ratio and speed-up computed from the rows.
+    let duel = dir.join("duel");
+    let (ok, out, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        run_s,
+        "--against",
+        flow.to_str().unwrap(),
+        "--out",
+        duel.to_str().unwrap(),
+        "--n",
+        "8",
+        "--steps",
+        "2,5",
+        "--etas",
+        "0",
+        "--no-ode",
+        "--no-ddpm",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["samplers"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{out}");
+    let ddpm_rows: Vec<&Value> = rows.iter().filter(|r| r["kind"] == "ddim").collect();
+    assert_eq!(ddpm_rows.len(), 2, "{out}");
+    assert!(ddpm_rows.iter().all(|r| r["run"] == "ddpm (run)"), "{out}");
+    let flow_row = rows.iter().find(|r| r["kind"] == "model").unwrap();
+    assert_eq!(flow_row["run"], "realnvp (flow)", "{out}");
+    let cmp = v["comparison"].as_array().unwrap();
+    assert_eq!(cmp.len(), 2, "{out}");
+    let fid = |r: &Value| r["fid"].as_f64().unwrap();
+    let best = ddpm_rows
+        .iter()
+        .min_by(|a, b| fid(a).total_cmp(&fid(b)))
+        .unwrap();
+    assert_eq!(cmp[0]["sampler"], best["sampler"], "{out}");
+    assert!((cmp[0]["ratio_to_first"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+    let ratio = fid(flow_row) / fid(best);
+    assert!(
+        (cmp[1]["ratio_to_first"].as_f64().unwrap() - ratio).abs() < 1e-9,
+        "{out}"
+    );
+    let ms = |r: &Value| r["ms_per_sample"].as_f64().unwrap();
+    let speedup = ms(best) / ms(flow_row);
+    assert!((cmp[1]["speedup_over_first"].as_f64().unwrap() - speedup).abs() < 1e-9 * speedup);
+    let table = std::fs::read_to_string(duel.join("samplers.md")).unwrap();
+    assert!(
+        table.contains("| ddpm (run): DDIM-5 η=0 |")
+            && table.contains("| realnvp (flow): realnvp (its own sampler) |")
+            && table.contains("against the first run's"),
+        "{table}"
+    );
+    assert!(duel.join("samplers.png").exists());
 
     let (ok, out, err) = genlab(&["score", "--checkpoint", run_s, "--data", "digits"]);
     assert!(ok, "{err}");

@@ -8,7 +8,7 @@ use gen_core::{Checkpoint, GenError, Score, ScoreOptions, StepContext, rng_from_
 use gen_diffusion::denoiser::Denoiser;
 use gen_diffusion::{Ddpm, DdpmConfig, DenoiserArch, Prediction};
 
-use super::{cpu, data_rows, gaussian_2d, small};
+use super::{cpu, data_rows, gaussian_2d, small, train_until_the_loss_falls};
 
 fn adaln(prediction: Prediction) -> DdpmConfig {
     DdpmConfig {
@@ -63,20 +63,7 @@ fn adaln_step_agrees_across_backends() {
 fn adaln_learns_gaussian_data_round_trips_and_refuses() {
     let g = gaussian_2d();
     let mut m = Ddpm::new(adaln(Prediction::Epsilon), &cpu(), 1).unwrap();
-    let mut rng = rng_from_seed(2);
-    let mut losses = Vec::new();
-    for step in 0..300 {
-        let batch = data_rows(&g, 128, 100 + step);
-        let mut ctx = StepContext {
-            step,
-            lr: 3e-3,
-            rng: &mut rng,
-        };
-        losses.push(m.step(&batch, &mut ctx).unwrap());
-    }
-    let early = losses[..20].iter().sum::<f64>() / 20.0;
-    let late = losses[280..].iter().sum::<f64>() / 20.0;
-    assert!(late < early - 0.1, "loss {early} → {late}");
+    train_until_the_loss_falls(&mut m, &g);
     let x = data_rows(&g, 200, 9);
     let bound = m.score(&x, &ScoreOptions::default()).unwrap().mean_nll();
     let exact = -g.log_prob(&x).unwrap().iter().sum::<f64>() / 200.0;
