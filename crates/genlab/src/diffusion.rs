@@ -27,7 +27,7 @@
 
 use std::path::Path;
 
-use gen_core::train::{EpochBatcher, TrainConfig, Trainer};
+use gen_core::train::{EpochBatcher, LrSchedule, TrainConfig, Trainer};
 use gen_core::{
     Capabilities, Checkpoint, EncodingPart, GenError, Matrix, Result, Rng, Sample, SampleOptions,
     Score, ScoreOptions, Scores, rng_from_seed,
@@ -101,6 +101,11 @@ pub struct DiffusionArgs {
     /// Decay of the EMA of the weights used for sampling and scoring.
     #[arg(id = "diffusion-ema", long = "diffusion-ema", default_value_t = 0.995)]
     pub ema: f64,
+    /// Cosine decay of the learning rate to zero over the run's --steps
+    /// (default: constant). A resume to more steps stretches the decay over
+    /// the new total.
+    #[arg(id = "diffusion-cosine", long = "diffusion-cosine")]
+    pub cosine: bool,
     /// Test rows the summary's bound is computed on (T network passes
     /// each). Default: 1000 (toys), 100 (images).
     #[arg(id = "bound-rows", long = "bound-rows")]
@@ -216,6 +221,17 @@ struct DiffusionRunOptions {
     batch_size: usize,
     lr: f64,
     config: DdpmConfig,
+}
+
+/// The learning-rate schedule of `--diffusion-cosine`: lr(t) = lr₀·(1 + cos(π t/T))/2.
+pub fn lr_schedule(d: &DiffusionArgs) -> LrSchedule {
+    match d.cosine {
+        true => LrSchedule::Cosine {
+            warmup: 0,
+            min_factor: 0.0,
+        },
+        false => LrSchedule::Constant,
+    }
 }
 
 /// The diffusion family.
@@ -346,6 +362,7 @@ fn fit(
         seed: c.seed,
         batch_size,
         log_every: 10,
+        schedule: lr_schedule(&a.diffusion),
         ..TrainConfig::default()
     });
     let report = Trainer::new(tc, &c.out)?.fit_with_eval(
@@ -386,7 +403,7 @@ fn train_points(
     let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "config": config, "steps": report.steps, "seconds": report.seconds,
         "ms_per_step": report.ms_per_step(),
-        "final_loss": report.final_loss,
+        "final_loss": report.final_loss, "lr_schedule": lr_schedule(&a.diffusion),
         // ᾱ_{T−1}: near 0 when x_T is pure noise (the linear schedule needs T ≈ 1000).
         "terminal_alpha_bar": model.schedule().alpha_bar(config.schedule.steps - 1)});
     // Samples: ancestral DDPM over all T steps and DDIM with 50 steps.
@@ -534,7 +551,7 @@ fn train_images(a: &TrainArgs, train: &Data, test: &Data) -> Result<serde_json::
         "parameters": model.net().model.weights()?.len(),
         "steps": report.steps, "seconds": report.seconds,
         "ms_per_step": report.ms_per_step(),
-        "final_loss": report.final_loss,
+        "final_loss": report.final_loss, "lr_schedule": lr_schedule(&a.diffusion),
         "terminal_alpha_bar": model.schedule().alpha_bar(t_big - 1)});
     let mut written = vec!["loss.png"];
     output::loss_png(&report.losses, &c.out.join("loss.png"))?;

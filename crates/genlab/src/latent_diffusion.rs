@@ -195,6 +195,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         seed: c.seed,
         batch_size,
         log_every: 10,
+        schedule: crate::diffusion::lr_schedule(&a.diffusion),
         ..TrainConfig::default()
     });
     let report = Trainer::new(tc, &c.out)?.fit(&mut model, |t, rng| match draws {
@@ -204,7 +205,7 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "config": config, "latent_dim": z.cols(), "steps": report.steps,
         "seconds": report.seconds, "ms_per_step": report.ms_per_step(),
-        "final_loss": report.final_loss, "vae_run": opts.vae_run,
+        "final_loss": report.final_loss, "lr_schedule": crate::diffusion::lr_schedule(&a.diffusion), "vae_run": opts.vae_run,
         "latent_posterior": opts.posterior});
     // Sampling time per image: ancestral over all T steps and DDIM-50.
     let n = 64;

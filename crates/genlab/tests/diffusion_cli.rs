@@ -35,12 +35,17 @@ fn ddpm_trains_samples_scores_and_encodes() {
         "min-snr",
         "--bound-rows",
         "50",
+        "--diffusion-cosine",
+        "--lr",
+        "3e-3",
         "--out",
         run_s,
     ]);
     assert!(ok, "{err}");
     let summary: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(summary["sample_ddpm"]["modes"], 8, "{out}");
+    assert_eq!(summary["lr_schedule"]["kind"], "cosine", "{out}");
+    assert_eq!(common::assert_cosine_lrs(&run, 3e-3, 30), 3);
     assert!(
         summary["test_bound_nll"].as_f64().unwrap().is_finite(),
         "{out}"

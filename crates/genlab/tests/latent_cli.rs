@@ -41,17 +41,19 @@ fn latent_ddpm_trains_samples_scores_and_encodes_in_a_vae_latent_space() {
         "40",
         "--diffusion-steps",
         "100",
+        "--diffusion-cosine",
         "--out",
         &ldm,
     ]);
     assert_eq!(s["latent_dim"], 20, "{s}");
     assert!(s["test_bound_nll"].as_f64().unwrap().is_finite(), "{s}");
-    // DDIM-50 takes a twentieth of DDPM-100's sequential steps, so it is faster.
-    assert!(
-        s["sample_ddim50_ms_per_image"].as_f64().unwrap()
-            < s["sample_ddpm_ms_per_image"].as_f64().unwrap(),
-        "{s}"
-    );
+    // Both sampling times are reported (compared in benchmarks, not here).
+    for k in ["sample_ddim50_ms_per_image", "sample_ddpm_ms_per_image"] {
+        assert!(s[k].as_f64().is_some_and(|ms| ms > 0.0), "{s}");
+    }
+    // The learning rate decays on a cosine from the default 1e-3.
+    assert_eq!(s["lr_schedule"]["kind"], "cosine", "{s}");
+    assert_eq!(common::assert_cosine_lrs(&d.join("ldm"), 1e-3, 40), 4);
     assert!(d.join("ldm/samples.png").exists());
 
     // Samples are decoder means of the digits VAE (a Gaussian decoder): 64 pixels.
