@@ -92,4 +92,19 @@ for v in lr5:5e-5 lr2:2e-4; do
   genlab samplers --checkpoint "$d" --out "$d-500" --n 500 --steps 50 --etas 0 \
     --ode-steps 20 --no-ddpm
 done
-cat "$out"/pixel/samplers.md "$out"/latent-2000/samplers.md "$out"/bvae-adaln*-500/samplers.md
+# Then 10,000 more steps of the 5e-5 run at 2e-5, and its ODE at 15 to 50 steps.
+d="$out/bvae-adaln-lr6"
+[ -d "$d" ] || cp -r "$out/bvae-adaln-lr5" "$d"
+genlab train --resume "$d" --steps 45000 --lr 2e-5 > "$d.json"
+genlab samplers --checkpoint "$out/bvae-adaln-lr5" --out "$out/bvae-adaln-lr5-ode" --n 500 \
+  --steps 200 --etas 0 --ode-steps 15,30,50 --no-ddpm
+# Latent against pixel in one call per seed: the same 500 test images, the
+# same seed for both, timed in the same process (pixel DDIM-50 η = 1, its
+# best DDIM-50; the latent models' ODE-30), five seeds.
+for s in 0 1 2 3 4; do
+  genlab samplers --checkpoint "$px" --against "$out/bvae-adaln-lr5,$out/bvae-adaln-lr6" \
+    --out "$out/latent-vs-pixel-seed$s" --n 500 --steps 50 --etas 1 --ode-steps 30 --no-ddpm \
+    --seed "$s"
+done
+cat "$out"/pixel/samplers.md "$out"/latent-2000/samplers.md "$out"/bvae-adaln*-500/samplers.md \
+  "$out"/latent-vs-pixel-seed*/samplers.md

@@ -317,9 +317,14 @@ fn load_runs(a: &SamplersArgs) -> Result<(String, Vec<Run>)> {
         let name = dir
             .file_name()
             .map_or_else(|| dir.display().to_string(), |f| f.to_string_lossy().into());
+        // Runs in folders of the same name stay apart by their place in the call.
+        let mut label = format!("{model} ({name})");
+        if runs.iter().any(|r: &Run| r.label == label) {
+            label = format!("{model} ({name}, run {})", runs.len() + 1);
+        }
         runs.push(Run {
             dir: dir.clone(),
-            label: format!("{model} ({name})"),
+            label,
             model,
             loaded,
         });

@@ -546,16 +546,18 @@ fn image_ddpm_trains_on_digits_and_samples_with_ddim() {
     let rows = v["samplers"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{out}");
     assert!(rows[0]["fid"].as_f64().unwrap().is_finite(), "{out}");
-    // Two runs in one call (the latent-against-pixel measurement): the same
+    // Runs in one call (the latent-against-pixel measurement): the same
     // test images and seed, one table, and each run's best row against the
-    // first run's — the ratio and speed-up computed from the rows.
+    // first run's — the ratio and speed-up computed from the rows. The
+    // first run again, labelled apart, draws the same samples: ratio 1.
     let duel = dir.join("duel");
+    let against = format!("{},{run_s}", flow.display());
     let (ok, out, err) = genlab(&[
         "samplers",
         "--checkpoint",
         run_s,
         "--against",
-        flow.to_str().unwrap(),
+        &against,
         "--out",
         duel.to_str().unwrap(),
         "--n",
@@ -570,14 +572,23 @@ fn image_ddpm_trains_on_digits_and_samples_with_ddim() {
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let rows = v["samplers"].as_array().unwrap();
-    assert_eq!(rows.len(), 3, "{out}");
-    let ddpm_rows: Vec<&Value> = rows.iter().filter(|r| r["kind"] == "ddim").collect();
+    assert_eq!(rows.len(), 5, "{out}");
+    let ddpm_rows: Vec<&Value> = rows.iter().filter(|r| r["run"] == "ddpm (run)").collect();
     assert_eq!(ddpm_rows.len(), 2, "{out}");
-    assert!(ddpm_rows.iter().all(|r| r["run"] == "ddpm (run)"), "{out}");
+    assert!(ddpm_rows.iter().all(|r| r["kind"] == "ddim"), "{out}");
     let flow_row = rows.iter().find(|r| r["kind"] == "model").unwrap();
     assert_eq!(flow_row["run"], "realnvp (flow)", "{out}");
+    let again: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["run"] == "ddpm (run, run 3)")
+        .collect();
+    assert_eq!(again.len(), 2, "{out}");
+    for (a, b) in ddpm_rows.iter().zip(&again) {
+        assert_eq!(a["fid"], b["fid"], "{out}");
+    }
     let cmp = v["comparison"].as_array().unwrap();
-    assert_eq!(cmp.len(), 2, "{out}");
+    assert_eq!(cmp.len(), 3, "{out}");
+    assert_eq!(cmp[2]["ratio_to_first"], 1.0, "{out}");
     let fid = |r: &Value| r["fid"].as_f64().unwrap();
     let best = ddpm_rows
         .iter()
