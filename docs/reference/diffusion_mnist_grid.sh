@@ -106,5 +106,15 @@ for s in 0 1 2 3 4; do
     --out "$out/latent-vs-pixel-seed$s" --n 500 --steps 50 --etas 1 --ode-steps 30 --no-ddpm \
     --seed "$s"
 done
+# The same denoiser, 20,000 steps with the cosine decay, against the
+# constant-rate run, ODE-30 on the same five seeds.
+[ -f "$out/bvae-adaln-cosine/summary.json" ] || genlab train latent-ddpm --data mnist5k \
+  --vae "$out/bvae" --diffusion-arch adaln-mlp --diffusion-hidden 256,256,256,256 \
+  --diffusion-cosine --steps 20000 --seed 0 --out "$out/bvae-adaln-cosine" > "$out/bvae-adaln-cosine.json"
+for s in 0 1 2 3 4; do
+  genlab samplers --checkpoint "$out/bvae-adaln-cosine" --against "$out/bvae-adaln" \
+    --out "$out/cosine-vs-constant-seed$s" --n 500 --steps 50 --etas 0 --ode-steps 30 \
+    --no-ddpm --no-ddim --seed "$s"
+done
 cat "$out"/pixel/samplers.md "$out"/latent-2000/samplers.md "$out"/bvae-adaln*-500/samplers.md \
   "$out"/latent-vs-pixel-seed*/samplers.md
