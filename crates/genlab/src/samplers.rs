@@ -393,8 +393,9 @@ pub fn run(a: SamplersArgs) -> Result<()> {
         rows.push(row);
     }
     let total: usize = entries.iter().map(Vec::len).sum();
+    let mut cmp = json!([]);
     if total == 0 {
-        write_outputs(&a, &data, &model, &judge, &rows)?;
+        cmp = write_outputs(&a, &data, &model, &judge, &rows)?;
     }
     let mut done = 0;
     for (run, entries) in runs.iter().zip(&entries) {
@@ -423,11 +424,11 @@ pub fn run(a: SamplersArgs) -> Result<()> {
             row["ms_per_sample"] = json!(1e3 * seconds / n as f64);
             rows.push(row);
             // Partial results survive an interruption.
-            write_outputs(&a, &data, &model, &judge, &rows)?;
+            cmp = write_outputs(&a, &data, &model, &judge, &rows)?;
         }
     }
     print_json(&json!({"model": model, "data": data, "samplers": rows,
-        "ddim_clipped_eps": a.clipped_eps, "comparison": comparison(&judge, &rows)}))
+        "ddim_clipped_eps": a.clipped_eps, "comparison": cmp}))
 }
 
 /// The distinct runs of the rows, in order of appearance (the floor row has none).
@@ -553,23 +554,25 @@ fn draw(run: &dyn LoadedRun, n: usize, opts: Option<&SamplerOptions>, seed: u64)
     }
 }
 
+/// Writes samplers.json, samplers.md and samplers.png of `rows`; returns
+/// the runs' comparison.
 fn write_outputs(
     a: &SamplersArgs,
     data: &str,
     model: &str,
     judge: &Judge,
     rows: &[Value],
-) -> Result<()> {
+) -> Result<Value> {
+    let cmp = comparison(judge, rows);
+    let table = markdown(data, model, judge, rows, &cmp);
     let summary = json!({"model": model, "data": data, "checkpoint": a.checkpoint,
         "against": a.against, "seed": a.seed, "samplers": rows,
-        "ddim_clipped_eps": a.clipped_eps, "comparison": comparison(judge, rows),
+        "ddim_clipped_eps": a.clipped_eps, "comparison": cmp,
         "conditional": "class-conditional runs sample classes 0..K-1 in turn at w = 0"});
     gen_core::checkpoint::write_json_atomic(&a.out.join("samplers.json"), &summary)?;
-    gen_core::checkpoint::write_atomic(
-        &a.out.join("samplers.md"),
-        markdown(data, model, judge, rows).as_bytes(),
-    )?;
-    chart(judge, rows, &a.out.join("samplers.png"))
+    gen_core::checkpoint::write_atomic(&a.out.join("samplers.md"), table.as_bytes())?;
+    chart(judge, rows, &a.out.join("samplers.png"))?;
+    Ok(cmp)
 }
 
 fn num(v: &Value, key: &str) -> String {
@@ -592,13 +595,11 @@ fn row_name(r: &Value, several_runs: bool) -> String {
     }
 }
 
-fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
-    let several = run_labels(rows).len() > 1;
+fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value], cmp: &Value) -> String {
+    let runs = run_labels(rows).len();
+    let several = runs > 1;
     let mut s = match several {
-        true => format!(
-            "# Samplers of {} runs on {data}\n\n",
-            run_labels(rows).len()
-        ),
+        true => format!("# Samplers of {runs} runs on {data}\n\n"),
         false => format!("# Samplers of a {model} run on {data}\n\n"),
     };
     match judge {
@@ -639,7 +640,6 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value]) -> String {
             }
         }
     }
-    let cmp = comparison(judge, rows);
     if let Some(cmp) = cmp.as_array().filter(|c| !c.is_empty()) {
         let (key, label) = judge.headline();
         s.push_str(&format!(
@@ -682,7 +682,7 @@ fn chart(judge: &Judge, rows: &[Value], path: &Path) -> Result<()> {
             1 => String::new(),
             _ => format!("{run}: "),
         };
-        let mine = |r: &Value| r["run"] == *run || r.get("run").is_none();
+        let mine = |r: &Value| r["run"] == *run;
         for &eta in &etas {
             let keep = |r: &Value| mine(r) && r["kind"] == "ddim" && r["eta"].as_f64() == Some(eta);
             series.push((format!("{prefix}DDIM η = {eta}"), points(&keep)));
