@@ -9,6 +9,16 @@
 //! through the VAE's decoder. Sampling costs the DDPM's steps in L
 //! dimensions plus one decoder pass, instead of every step in pixel space.
 //!
+//! # Classes
+//!
+//! With [`DdpmConfig::classes`] = K the latent DDPM is class-conditional as
+//! the pixel one is (the batch's last column holds the label, dropped to ∅
+//! with probability p_uncond): it learns p_ψ(z | y) and samples with
+//! classifier-free guidance ([`LatentDdpm::sample_guided`]), LDM's
+//! class-conditional ImageNet model in miniature. The VAE is untouched (it
+//! never saw the labels), so the bound below is of the unconditional model
+//! p_ψ(z | ∅).
+//!
 //! # Score: a bound of a bound
 //!
 //! With the learned prior p_ψ in place of N(0, I), the VAE's evidence lower
@@ -216,6 +226,26 @@ impl LatentDdpm {
         self.decode_latents(&z)
     }
 
+    /// Classes K of a class-conditional latent DDPM (None: unconditional).
+    pub fn classes(&self) -> Option<usize> {
+        self.ddpm.classes()
+    }
+
+    /// Samples of classes `labels` (one per row) with classifier-free
+    /// guidance weight `guidance` = w ([`Ddpm::sample_guided`]): z by the
+    /// DDPM's sampler `opts`, decoded by the VAE. Errors for an
+    /// unconditional model or a class out of range.
+    pub fn sample_guided(
+        &self,
+        labels: &[usize],
+        guidance: f64,
+        opts: &SamplerOptions,
+        rng: &mut Rng,
+    ) -> Result<Matrix> {
+        let z = self.ddpm.sample_guided(labels, guidance, opts, rng)?;
+        self.decode_latents(&z)
+    }
+
     /// Per row, a lower bound on log p(x) in nats (module docs); the draws
     /// u ~ q(u | x) and the DDPM bound's x_t are seeded by `seed`.
     pub fn log_prob_bound(&self, x: &Matrix, seed: u64) -> Result<Vec<f64>> {
@@ -318,7 +348,8 @@ impl gen_core::Model for LatentDdpm {
 }
 
 impl gen_core::Learn for LatentDdpm {
-    /// Normalised latents ([`LatentDdpm::latents`]), computed once: the VAE is frozen.
+    /// Normalised latents ([`LatentDdpm::latents`]), computed once: the VAE
+    /// is frozen; a conditional model's batch holds the label in its last column.
     type Batch = Matrix;
     fn shard_batch(&self, batch: &Matrix, rank: usize, size: usize) -> Result<Matrix> {
         batch.shard_rows(rank, size)

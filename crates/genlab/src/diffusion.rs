@@ -256,9 +256,17 @@ impl Family for DiffusionFamily {
 }
 
 /// The DDPM configuration the options describe, for data of `data_dim`
-/// coordinates (also latent-ddpm's, in its VAE's latent space).
-pub(crate) fn config_of(a: &DiffusionArgs, data_dim: usize) -> Result<DdpmConfig> {
-    let config = config_of_unchecked(a, data_dim);
+/// coordinates (also latent-ddpm's, in its VAE's latent space), with
+/// `classes` for a class-conditional model.
+pub(crate) fn config_of(
+    a: &DiffusionArgs,
+    data_dim: usize,
+    classes: Option<usize>,
+) -> Result<DdpmConfig> {
+    let config = DdpmConfig {
+        classes,
+        ..config_of_unchecked(a, data_dim)
+    };
     config.validate()?;
     Ok(config)
 }
@@ -393,7 +401,7 @@ fn train_points(
 ) -> Result<serde_json::Value> {
     let (c, d) = (&a.common, &a.diffusion);
     let bound_rows = d.bound_rows.unwrap_or(1000);
-    let config = config_of(d, x.cols())?;
+    let config = config_of(d, x.cols(), None)?;
     let (batch_size, lr) = (c.batch.unwrap_or(256), c.lr.unwrap_or(1e-3));
     // The held-out bound during training: on at most 250 test rows (the
     // summary's uses --bound-rows), as it sums T denoiser passes per row.

@@ -8,7 +8,12 @@
 //! ```
 //!
 //! The DDPM options (`--schedule`, `--prediction`, `--diffusion-hidden`,
-//! …) are the `ddpm` ones. The run keeps a copy of the VAE, so it needs
+//! …, and `--conditional` with `--label-dropout`) are the `ddpm` ones. A
+//! conditional latent DDPM learns p(z | y) on the image labels and samples
+//! like the pixel one: `sample --guidance w [--class c]`, classes in turn
+//! without `--class`; its summary reports the share of class-balanced
+//! DDIM-50 samples (w = 0) that gen-eval's classifier assigns to the class
+//! asked for. The run keeps a copy of the VAE, so it needs
 //! nothing outside its own directory once trained.
 
 use std::path::{Path, PathBuf};
@@ -158,13 +163,32 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     let c = &a.common;
     let device = c.backend.device()?;
     let (vae, vae_model, prep) = vae_of(a.latent.vae.as_deref(), a.data(), &device)?;
-    let (raw, h, w, levels) =
-        crate::data::load(a.data(), gen_data::Split::Train)?.images(a.model())?;
+    let train_data = crate::data::load(a.data(), gen_data::Split::Train)?;
+    let (raw, h, w, levels) = train_data.images(a.model())?;
     let (raw_t, ..) = crate::data::load(a.data(), gen_data::Split::Test)?.images(a.model())?;
     let x = prep.evaluation(&raw, levels)?;
     let xt = prep.evaluation(&raw_t, levels)?;
     vae.check_input(&x, "latent-ddpm training images")?;
-    let config = crate::diffusion::config_of(&a.diffusion, vae.config().latent)?;
+    // Conditional: the classes of the labels, as the pixel DDPM's.
+    let labels = match (a.diffusion.conditional, &train_data) {
+        (false, _) => None,
+        (true, Data::Images { labels, .. }) => Some(labels.clone()),
+        (true, _) => {
+            return Err(GenError::config(
+                "--conditional",
+                a.data(),
+                "a class-conditional latent DDPM trains on labelled images",
+                "use --data digits or --data mnist5k, or drop --conditional",
+            ));
+        }
+    };
+    let config = crate::diffusion::config_of(
+        &a.diffusion,
+        vae.config().latent,
+        labels
+            .as_ref()
+            .map(|l| l.iter().max().map_or(0, |&m| m as usize + 1)),
+    )?;
     let (batch_size, lr) = (c.batch.unwrap_or(256), c.lr.unwrap_or(1e-3));
     let opts = LatentRunOptions {
         backend: c.backend.name().into(),
@@ -198,17 +222,37 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         schedule: crate::diffusion::lr_schedule(&a.diffusion),
         ..TrainConfig::default()
     });
-    let report = Trainer::new(tc, &c.out)?.fit(&mut model, |t, rng| match draws {
-        true => post.draw(&batcher.indices(t), rng),
-        false => z.select_rows(&batcher.indices(t)),
+    let report = Trainer::new(tc, &c.out)?.fit(&mut model, |t, rng| {
+        let rows = batcher.indices(t);
+        let z = match draws {
+            true => post.draw(&rows, rng)?,
+            false => z.select_rows(&rows)?,
+        };
+        // A conditional batch carries each row's label in its last column.
+        match &labels {
+            Some(l) => gen_gan::labelled_batch(&z, &rows.iter().map(|&i| l[i]).collect::<Vec<_>>()),
+            None => Ok(z),
+        }
     })?;
     let mut summary = json!({"model": a.model(), "data": a.data(), "backend": c.backend.name(),
         "config": config, "latent_dim": z.cols(), "steps": report.steps,
         "seconds": report.seconds, "ms_per_step": report.ms_per_step(),
         "final_loss": report.final_loss, "lr_schedule": crate::diffusion::lr_schedule(&a.diffusion), "vae_run": opts.vae_run,
         "latent_posterior": opts.posterior});
-    // Sampling time per image: ancestral over all T steps and DDIM-50.
+    // Sampling time per image: ancestral over all T steps and DDIM-50
+    // (conditional: classes 0..K−1 in turn, w = 0).
     let n = 64;
+    let classes = model.classes();
+    let turn = |n: usize| -> Option<Vec<usize>> {
+        classes.map(|k| (0..n).map(|i| i % k.max(1)).collect())
+    };
+    let draw = |n: usize, sampler: &SamplerOptions, seed: u64| -> Result<Matrix> {
+        let mut rng = rng_from_seed(seed);
+        match turn(n) {
+            Some(l) => model.sample_guided(&l, 0.0, sampler, &mut rng),
+            None => model.sample_with(n, sampler, &mut rng),
+        }
+    };
     let mut grid = None;
     for (name, sampler) in [
         ("ddpm", config.default_sampler()),
@@ -221,13 +265,35 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
         ),
     ] {
         let start = std::time::Instant::now();
-        let s = model.sample_with(n, &sampler, &mut rng_from_seed(c.seed ^ 0x5eed))?;
+        let s = draw(n, &sampler, c.seed ^ 0x5eed)?;
         summary[format!("sample_{name}_ms_per_image")] =
             json!(1e3 * start.elapsed().as_secs_f64() / n as f64);
         grid.get_or_insert(s);
     }
     if let Some(s) = grid {
         output::grid_png(&output::clip_unit(&s)?, h, w, &c.out.join("samples.png"))?;
+    }
+    // Conditional: does a sample of class c look like a c to gen-eval's
+    // classifier? 20 DDIM-50 samples per class at w = 0.
+    if let (Some(k), Some(ext)) = (classes, gen_gan::eval::extractor_for(h)?.filter(|_| h == w)) {
+        let per = 20;
+        let sampler = SamplerOptions {
+            steps: Some(50.min(config.schedule.steps)),
+            ..SamplerOptions::of(SamplerKind::Ddim)
+        };
+        let s = output::clip_unit(&draw(k * per, &sampler, c.seed ^ 0xc1a55)?)?;
+        let probs = ext.probabilities(&s)?;
+        let hits = probs
+            .iter_rows()
+            .enumerate()
+            .filter(|(i, r)| {
+                let top = (0..r.len()).fold(0, |b, j| if r[j] > r[b] { j } else { b });
+                top == i % k
+            })
+            .count();
+        summary["class_accuracy"] = json!({"samples": k * per, "sampler": "ddim50 (η = 0), w = 0",
+            "share_classified_as_asked": hits as f64 / (k * per) as f64,
+            "classifier": format!("gen-eval's {h}x{w} extractor")});
     }
     // The bound on test images, in nats per image and bits per pixel.
     let rows = xt.rows().min(200);
@@ -255,19 +321,57 @@ impl LoadedRun for LoadedLatent {
 
     fn sample(&self, n: usize, opts: &SampleOptions, rng: &mut Rng) -> Result<Samples> {
         opts.validate()?;
-        if opts.condition.is_some() {
-            return Err(GenError::config(
-                "--class",
-                "given",
-                "this latent DDPM is unconditional",
-                "sample without --class",
-            ));
-        }
         let sampler = SamplerOptions {
             temperature: opts.temperature,
             ..self.model.ddpm().config().default_sampler()
         };
-        self.model.sample_with(n, &sampler, rng).map(Samples::Rows)
+        match (&opts.condition, self.model.classes()) {
+            (None, _) => self.model.sample_with(n, &sampler, rng).map(Samples::Rows),
+            (Some(_), None) => Err(GenError::config(
+                "--class",
+                "given",
+                "this latent DDPM is unconditional",
+                "sample without --class, or train one with --conditional",
+            )),
+            (Some(c), Some(_)) => {
+                let y = c.as_slice().first().copied().unwrap_or(-1.0);
+                if c.as_slice().len() != 1 || y.fract() != 0.0 || y < 0.0 {
+                    return Err(GenError::config(
+                        "condition",
+                        format!("{:?}", c.as_slice()),
+                        "a latent DDPM's condition is one class index",
+                        "pass a 1 × 1 condition holding the class",
+                    ));
+                }
+                self.sample_guided(n, &sampler, Some(y as usize), 0.0, rng)
+            }
+        }
+    }
+
+    fn sample_guided(
+        &self,
+        n: usize,
+        sampler: &SamplerOptions,
+        class: Option<usize>,
+        guidance: f64,
+        rng: &mut Rng,
+    ) -> Result<Samples> {
+        let k = self.model.classes().unwrap_or(1).max(1);
+        let labels: Vec<usize> = match class {
+            Some(c) => vec![c; n],
+            None => (0..n).map(|i| i % k).collect(),
+        };
+        let opts = SamplerOptions {
+            variance: self.model.ddpm().config().variance,
+            ..*sampler
+        };
+        self.model
+            .sample_guided(&labels, guidance, &opts, rng)
+            .map(Samples::Rows)
+    }
+
+    fn classes(&self) -> Option<usize> {
+        self.model.classes()
     }
 
     fn sample_diffusion(

@@ -119,7 +119,7 @@ pub fn run(a: SampleArgs) -> Result<()> {
                     "--class",
                     c,
                     format!("{model} is unconditional: it takes no class"),
-                    "sample without --class, or train a conditional model (cgan, or ddpm --conditional)",
+                    "sample without --class, or train a conditional model (cgan, or ddpm or latent-ddpm with --conditional)",
                 ));
             }
             Some(k) if c >= k => {
