@@ -10,8 +10,9 @@
 //! - 2-D toys with known modes (Gaussian mixtures, rings, two moons): modes
 //!   covered and the high-quality share.
 //!
-//! A class-conditional run samples its classes in turn at w = 0 (the
-//! conditional model without guidance). A run of another family has one
+//! A class-conditional run samples its classes in turn, at each
+//! classifier-free guidance weight of `--guidance` (default w = 0, the
+//! conditional model without guidance; a row per sampler and w). A run of another family has one
 //! sampler, its own (`genlab sample`'s), scored and timed the same way, so
 //! the table of a VAE or a flow sits next to a diffusion run's. `--floor`
 //! adds `--n` training images scored the same way (what a perfect sampler
@@ -30,7 +31,7 @@
 //!                 [--n 297] [--steps 10,20,50,100,1000] [--etas 0,0.5,1]
 //!                 [--ode-steps 10,20 | --no-ode] [--no-ddpm] [--no-ddim] [--seed 0]
 //!                 [--clipped-eps] [--floor] [--merge OTHER/samplers.json,...]
-//!                 [--against OTHER-RUN,...]
+//!                 [--against OTHER-RUN,...] [--guidance 0,0.5,1]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -102,6 +103,16 @@ pub struct SamplersArgs {
     /// and samplers.md set each run's best sampler against the first's.
     #[arg(long, value_delimiter = ',')]
     against: Vec<PathBuf>,
+    /// Classifier-free guidance weights w ≥ 0 (Ho & Salimans) at which
+    /// class-conditional runs draw every sampler (classes in turn);
+    /// unconditional runs draw once.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0",
+        allow_negative_numbers = true
+    )]
+    guidance: Vec<f64>,
 }
 
 /// One sampler of the grid.
@@ -341,6 +352,7 @@ pub fn run(a: SamplersArgs) -> Result<()> {
         .iter()
         .map(|r| entries_of(&a, &*r.loaded, &r.model))
         .collect::<Result<Vec<_>>>()?;
+    let weights = guidance_weights(&a, &runs)?;
     let (judge, test_rows) = Judge::of(&data)?;
     let n = a.n.unwrap_or(test_rows.min(2000));
     if n < 2 {
@@ -392,39 +404,61 @@ pub fn run(a: SamplersArgs) -> Result<()> {
         row["ms_per_sample"] = json!(null);
         rows.push(row);
     }
-    let total: usize = entries.iter().map(Vec::len).sum();
+    // A conditional run's samplers at every w; another's once (w: None).
+    let weights_of = |run: &Run, e: &Entry| -> Vec<Option<f64>> {
+        match (run.loaded.classes(), &e.opts) {
+            (Some(_), Some(_)) => weights.iter().copied().map(Some).collect(),
+            _ => vec![None],
+        }
+    };
+    let total: usize = runs
+        .iter()
+        .zip(&entries)
+        .map(|(run, es)| es.iter().map(|e| weights_of(run, e).len()).sum::<usize>())
+        .sum();
     let mut cmp = json!([]);
     if total == 0 {
         cmp = write_outputs(&a, &data, &model, &judge, &rows)?;
     }
     let mut done = 0;
+    // Rows name their w when the call asks for more than w = 0.
+    let name_w = weights != [0.0];
     for (run, entries) in runs.iter().zip(&entries) {
         for e in entries {
-            done += 1;
-            let who = match runs.len() {
-                1 => String::new(),
-                _ => format!("{}: ", run.label),
-            };
-            eprintln!("[{done}/{total}] {who}{} ({n} samples)", e.name);
-            let start = Instant::now();
-            let s = draw(&*run.loaded, n, e.opts.as_ref(), a.seed)?;
-            let seconds = start.elapsed().as_secs_f64();
-            let mut row = judge.score(&s)?;
-            row["sampler"] = json!(e.name);
-            row["kind"] = json!(e.kind);
-            row["steps"] = json!(e.steps);
-            row["eta"] = json!(e.eta);
-            row["samples"] = json!(n);
-            row["run"] = json!(run.label);
-            row["checkpoint"] = json!(run.dir);
-            if e.kind == "ddim" || e.kind == "ode" {
-                row["clipped_eps"] = json!(a.clipped_eps && run.loaded.clips_x0());
+            for w in weights_of(run, e) {
+                done += 1;
+                let who = match runs.len() {
+                    1 => String::new(),
+                    _ => format!("{}: ", run.label),
+                };
+                let name = match (w, name_w) {
+                    (Some(w), true) => format!("{} w={w}", e.name),
+                    _ => e.name.clone(),
+                };
+                eprintln!("[{done}/{total}] {who}{name} ({n} samples)");
+                let start = Instant::now();
+                let s = draw(&*run.loaded, n, e.opts.as_ref(), w.unwrap_or(0.0), a.seed)?;
+                let seconds = start.elapsed().as_secs_f64();
+                let mut row = judge.score(&s)?;
+                row["sampler"] = json!(name);
+                row["kind"] = json!(e.kind);
+                row["steps"] = json!(e.steps);
+                row["eta"] = json!(e.eta);
+                row["guidance"] = json!(w);
+                row["samples"] = json!(n);
+                row["run"] = json!(run.label);
+                row["checkpoint"] = json!(run.dir);
+                if e.kind == "ddim" || e.kind == "ode" {
+                    // Guided samplers step on the clipped x̂₀ (Ddpm::sample_guided).
+                    let clipped = a.clipped_eps || w.is_some_and(|w| w > 0.0);
+                    row["clipped_eps"] = json!(clipped && run.loaded.clips_x0());
+                }
+                row["seconds"] = json!(seconds);
+                row["ms_per_sample"] = json!(1e3 * seconds / n as f64);
+                rows.push(row);
+                // Partial results survive an interruption.
+                cmp = write_outputs(&a, &data, &model, &judge, &rows)?;
             }
-            row["seconds"] = json!(seconds);
-            row["ms_per_sample"] = json!(1e3 * seconds / n as f64);
-            rows.push(row);
-            // Partial results survive an interruption.
-            cmp = write_outputs(&a, &data, &model, &judge, &rows)?;
         }
     }
     print_json(&json!({"model": model, "data": data, "samplers": rows,
@@ -537,11 +571,44 @@ fn merged_rows(a: &SamplersArgs, data: &str, model: &str, n: usize) -> Result<Ve
     Ok(rows)
 }
 
-fn draw(run: &dyn LoadedRun, n: usize, opts: Option<&SamplerOptions>, seed: u64) -> Result<Matrix> {
+/// The `--guidance` weights, checked: each w ≥ 0 and finite, and w ≠ 0
+/// only when some run of the call is class-conditional.
+fn guidance_weights(a: &SamplersArgs, runs: &[Run]) -> Result<Vec<f64>> {
+    if let Some(w) = a.guidance.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+        return Err(GenError::config(
+            "--guidance",
+            w,
+            "guidance weights are Ho & Salimans' w ≥ 0 (0: the conditional model alone)",
+            "use e.g. --guidance 0,0.5,1",
+        ));
+    }
+    if a.guidance.iter().any(|w| *w != 0.0) && runs.iter().all(|r| r.loaded.classes().is_none()) {
+        return Err(GenError::config(
+            "--guidance",
+            format!("{:?}", a.guidance),
+            "no run of this call is class-conditional: classifier-free guidance needs one",
+            "drop --guidance, or compare a run trained with --conditional",
+        ));
+    }
+    let mut w = a.guidance.clone();
+    w.dedup();
+    Ok(match w.is_empty() {
+        true => vec![0.0],
+        false => w,
+    })
+}
+
+fn draw(
+    run: &dyn LoadedRun,
+    n: usize,
+    opts: Option<&SamplerOptions>,
+    guidance: f64,
+    seed: u64,
+) -> Result<Matrix> {
     let mut rng = rng_from_seed(seed);
     let s = match (opts, run.classes()) {
         (None, _) => run.sample(n, &gen_core::SampleOptions::default(), &mut rng)?,
-        (Some(opts), Some(_)) => run.sample_guided(n, opts, None, 0.0, &mut rng)?,
+        (Some(opts), Some(_)) => run.sample_guided(n, opts, None, guidance, &mut rng)?,
         (Some(opts), None) => run.sample_diffusion(n, opts, &mut rng)?,
     };
     match s {
@@ -568,7 +635,8 @@ fn write_outputs(
     let summary = json!({"model": model, "data": data, "checkpoint": a.checkpoint,
         "against": a.against, "seed": a.seed, "samplers": rows,
         "ddim_clipped_eps": a.clipped_eps, "comparison": cmp,
-        "conditional": "class-conditional runs sample classes 0..K-1 in turn at w = 0"});
+        "guidance": a.guidance,
+        "conditional": "class-conditional runs sample classes 0..K-1 in turn at each guidance weight w"});
     gen_core::checkpoint::write_json_atomic(&a.out.join("samplers.json"), &summary)?;
     gen_core::checkpoint::write_atomic(&a.out.join("samplers.md"), table.as_bytes())?;
     chart(judge, rows, &a.out.join("samplers.png"))?;
@@ -676,13 +744,29 @@ fn chart(judge: &Judge, rows: &[Value], path: &Path) -> Result<()> {
     etas.sort_by(f64::total_cmp);
     etas.dedup();
     let labels = run_labels(rows);
+    // A line per run and guidance weight (w: null for unconditional rows).
+    let mut groups: Vec<(&str, Value)> = Vec::new();
+    for r in rows {
+        if let Some(run) = r["run"].as_str() {
+            let w = r.get("guidance").cloned().unwrap_or(Value::Null);
+            if !groups.iter().any(|(l, g)| *l == run && *g == w) {
+                groups.push((run, w));
+            }
+        }
+    }
+    let weighted = groups
+        .iter()
+        .any(|(_, w)| w.as_f64().is_some_and(|w| w != 0.0));
     let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for run in &labels {
-        let prefix = match labels.len() {
-            1 => String::new(),
+    for (run, w) in &groups {
+        let prefix = match (labels.len(), weighted, w.as_f64()) {
+            (1, false, _) | (1, true, None) => String::new(),
+            (1, true, Some(w)) => format!("w={w}: "),
+            (_, true, Some(w)) => format!("{run}, w={w}: "),
             _ => format!("{run}: "),
         };
-        let mine = |r: &Value| r["run"] == *run;
+        let mine =
+            |r: &Value| r["run"] == *run && r.get("guidance").cloned().unwrap_or(Value::Null) == *w;
         for &eta in &etas {
             let keep = |r: &Value| mine(r) && r["kind"] == "ddim" && r["eta"].as_f64() == Some(eta);
             series.push((format!("{prefix}DDIM η = {eta}"), points(&keep)));

@@ -734,6 +734,51 @@ fn conditional_ddpm_sweeps_guidance_and_samples_a_class() {
     let (ok, _, err) = genlab(&["sample", "--checkpoint", run_s, "--guidance", "-1"]);
     assert!(!ok && err.contains("≥ 0"), "{err}");
 
+    // `samplers --guidance`: a row per sampler and w, the classes in turn;
+    // w = 0 draws what a call without --guidance draws, w = 2 other samples.
+    let samplers = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "samplers",
+            "--checkpoint",
+            run_s,
+            "--out",
+            out,
+            "--n",
+            "20",
+            "--steps",
+            "5",
+            "--etas",
+            "0",
+            "--no-ode",
+            "--no-ddpm",
+        ];
+        args.extend_from_slice(extra);
+        genlab(&args)
+    };
+    let (ok, out, err) = samplers(dir.join("sw").to_str().unwrap(), &["--guidance", "0,2"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["samplers"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["sampler"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["DDIM-5 η=0 w=0", "DDIM-5 η=0 w=2"], "{out}");
+    assert_eq!(rows[1]["guidance"], 2.0, "{out}");
+    // Guided DDIM steps on the clipped x̂₀ (as `sample --guidance` does).
+    assert_eq!(rows[0]["clipped_eps"], false, "{out}");
+    assert_eq!(rows[1]["clipped_eps"], true, "{out}");
+    assert_ne!(rows[0]["fid"], rows[1]["fid"], "{out}");
+    let (ok, out, err) = samplers(dir.join("s0").to_str().unwrap(), &[]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["samplers"][0]["sampler"], "DDIM-5 η=0", "{out}");
+    assert_eq!(v["samplers"][0]["fid"], rows[0]["fid"], "{out}");
+    let md = std::fs::read_to_string(dir.join("sw/samplers.md")).unwrap();
+    assert!(md.contains("| DDIM-5 η=0 w=2, clipped x̂₀ |"), "{md}");
+    let (ok, _, err) = samplers(dir.join("bad-w").to_str().unwrap(), &["--guidance", "-1"]);
+    assert!(!ok && err.contains("w ≥ 0"), "{err}");
+
     let plain = dir.join("plain");
     let (ok, _, err) = genlab(&[
         "train",
@@ -762,6 +807,16 @@ fn conditional_ddpm_sweeps_guidance_and_samples_a_class() {
         "1",
     ]);
     assert!(!ok && err.contains("unconditional"), "{err}");
+    let (ok, _, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        plain.to_str().unwrap(),
+        "--out",
+        dir.join("plain-sw").to_str().unwrap(),
+        "--guidance",
+        "0,1",
+    ]);
+    assert!(!ok && err.contains("class-conditional"), "{err}");
     let (ok, _, err) = genlab(&[
         "train",
         "ddpm",
