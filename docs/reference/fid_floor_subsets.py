@@ -3,11 +3,15 @@
 Writes 500 MNIST-5k training images (rows whose index is not 9 mod 10, the
 test split being the others), drawn by Python's random.sample with seeds
 0-4, as float64 .npy files in [0, 1] (no numpy needed), and the 500 test
-images; then score each subset as genlab scores a sampler:
+images (50 of each class); and class-balanced subsets, 50 random training
+images of each class per seed, as a class-conditional sampler drawing the
+classes in turn produces them; then score each subset as genlab scores a
+sampler:
 
     python3 docs/reference/fid_floor_subsets.py OUT
     for s in 0 1 2 3 4; do
       genlab eval fid --real OUT/test.npy --fake OUT/train-rand$s.npy --features mnist
+      genlab eval fid --real OUT/test.npy --fake OUT/train-bal$s.npy --features mnist
     done
 
 docs/diffusion.md ("Latent against pixel in one run") quotes the results.
@@ -43,6 +47,13 @@ def main():
     for seed in range(5):
         random.seed(seed)
         write_npy(os.path.join(out, f"train-rand{seed}.npy"), random.sample(train, 500))
+    # The label is the last of the 785 columns.
+    for seed in range(5):
+        random.seed(seed)
+        balanced = []
+        for y in range(10):
+            balanced += random.sample([r for r in train if int(r[784]) == y], 50)
+        write_npy(os.path.join(out, f"train-bal{seed}.npy"), balanced)
 
 
 if __name__ == "__main__":
