@@ -303,6 +303,9 @@ fn train(a: &TrainArgs) -> Result<serde_json::Value> {
     summary["test_bound_nll"] = json!(nll);
     summary["test_bound_bits_per_dim"] = json!(nll / (xb.cols() as f64 * std::f64::consts::LN_2));
     summary["test_bound_rows"] = json!(rows);
+    if classes.is_some() {
+        summary["test_bound_model"] = json!("the null class (the unconditional model)");
+    }
     output::loss_png(&report.losses, &c.out.join("loss.png"))?;
     gen_core::checkpoint::write_json_atomic(&c.out.join("summary.json"), &summary)?;
     Ok(summary)

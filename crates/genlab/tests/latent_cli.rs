@@ -228,6 +228,12 @@ fn a_conditional_latent_ddpm_samples_the_class_asked_for() {
         .as_f64()
         .unwrap();
     assert_eq!(s["class_accuracy"]["samples"], 200, "{s}");
+    // The bound is of the unconditional model (the VAE never saw a label).
+    assert_eq!(
+        s["test_bound_model"], "the null class (the unconditional model)",
+        "{s}"
+    );
+    assert!(s["test_bound_nll"].as_f64().unwrap().is_finite(), "{s}");
     assert!(
         share > 0.5,
         "only {share} of the samples are of the class asked for: {s}"
