@@ -116,5 +116,22 @@ for s in 0 1 2 3 4; do
     --out "$out/cosine-vs-constant-seed$s" --n 500 --steps 50 --etas 0 --ode-steps 30 \
     --no-ddpm --no-ddim --seed "$s"
 done
+# A class-conditional latent DDPM (the pixel model is conditional and draws the
+# classes in turn; this one does too): the cosine adaLN run with --conditional.
+d="$out/bvae-adaln-cond"
+[ -f "$d/summary.json" ] || genlab train latent-ddpm --data mnist5k --vae "$out/bvae" \
+  --diffusion-arch adaln-mlp --diffusion-hidden 256,256,256,256 --diffusion-cosine \
+  --conditional --steps 20000 --seed 0 --out "$d" > "$d.json"
+for s in 0 1 2 3 4; do
+  # Its guidance weights alone (latent calls are cheap).
+  genlab samplers --checkpoint "$d" --out "$out/cond-w-seed$s" --n 500 --steps 50 --etas 0 \
+    --ode-steps 20 --no-ddpm --guidance 0,0.25,0.5,1,2 --seed "$s"
+  # Against the pixel model, both at w = 0.5, in one call; the rows at w = 0
+  # of the earlier call on the same seed are merged into its table.
+  genlab samplers --checkpoint "$px" --against "$d" \
+    --merge "$out/latent-vs-pixel-seed$s/samplers.json" \
+    --out "$out/cond-latent-vs-pixel-seed$s" --n 500 --steps 50 --etas 1 --ode-steps 20 \
+    --no-ddpm --guidance 0.5 --seed "$s"
+done
 cat "$out"/pixel/samplers.md "$out"/latent-2000/samplers.md "$out"/bvae-adaln*-500/samplers.md \
   "$out"/latent-vs-pixel-seed*/samplers.md
