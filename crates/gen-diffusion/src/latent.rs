@@ -347,6 +347,16 @@ impl gen_core::Model for LatentDdpm {
     }
 }
 
+impl gen_core::Sample for LatentDdpm {
+    type Output = Matrix;
+    /// The DDPM's ancestral sampler over all T steps in latent space
+    /// (with a class condition: every sample of that class, w = 0), then
+    /// the VAE's decoder; the temperature scales z_T and every noise draw.
+    fn sample(&self, n: usize, options: &gen_core::SampleOptions, rng: &mut Rng) -> Result<Matrix> {
+        self.decode_latents(&gen_core::Sample::sample(&self.ddpm, n, options, rng)?)
+    }
+}
+
 impl gen_core::Learn for LatentDdpm {
     /// Normalised latents ([`LatentDdpm::latents`]), computed once: the VAE
     /// is frozen; a conditional model's batch holds the label in its last column.

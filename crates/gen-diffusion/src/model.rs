@@ -1142,21 +1142,25 @@ impl Sample for Ddpm {
         };
         match &options.condition {
             // A class c (a 1 × 1 condition): every sample of class c, w = 0.
-            Some(c) => {
-                let y = c.as_slice().first().copied().unwrap_or(-1.0);
-                if c.as_slice().len() != 1 || y.fract() != 0.0 || y < 0.0 {
-                    return Err(GenError::config(
-                        "condition",
-                        format!("{:?}", c.as_slice()),
-                        "a DDPM's condition is one class index",
-                        "pass a 1 × 1 condition holding the class",
-                    ));
-                }
-                self.sample_guided(&vec![y as usize; n], 0.0, &opts, rng)
-            }
+            Some(c) => self.sample_guided(&vec![condition_class(c)?; n], 0.0, &opts, rng),
             None => self.sample_with(n, &opts, rng),
         }
     }
+}
+
+/// The class of a sampling condition: a 1 × 1 matrix holding a
+/// non-negative integer (the range is checked by the sampler).
+pub(crate) fn condition_class(c: &Matrix) -> Result<usize> {
+    let y = c.as_slice().first().copied().unwrap_or(-1.0);
+    if c.as_slice().len() != 1 || y.fract() != 0.0 || y < 0.0 {
+        return Err(GenError::config(
+            "condition",
+            format!("{:?}", c.as_slice()),
+            "a DDPM's condition is one class index",
+            "pass a 1 × 1 condition holding the class",
+        ));
+    }
+    Ok(y as usize)
 }
 
 impl Score for Ddpm {

@@ -255,6 +255,16 @@ impl Family for DiffusionFamily {
     }
 }
 
+/// The labels of `n` guided samples of a model with `classes` classes:
+/// all `class`, or classes 0, 1, …, K−1 in turn.
+pub(crate) fn guided_labels(n: usize, class: Option<usize>, classes: Option<usize>) -> Vec<usize> {
+    let k = classes.unwrap_or(1).max(1);
+    match class {
+        Some(c) => vec![c; n],
+        None => (0..n).map(|i| i % k).collect(),
+    }
+}
+
 /// The DDPM configuration the options describe, for data of `data_dim`
 /// coordinates (also latent-ddpm's, in its VAE's latent space), with
 /// `classes` for a class-conditional model.
@@ -845,11 +855,7 @@ impl LoadedRun for LoadedDdpm {
         guidance: f64,
         rng: &mut Rng,
     ) -> Result<Samples> {
-        let k = self.0.classes().unwrap_or(1).max(1);
-        let labels: Vec<usize> = match class {
-            Some(c) => vec![c; n],
-            None => (0..n).map(|i| i % k).collect(),
-        };
+        let labels = guided_labels(n, class, self.0.classes());
         let c = self.0.config();
         let opts = SamplerOptions {
             variance: c.variance,

@@ -323,32 +323,15 @@ impl LoadedRun for LoadedLatent {
     }
 
     fn sample(&self, n: usize, opts: &SampleOptions, rng: &mut Rng) -> Result<Samples> {
-        opts.validate()?;
-        let sampler = SamplerOptions {
-            temperature: opts.temperature,
-            ..self.model.ddpm().config().default_sampler()
-        };
-        match (&opts.condition, self.model.classes()) {
-            (None, _) => self.model.sample_with(n, &sampler, rng).map(Samples::Rows),
-            (Some(_), None) => Err(GenError::config(
+        if opts.condition.is_some() && self.model.classes().is_none() {
+            return Err(GenError::config(
                 "--class",
                 "given",
                 "this latent DDPM is unconditional",
                 "sample without --class, or train one with --conditional",
-            )),
-            (Some(c), Some(_)) => {
-                let y = c.as_slice().first().copied().unwrap_or(-1.0);
-                if c.as_slice().len() != 1 || y.fract() != 0.0 || y < 0.0 {
-                    return Err(GenError::config(
-                        "condition",
-                        format!("{:?}", c.as_slice()),
-                        "a latent DDPM's condition is one class index",
-                        "pass a 1 × 1 condition holding the class",
-                    ));
-                }
-                self.sample_guided(n, &sampler, Some(y as usize), 0.0, rng)
-            }
+            ));
         }
+        gen_core::Sample::sample(&self.model, n, opts, rng).map(Samples::Rows)
     }
 
     fn sample_guided(
@@ -359,11 +342,7 @@ impl LoadedRun for LoadedLatent {
         guidance: f64,
         rng: &mut Rng,
     ) -> Result<Samples> {
-        let k = self.model.classes().unwrap_or(1).max(1);
-        let labels: Vec<usize> = match class {
-            Some(c) => vec![c; n],
-            None => (0..n).map(|i| i % k).collect(),
-        };
+        let labels = crate::diffusion::guided_labels(n, class, self.model.classes());
         let opts = SamplerOptions {
             variance: self.model.ddpm().config().variance,
             ..*sampler
