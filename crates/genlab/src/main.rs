@@ -26,6 +26,7 @@ mod output;
 mod registry;
 mod run;
 mod sample;
+mod sampler_chunks;
 mod samplers;
 mod text;
 mod tour;

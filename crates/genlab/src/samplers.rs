@@ -32,7 +32,14 @@
 //!                 [--ode-steps 10,20 | --no-ode] [--no-ddpm] [--no-ddim] [--seed 0]
 //!                 [--clipped-eps] [--floor] [--merge OTHER/samplers.json,...]
 //!                 [--against OTHER-RUN,...] [--guidance 0,0.5,1]
+//!                 [--chunk 100 [--shard i/k]]
 //! ```
+//!
+//! Long grids (the issue's 2,000 samples of DDPM-1000 on a CPU) go in
+//! chunks (`--chunk`, [`crate::sampler_chunks`]): each chunk is kept on
+//! disk as it finishes, a rerun draws only what is missing, and `--shard
+//! i/k` lets k processes (or sessions) share the draws before a last call
+//! scores them.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -45,6 +52,7 @@ use serde_json::{Value, json};
 
 use crate::data::Data;
 use crate::registry::{LoadedRun, Samples};
+use crate::sampler_chunks::{Chunking, RowCache};
 use crate::{families, print_json};
 
 /// Options of `genlab samplers`.
@@ -113,6 +121,16 @@ pub struct SamplersArgs {
         allow_negative_numbers = true
     )]
     guidance: Vec<f64>,
+    /// Draw each row in chunks of this many samples, each from its own
+    /// seed and kept under `--out/chunks`: a killed call resumes where it
+    /// stopped, and `--shard` splits a grid over processes (a multiple of
+    /// the classes for a conditional run).
+    #[arg(long)]
+    chunk: Option<usize>,
+    /// `i/k`: draw only the chunks j with j mod k = i and score nothing
+    /// (needs --chunk); a last call without --shard scores the rows.
+    #[arg(long)]
+    shard: Option<String>,
 }
 
 /// One sampler of the grid.
@@ -363,6 +381,20 @@ pub fn run(a: SamplersArgs) -> Result<()> {
             "use --n 500 or more for stable FID",
         ));
     }
+    let chunking = Chunking::of(a.chunk, a.shard.as_deref())?;
+    if let Some(c) = &chunking {
+        for r in &runs {
+            c.check_classes(r.loaded.classes())?;
+        }
+        if c.shard.is_some() && (a.floor || !a.merge.is_empty()) {
+            return Err(GenError::config(
+                "--shard",
+                a.shard.as_deref().unwrap_or(""),
+                "a shard only draws its chunks; the floor and merged rows belong to the scoring call",
+                "give --floor / --merge to the last call, the one without --shard",
+            ));
+        }
+    }
     let mut rows = merged_rows(&a, &data, &model, n)?;
     for r in &mut rows {
         if r.get("run").is_none() {
@@ -417,7 +449,9 @@ pub fn run(a: SamplersArgs) -> Result<()> {
         .map(|(run, es)| es.iter().map(|e| weights_of(run, e).len()).sum::<usize>())
         .sum();
     let mut cmp = json!([]);
-    if total == 0 {
+    let sharded = chunking.is_some_and(|c| c.shard.is_some());
+    let mut shard_rows = Vec::new();
+    if total == 0 && !sharded {
         cmp = write_outputs(&a, &data, &model, &judge, &rows)?;
     }
     let mut done = 0;
@@ -436,9 +470,30 @@ pub fn run(a: SamplersArgs) -> Result<()> {
                     _ => e.name.clone(),
                 };
                 eprintln!("[{done}/{total}] {who}{name} ({n} samples)");
-                let start = Instant::now();
-                let s = draw(&*run.loaded, n, e.opts.as_ref(), w.unwrap_or(0.0), a.seed)?;
-                let seconds = start.elapsed().as_secs_f64();
+                let guidance = w.unwrap_or(0.0);
+                let draw_n = |rows: usize, seed: u64| {
+                    draw(&*run.loaded, rows, e.opts.as_ref(), guidance, seed)
+                };
+                let (s, seconds, chunks) = match &chunking {
+                    None => {
+                        let start = Instant::now();
+                        let s = draw_n(n, a.seed)?;
+                        (s, start.elapsed().as_secs_f64(), None)
+                    }
+                    Some(c) => {
+                        let cache = row_cache(&a, run, e, w, c)?;
+                        let r = cache.draw(c, n, a.seed, &name, draw_n)?;
+                        match r.samples {
+                            Some(s) if !sharded => (s, r.seconds, Some(r.total)),
+                            _ => {
+                                shard_rows.push(json!({"run": run.label, "sampler": name,
+                                    "chunks_done": r.done, "chunks": r.total,
+                                    "drawn_now": r.drawn, "seconds": r.seconds}));
+                                continue;
+                            }
+                        }
+                    }
+                };
                 let mut row = judge.score(&s)?;
                 row["sampler"] = json!(name);
                 row["kind"] = json!(e.kind);
@@ -455,14 +510,45 @@ pub fn run(a: SamplersArgs) -> Result<()> {
                 }
                 row["seconds"] = json!(seconds);
                 row["ms_per_sample"] = json!(1e3 * seconds / n as f64);
+                if let Some(k) = chunks {
+                    row["chunks"] = json!(k);
+                }
                 rows.push(row);
                 // Partial results survive an interruption.
                 cmp = write_outputs(&a, &data, &model, &judge, &rows)?;
             }
         }
     }
+    if sharded {
+        // The scoring call (the same arguments without --shard) reads these.
+        return print_json(&json!({"model": model, "data": data, "shard": a.shard,
+            "chunk": a.chunk, "n": n, "rows": shard_rows}));
+    }
     print_json(&json!({"model": model, "data": data, "samplers": rows,
         "ddim_clipped_eps": a.clipped_eps, "comparison": cmp}))
+}
+
+/// The chunk folder of one row: keyed by the run's latest checkpoint and
+/// everything the draw depends on.
+fn row_cache(
+    a: &SamplersArgs,
+    run: &Run,
+    e: &Entry,
+    w: Option<f64>,
+    c: &Chunking,
+) -> Result<RowCache> {
+    let model_dir = crate::run::latest_model_dir(&run.dir)?;
+    let model_dir = std::fs::canonicalize(&model_dir).unwrap_or(model_dir);
+    // Only DDIM and the ODE read the flag (the ancestral sampler clips x̂₀ always).
+    let clipped = a.clipped_eps && (e.kind == "ddim" || e.kind == "ode");
+    let key = json!({"model_dir": model_dir, "sampler": e.name, "kind": e.kind,
+        "steps": e.steps, "eta": e.eta, "guidance": w, "clipped_eps": clipped,
+        "seed": a.seed, "chunk": c.size});
+    let who = match a.against.is_empty() {
+        true => String::new(),
+        false => format!("{} ", run.label),
+    };
+    RowCache::new(&a.out, &format!("{who}{}", e.name), &key)
 }
 
 /// The distinct runs of the rows, in order of appearance (the floor row has none).

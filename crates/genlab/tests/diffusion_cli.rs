@@ -297,6 +297,73 @@ fn ddpm_trains_samples_scores_and_encodes() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["samplers"].as_array().unwrap().len(), 2, "{out}");
     assert!(combined.join("samplers.png").exists());
+    // A grid in chunks shared by two shards (each draws its chunks and
+    // scores nothing), then scored by a call that draws nothing: the same
+    // rows as one chunked call in one process.
+    let chunked = dir.join("samplers-chunked");
+    let grid = [
+        "--no-ddpm",
+        "--steps",
+        "5",
+        "--etas",
+        "0,1",
+        "--ode-steps",
+        "5",
+    ];
+    let mut args: Vec<&str> = grid.to_vec();
+    args.extend(["--chunk", "20"]);
+    for (shard, done) in [("0/2", 2), ("1/2", 3)] {
+        let mut a = args.clone();
+        a.extend(["--shard", shard]);
+        let (ok, out, err) = split(&chunked, &a);
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let rows = v["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 3, "{out}");
+        for r in rows {
+            assert_eq!(
+                (r["chunks_done"].as_u64(), r["chunks"].as_u64()),
+                (Some(done), Some(3))
+            );
+        }
+        assert!(!chunked.join("samplers.json").exists());
+    }
+    let (ok, out, err) = split(&chunked, &args);
+    assert!(ok, "{err}");
+    assert!(
+        !err.contains("chunk 1/3"),
+        "a scoring call redrew a chunk: {err}"
+    );
+    let sharded: Value = serde_json::from_str(&out).unwrap();
+    let (ok, out, err) = split(&dir.join("samplers-one-process"), &args);
+    assert!(ok, "{err}");
+    assert!(err.contains("chunk 3/3"), "{err}");
+    let single: Value = serde_json::from_str(&out).unwrap();
+    let sans_time = |v: &Value| -> Vec<Value> {
+        let mut rows = v["samplers"].as_array().unwrap().clone();
+        for r in &mut rows {
+            assert_eq!(r["chunks"], 3, "{r}");
+            let o = r.as_object_mut().unwrap();
+            o.remove("seconds");
+            o.remove("ms_per_sample");
+        }
+        rows
+    };
+    assert_eq!(sans_time(&sharded), sans_time(&single));
+    for (bad, says) in [
+        (vec!["--shard", "0/2"], "needs --chunk"),
+        (vec!["--chunk", "0"], "at least one sample"),
+        (vec!["--chunk", "20", "--shard", "2/2"], "i/k"),
+        (
+            vec!["--chunk", "20", "--shard", "0/2", "--floor"],
+            "--shard",
+        ),
+    ] {
+        let mut a = grid.to_vec();
+        a.extend(bad);
+        let (ok, _, err) = split(&dir.join("samplers-bad"), &a);
+        assert!(!ok && err.contains(says), "{says}: {err}");
+    }
     // Another family's run: one row, its own sampler, scored the same way;
     // text runs are refused.
     let gmm = dir.join("gmm");
@@ -778,6 +845,13 @@ fn conditional_ddpm_sweeps_guidance_and_samples_a_class() {
     assert!(md.contains("| DDIM-5 η=0 w=2, clipped x̂₀ |"), "{md}");
     let (ok, _, err) = samplers(dir.join("bad-w").to_str().unwrap(), &["--guidance", "-1"]);
     assert!(!ok && err.contains("w ≥ 0"), "{err}");
+    // Chunks of a conditional run start at class 0: a multiple of the classes.
+    let (ok, _, err) = samplers(dir.join("bad-chunk").to_str().unwrap(), &["--chunk", "15"]);
+    assert!(!ok && err.contains("multiple of 10"), "{err}");
+    let (ok, out, err) = samplers(dir.join("chunked").to_str().unwrap(), &["--chunk", "10"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["samplers"][0]["chunks"], 2, "{out}");
 
     let plain = dir.join("plain");
     let (ok, _, err) = genlab(&[
