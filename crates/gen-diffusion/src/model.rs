@@ -1133,7 +1133,9 @@ impl Learn for Ddpm {
 impl Sample for Ddpm {
     type Output = Matrix;
     /// Ancestral DDPM over all T steps ([`DdpmConfig::default_sampler`]);
-    /// the temperature scales x_T and every noise draw.
+    /// the temperature scales x_T and every noise draw. A conditional model
+    /// with no condition samples at the null class ∅ (its unconditional
+    /// model); `genlab sample` draws the classes in turn instead.
     fn sample(&self, n: usize, options: &SampleOptions, rng: &mut Rng) -> Result<Matrix> {
         options.validate()?;
         let opts = SamplerOptions {

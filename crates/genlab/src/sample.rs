@@ -146,7 +146,9 @@ pub fn run(a: SampleArgs) -> Result<()> {
     }
     let n = a.n.unwrap_or(16);
     let conditional_diffusion = run.classes().is_some() && run.capabilities().family == "diffusion";
-    let samples = if a.diffusion.wanted() && conditional_diffusion {
+    // A conditional diffusion run draws its classes in turn (or --class)
+    // with or without sampler flags, as `genlab samplers` does.
+    let samples = if conditional_diffusion {
         let sampler = a.diffusion.options(a.temperature);
         let w = a.diffusion.guidance.unwrap_or(0.0);
         run.sample_guided(n, &sampler, a.class, w, &mut rng_from_seed(a.seed))?

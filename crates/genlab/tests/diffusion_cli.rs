@@ -796,6 +796,21 @@ fn conditional_ddpm_sweeps_guidance_and_samples_a_class() {
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["samples"].as_array().unwrap().len(), 2);
+    // Without sampler flags a conditional run draws its classes in turn,
+    // as with them (the default sampler is ancestral DDPM over all T).
+    let draw = |extra: &[&str]| {
+        let mut args = vec!["sample", "--checkpoint", run_s, "--n", "12"];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = genlab(&args);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()["samples"].clone()
+    };
+    assert_eq!(draw(&[]), draw(&["--sampler", "ddpm"]));
+    assert_ne!(draw(&[]), draw(&["--class", "3"]));
+    assert_eq!(
+        draw(&["--class", "3"]),
+        draw(&["--class", "3", "--sampler", "ddpm"])
+    );
     let (ok, _, err) = genlab(&["sample", "--checkpoint", run_s, "--class", "10"]);
     assert!(!ok && err.contains("10 classes"), "{err}");
     let (ok, _, err) = genlab(&["sample", "--checkpoint", run_s, "--guidance", "-1"]);
