@@ -25,14 +25,18 @@ pub struct Canvas {
 /// An RGB colour.
 pub type Rgb = [u8; 3];
 
-/// Colours for successive series.
-pub const PALETTE: [Rgb; 6] = [
+/// Colours for successive series (matplotlib's tab10).
+pub const PALETTE: [Rgb; 10] = [
     [31, 119, 180],
     [255, 127, 14],
     [44, 160, 44],
     [214, 39, 40],
     [148, 103, 189],
     [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
 ];
 
 impl Canvas {

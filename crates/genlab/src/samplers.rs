@@ -886,7 +886,18 @@ fn chart(judge: &Judge, rows: &[Value], path: &Path) -> Result<()> {
         .filter(|(_, p)| !p.is_empty())
         .enumerate()
     {
-        chart = chart.series(Series::line_points(name, pts).color(palette[k % palette.len()]));
+        // Past the palette the colours come round again with a dashed (then
+        // thin) line, each point still marked (an unnamed dot series).
+        let color = palette[k % palette.len()];
+        let (line, dots) = match (k / palette.len()) % 3 {
+            0 => (Series::line_points(name, pts.clone()), None),
+            1 => (Series::dashed(name, pts.clone()), Some(3.0)),
+            _ => (Series::line(name, pts.clone()).size(1.0), Some(4.5)),
+        };
+        chart = chart.series(line.color(color));
+        if let Some(r) = dots {
+            chart = chart.series(Series::points("", pts).size(r).color(color));
+        }
     }
     chart.figure(820, 380).save_png(path)
 }
