@@ -115,6 +115,22 @@ pub fn chunk_seed(seed: u64, j: usize) -> u64 {
     z ^ (z >> 31)
 }
 
+/// CPU seconds this process has used (all its threads, user and system),
+/// from `/proc/self/stat` in Linux's USER_HZ = 100 ticks; `None` elsewhere.
+/// Unlike wall time it does not grow while other jobs share the cores (or
+/// the process is stopped), so a chunk's CPU time is its cost on a CPU
+/// backend whatever else ran.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at "state".
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 /// FNV-1a, 64 bits: a stable name for a row's folder (Rust's own hasher
 /// may change between releases).
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -128,12 +144,20 @@ pub struct RowCache {
     dir: PathBuf,
 }
 
+/// Wall and CPU seconds of one chunk's draw.
+struct Times {
+    wall: f64,
+    cpu: Option<f64>,
+}
+
 /// What a row's chunks hold after a call.
 pub struct RowDraw {
     /// All n samples, when every chunk is on disk.
     pub samples: Option<Matrix>,
     /// Seconds spent drawing the chunks on disk (by whichever process).
     pub seconds: f64,
+    /// CPU seconds of the same, when every chunk recorded it.
+    pub cpu_seconds: Option<f64>,
     /// Chunks on disk, and in all.
     pub done: usize,
     pub total: usize,
@@ -181,7 +205,7 @@ impl RowCache {
 
     /// A finished chunk: its samples and seconds (the `.json` is written
     /// after the `.npy`, so its presence marks the chunk done).
-    fn load(&self, j: usize, rows: usize) -> Result<Option<(Matrix, f64)>> {
+    fn load(&self, j: usize, rows: usize) -> Result<Option<(Matrix, Times)>> {
         let (npy, meta) = self.paths(j, rows);
         if !meta.exists() {
             return Ok(None);
@@ -197,7 +221,13 @@ impl RowCache {
                 "delete it (and its .json) to draw it again",
             ));
         }
-        Ok(Some((m, v["seconds"].as_f64().unwrap_or(0.0))))
+        Ok(Some((
+            m,
+            Times {
+                wall: v["seconds"].as_f64().unwrap_or(0.0),
+                cpu: v["cpu_seconds"].as_f64(),
+            },
+        )))
     }
 
     /// Draws the chunks of `n` samples that are missing and this process's
@@ -215,13 +245,17 @@ impl RowCache {
         let total = sizes.len();
         let mut parts: Vec<Option<Matrix>> = Vec::with_capacity(total);
         let (mut seconds, mut done, mut drawn) = (0.0, 0, 0);
+        // None once a chunk lacks it (drawn where /proc is not).
+        let mut cpu_seconds = Some(0.0);
         for (j, &rows) in sizes.iter().enumerate() {
             let part = match self.load(j, rows)? {
                 Some(found) => Some(found),
                 None if chunking.mine(j) => {
                     let start = Instant::now();
+                    let cpu0 = process_cpu_seconds();
                     let m = draw(rows, chunk_seed(seed, j))?;
                     let secs = start.elapsed().as_secs_f64();
+                    let cpu = process_cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
                     let (npy, meta) = self.paths(j, rows);
                     gen_core::checkpoint::write_atomic(
                         &npy,
@@ -229,19 +263,21 @@ impl RowCache {
                     )?;
                     gen_core::checkpoint::write_json_atomic(
                         &meta,
-                        &json!({"seconds": secs, "rows": rows, "seed": chunk_seed(seed, j)}),
+                        &json!({"seconds": secs, "cpu_seconds": cpu, "rows": rows,
+                            "seed": chunk_seed(seed, j)}),
                     )?;
                     drawn += 1;
                     eprintln!(
                         "  {label}: chunk {}/{total} ({rows} samples) in {secs:.1} s",
                         j + 1
                     );
-                    Some((m, secs))
+                    Some((m, Times { wall: secs, cpu }))
                 }
                 None => None,
             };
-            if let Some((m, secs)) = part {
-                seconds += secs;
+            if let Some((m, t)) = part {
+                seconds += t.wall;
+                cpu_seconds = cpu_seconds.zip(t.cpu).map(|(a, b)| a + b);
                 done += 1;
                 parts.push(Some(m));
             } else {
@@ -260,6 +296,7 @@ impl RowCache {
         Ok(RowDraw {
             samples,
             seconds,
+            cpu_seconds,
             done,
             total,
             drawn,
@@ -286,6 +323,21 @@ mod tests {
         for j in 0..10 {
             assert_eq!(shards.iter().filter(|s| s.mine(j)).count(), 1);
         }
+    }
+
+    #[test]
+    fn cpu_seconds_grow_with_work() {
+        let Some(a) = process_cpu_seconds() else {
+            return; // not Linux
+        };
+        let mut x = 0u64;
+        let start = Instant::now();
+        while start.elapsed().as_secs_f64() < 0.3 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let b = process_cpu_seconds().unwrap();
+        assert!(b - a >= 0.1, "{a} → {b}");
     }
 
     #[test]

@@ -484,11 +484,12 @@ pub fn run(a: SamplersArgs) -> Result<()> {
                         let cache = row_cache(&a, run, e, w, c)?;
                         let r = cache.draw(c, n, a.seed, &name, draw_n)?;
                         match r.samples {
-                            Some(s) if !sharded => (s, r.seconds, Some(r.total)),
+                            Some(s) if !sharded => (s, r.seconds, Some((r.total, r.cpu_seconds))),
                             _ => {
                                 shard_rows.push(json!({"run": run.label, "sampler": name,
                                     "chunks_done": r.done, "chunks": r.total,
-                                    "drawn_now": r.drawn, "seconds": r.seconds}));
+                                    "drawn_now": r.drawn, "seconds": r.seconds,
+                                    "cpu_seconds": r.cpu_seconds}));
                                 continue;
                             }
                         }
@@ -510,8 +511,11 @@ pub fn run(a: SamplersArgs) -> Result<()> {
                 }
                 row["seconds"] = json!(seconds);
                 row["ms_per_sample"] = json!(1e3 * seconds / n as f64);
-                if let Some(k) = chunks {
+                if let Some((k, cpu)) = chunks {
                     row["chunks"] = json!(k);
+                    // The draws' CPU time: their cost whatever shared the cores.
+                    row["cpu_seconds"] = json!(cpu);
+                    row["cpu_ms_per_sample"] = json!(cpu.map(|c| 1e3 * c / n as f64));
                 }
                 rows.push(row);
                 // Partial results survive an interruption.
