@@ -733,6 +733,10 @@ fn write_outputs(
     Ok(cmp)
 }
 
+fn num2(v: &Value, key: &str) -> String {
+    v[key].as_f64().map_or("–".into(), |x| format!("{x:.2}"))
+}
+
 fn num(v: &Value, key: &str) -> String {
     v[key].as_f64().map_or("–".into(), |x| format!("{x:.3}"))
 }
@@ -760,12 +764,23 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value], cmp: &Value)
         true => format!("# Samplers of {runs} runs on {data}\n\n"),
         false => format!("# Samplers of a {model} run on {data}\n\n"),
     };
+    // Chunked draws also know their CPU time: one more column.
+    let cpu = rows.iter().any(|r| r["cpu_ms_per_sample"].is_number());
+    let (cpu_head, cpu_rule) = match cpu {
+        true => (" CPU ms / sample |", "---:|"),
+        false => ("", ""),
+    };
+    let cpu_ms = |r: &Value| match cpu {
+        true => format!(" {} |", num2(r, "cpu_ms_per_sample")),
+        false => String::new(),
+    };
     match judge {
         Judge::Images { .. } => {
-            s.push_str("| sampler | steps | η | FID | precision | recall | density | coverage | ms / sample |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            s.push_str(&format!("| sampler | steps | η | FID | precision | recall | density | coverage | ms / sample |{cpu_head}\n|---|---:|---:|---:|---:|---:|---:|---:|---:|{cpu_rule}\n"));
             for r in rows {
+                let cpu_ms = cpu_ms(r);
                 s.push_str(&format!(
-                    "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} |{cpu_ms}\n",
                     row_name(r, several),
                     r["steps"],
                     r["eta"].as_f64().map_or("–".into(), |e| e.to_string()),
@@ -781,10 +796,11 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value], cmp: &Value)
             }
         }
         Judge::Modes(_) => {
-            s.push_str("| sampler | steps | η | modes covered | high-quality share | ms / sample |\n|---|---:|---:|---:|---:|---:|\n");
+            s.push_str(&format!("| sampler | steps | η | modes covered | high-quality share | ms / sample |{cpu_head}\n|---|---:|---:|---:|---:|---:|{cpu_rule}\n"));
             for r in rows {
+                let cpu_ms = cpu_ms(r);
                 s.push_str(&format!(
-                    "| {} | {} | {} | {}/{} | {} | {} |\n",
+                    "| {} | {} | {} | {}/{} | {} | {} |{cpu_ms}\n",
                     row_name(r, several),
                     r["steps"],
                     r["eta"].as_f64().map_or("–".into(), |e| e.to_string()),
@@ -820,14 +836,27 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value], cmp: &Value)
     s
 }
 
+/// The time axis of the chart: CPU ms per sample when every timed row
+/// has it (chunked draws: their cost whatever else shared the cores), wall
+/// ms per sample otherwise.
+fn timing_key(rows: &[Value]) -> (&'static str, &'static str) {
+    let timed = rows.iter().filter(|r| r["ms_per_sample"].is_number());
+    let mut cpu = timed.clone().filter(|r| r["cpu_ms_per_sample"].is_number());
+    match cpu.next().is_some() && timed.count() == 1 + cpu.count() {
+        true => ("cpu_ms_per_sample", "CPU ms per sample (log)"),
+        false => ("ms_per_sample", "ms per sample (log)"),
+    }
+}
+
 /// Quality against ms per sample: one line per DDIM η (over its step
 /// counts), the ODE sampler as a line, ancestral DDPM as a point.
 fn chart(judge: &Judge, rows: &[Value], path: &Path) -> Result<()> {
     let (key, label) = judge.headline();
+    let (time, time_label) = timing_key(rows);
     let points = |keep: &dyn Fn(&Value) -> bool| -> Vec<(f64, f64)> {
         rows.iter()
             .filter(|r| keep(r))
-            .filter_map(|r| Some((r["ms_per_sample"].as_f64()?, r[key].as_f64()?)))
+            .filter_map(|r| Some((r[time].as_f64()?, r[key].as_f64()?)))
             .collect()
     };
     let mut etas: Vec<f64> = rows.iter().filter_map(|r| r["eta"].as_f64()).collect();
@@ -879,7 +908,7 @@ fn chart(judge: &Judge, rows: &[Value], path: &Path) -> Result<()> {
         ));
     }
     let mut chart = Chart::new(format!("{label} against sampling time"))
-        .x_label("ms per sample (log)")
+        .x_label(time_label)
         .y_label(label)
         .x_scale(Scale::Log)
         // Beside the plot: a point at the largest FID would sit under it.

@@ -359,6 +359,10 @@ fn ddpm_trains_samples_scores_and_encodes() {
         rows
     };
     assert_eq!(sans_time(&sharded), sans_time(&single));
+    if cfg!(target_os = "linux") {
+        let md = std::fs::read_to_string(chunked.join("samplers.md")).unwrap();
+        assert!(md.contains("| CPU ms / sample |"), "{md}");
+    }
     for (bad, says) in [
         (vec!["--shard", "0/2"], "needs --chunk"),
         (vec!["--chunk", "0"], "at least one sample"),
