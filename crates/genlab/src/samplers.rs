@@ -543,7 +543,7 @@ fn row_cache(
 ) -> Result<RowCache> {
     let model_dir = crate::run::latest_model_dir(&run.dir)?;
     let model_dir = std::fs::canonicalize(&model_dir).unwrap_or(model_dir);
-    // Only DDIM and the ODE read the flag (the ancestral sampler clips x̂₀ always).
+    // Only DDIM and the ODE read the flag; ancestral draws are the same with or without it.
     let clipped = a.clipped_eps && (e.kind == "ddim" || e.kind == "ode");
     let key = json!({"model_dir": model_dir, "sampler": e.name, "kind": e.kind,
         "steps": e.steps, "eta": e.eta, "guidance": w, "clipped_eps": clipped,
