@@ -6,7 +6,8 @@
 //! in whatever order, and every sampler of the grid starts chunk j from the
 //! same x_T. Each finished chunk is written atomically under
 //! `OUT/chunks/<row>/` (the samples as f64 `.npy`, then a `.json` with the
-//! seconds it took), so a killed call loses at most the chunk it was
+//! seconds it took; `--chunk-dir` puts them elsewhere, e.g. to score one
+//! set of chunks into several tables), so a killed call loses at most the chunk it was
 //! drawing, and a rerun with the same arguments draws only what is missing.
 //! `--shard i/k` draws the chunks j with j mod k = i and scores nothing: k
 //! processes (one per core, or several sessions) share a grid, and a last
@@ -167,8 +168,8 @@ pub struct RowDraw {
 
 impl RowCache {
     /// The folder of the row `key` (a JSON object of what the draw depends
-    /// on) under `out/chunks`, with `row.json` written on first use.
-    pub fn new(out: &Path, name: &str, key: &Value) -> Result<Self> {
+    /// on) under `chunks`, with `row.json` written on first use.
+    pub fn new(chunks: &Path, name: &str, key: &Value) -> Result<Self> {
         let slug: String = name
             .replace('η', "eta")
             .chars()
@@ -185,9 +186,7 @@ impl RowCache {
             .collect::<Vec<_>>()
             .join("-");
         let text = key.to_string();
-        let dir = out
-            .join("chunks")
-            .join(format!("{slug}-{:016x}", fnv1a(text.as_bytes())));
+        let dir = chunks.join(format!("{slug}-{:016x}", fnv1a(text.as_bytes())));
         let manifest = dir.join("row.json");
         if !manifest.exists() {
             gen_core::checkpoint::write_json_atomic(&manifest, key)?;
@@ -371,7 +370,7 @@ mod tests {
         let out = std::env::temp_dir().join(format!("genlab-chunks-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         let key = json!({"sampler": "test", "seed": 3});
-        let cache = RowCache::new(&out, "DDIM-5 η=0", &key).unwrap();
+        let cache = RowCache::new(&out.join("chunks"), "DDIM-5 η=0", &key).unwrap();
         // A draw whose rows name their chunk's seed and place.
         let draw = |rows: usize, seed: u64| {
             Matrix::new(
@@ -401,7 +400,8 @@ mod tests {
         assert_eq!((calls, r.drawn), (0, 0));
         assert_eq!(r.samples.unwrap(), full);
         // The same as drawing every chunk in one pass.
-        let fresh = RowCache::new(&out, "other", &json!({"sampler": "other"})).unwrap();
+        let fresh =
+            RowCache::new(&out.join("chunks"), "other", &json!({"sampler": "other"})).unwrap();
         let one = fresh.draw(&all, 10, 3, "t", draw).unwrap();
         assert_eq!(one.samples.unwrap(), full);
         assert_eq!(full.get(8, 0), (chunk_seed(3, 2) % 1000) as f64);

@@ -32,7 +32,7 @@
 //!                 [--ode-steps 10,20 | --no-ode] [--no-ddpm] [--no-ddim] [--seed 0]
 //!                 [--clipped-eps] [--floor] [--merge OTHER/samplers.json,...]
 //!                 [--against OTHER-RUN,...] [--guidance 0,0.5,1]
-//!                 [--chunk 100 [--shard i/k]]
+//!                 [--chunk 100 [--shard i/k] [--chunk-dir DIR]]
 //! ```
 //!
 //! Long grids (the issue's 2,000 samples of DDPM-1000 on a CPU) go in
@@ -131,6 +131,10 @@ pub struct SamplersArgs {
     /// (needs --chunk); a last call without --shard scores the rows.
     #[arg(long)]
     shard: Option<String>,
+    /// Where the chunks are kept (default: `--out/chunks`): a scoring call
+    /// with another `--out` (e.g. a subset of the rows) reads the same ones.
+    #[arg(long = "chunk-dir")]
+    chunk_dir: Option<PathBuf>,
 }
 
 /// One sampler of the grid.
@@ -552,7 +556,8 @@ fn row_cache(
         true => String::new(),
         false => format!("{} ", run.label),
     };
-    RowCache::new(&a.out, &format!("{who}{}", e.name), &key)
+    let dir = a.chunk_dir.clone().unwrap_or_else(|| a.out.join("chunks"));
+    RowCache::new(&dir, &format!("{who}{}", e.name), &key)
 }
 
 /// The distinct runs of the rows, in order of appearance (the floor row has none).

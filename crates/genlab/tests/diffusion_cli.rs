@@ -335,6 +335,27 @@ fn ddpm_trains_samples_scores_and_encodes() {
         "a scoring call redrew a chunk: {err}"
     );
     let sharded: Value = serde_json::from_str(&out).unwrap();
+    // Another --out scores the same chunks with --chunk-dir (a subset here).
+    let chunk_dir = chunked.join("chunks");
+    let mut subset = vec![
+        "--no-ddpm",
+        "--steps",
+        "5",
+        "--etas",
+        "1",
+        "--no-ode",
+        "--chunk",
+        "20",
+    ];
+    subset.extend(["--chunk-dir", chunk_dir.to_str().unwrap()]);
+    let (ok, out, err) = split(&dir.join("samplers-subset"), &subset);
+    assert!(ok && !err.contains("chunk 1/3"), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["samplers"][0]["sampler"], "DDIM-5 η=1", "{out}");
+    assert_eq!(
+        v["samplers"][0]["high_quality_fraction"],
+        sharded["samplers"][1]["high_quality_fraction"]
+    );
     let (ok, out, err) = split(&dir.join("samplers-one-process"), &args);
     assert!(ok, "{err}");
     assert!(err.contains("chunk 3/3"), "{err}");
