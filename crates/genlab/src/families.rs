@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use gen_core::{Capabilities, GenError, Result};
+use gen_core::{Backend, Capabilities, GenError, Result};
 
 use crate::choices::Choices;
 use crate::registry::{Family, LoadedRun};
@@ -56,7 +56,32 @@ pub fn family_of(model: &str) -> Result<&'static dyn Family> {
 
 /// Loads the run in `dir` through its family.
 pub fn load(dir: &Path) -> Result<(RunMeta, Box<dyn LoadedRun>)> {
-    let meta = RunMeta::load(dir)?;
+    load_on(dir, None)
+}
+
+/// Loads the run in `dir` on `backend` instead of the one it was trained
+/// on (`None`: that one). Weights are plain numbers in the checkpoint, so a
+/// run trained on a CPU backend samples on a GPU and back; only runs of
+/// burn models (whose run.json names a backend) can move.
+pub fn load_on(dir: &Path, backend: Option<Backend>) -> Result<(RunMeta, Box<dyn LoadedRun>)> {
+    let mut meta = RunMeta::load(dir)?;
+    if let Some(b) = backend {
+        match meta.options.get_mut("backend") {
+            Some(v) if v.is_string() => *v = serde_json::Value::String(b.name().into()),
+            _ => {
+                return Err(GenError::config(
+                    "--backend",
+                    b.name(),
+                    format!(
+                        "the {} run in {} is not a burn model: it runs on the host whatever the backend",
+                        meta.model,
+                        dir.display()
+                    ),
+                    "drop --backend",
+                ));
+            }
+        }
+    }
     let run = family_of(&meta.model)?.load(&meta, dir)?;
     Ok((meta, run))
 }

@@ -33,6 +33,10 @@ pub struct SampleArgs {
     /// Text models: decode with gen-ar's decoder and stream the text.
     #[command(flatten)]
     decode: DecodeArgs,
+    /// Draw on this backend instead of the one the run was trained on
+    /// (burn models: the weights load on any device).
+    #[arg(long, value_parser = crate::choices::backend())]
+    backend: Option<gen_core::Backend>,
     /// Diffusion models: the sampler.
     #[command(flatten)]
     diffusion: crate::diffusion::DiffusionSampleArgs,
@@ -106,7 +110,7 @@ impl DecodeArgs {
 
 /// `genlab sample`.
 pub fn run(a: SampleArgs) -> Result<()> {
-    let (_, run) = families::load(&a.checkpoint)?;
+    let (_, run) = families::load_on(&a.checkpoint, a.backend)?;
     if a.decode.wanted() {
         return decode(&*run, &a);
     }

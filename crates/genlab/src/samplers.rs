@@ -135,6 +135,11 @@ pub struct SamplersArgs {
     /// with another `--out` (e.g. a subset of the rows) reads the same ones.
     #[arg(long = "chunk-dir")]
     chunk_dir: Option<PathBuf>,
+    /// Draw on this backend instead of the one each run was trained on
+    /// (e.g. a run trained on flex, sampled on a GPU with wgpu); the
+    /// chunks record it.
+    #[arg(long, value_parser = crate::choices::backend())]
+    backend: Option<gen_core::Backend>,
 }
 
 /// One sampler of the grid.
@@ -302,6 +307,8 @@ struct Run {
     dir: PathBuf,
     label: String,
     model: String,
+    /// The backend it draws on (None: not a burn model).
+    backend: Option<String>,
     loaded: Box<dyn LoadedRun>,
 }
 
@@ -329,7 +336,7 @@ fn load_runs(a: &SamplersArgs) -> Result<(String, Vec<Run>)> {
     let mut data = None::<String>;
     let mut runs = Vec::new();
     for dir in std::iter::once(&a.checkpoint).chain(&a.against) {
-        let (meta, loaded) = families::load(dir)?;
+        let (meta, loaded) = families::load_on(dir, a.backend)?;
         let model = loaded.capabilities().model.to_string();
         match &data {
             Some(d) if *d != meta.data => {
@@ -355,10 +362,16 @@ fn load_runs(a: &SamplersArgs) -> Result<(String, Vec<Run>)> {
         if runs.iter().any(|r: &Run| r.label == label) {
             label = format!("{model} ({name}, run {})", runs.len() + 1);
         }
+        let backend = meta
+            .options
+            .get("backend")
+            .and_then(|v| v.as_str())
+            .map(String::from);
         runs.push(Run {
             dir: dir.clone(),
             label,
             model,
+            backend,
             loaded,
         });
     }
@@ -508,6 +521,7 @@ pub fn run(a: SamplersArgs) -> Result<()> {
                 row["samples"] = json!(n);
                 row["run"] = json!(run.label);
                 row["checkpoint"] = json!(run.dir);
+                row["backend"] = json!(run.backend);
                 if e.kind == "ddim" || e.kind == "ode" {
                     // Guided samplers step on the clipped x̂₀ (Ddpm::sample_guided).
                     let clipped = a.clipped_eps || w.is_some_and(|w| w > 0.0);
@@ -517,9 +531,12 @@ pub fn run(a: SamplersArgs) -> Result<()> {
                 row["ms_per_sample"] = json!(1e3 * seconds / n as f64);
                 if let Some((k, cpu)) = chunks {
                     row["chunks"] = json!(k);
-                    // The draws' CPU time: their cost whatever shared the cores.
                     row["cpu_seconds"] = json!(cpu);
-                    row["cpu_ms_per_sample"] = json!(cpu.map(|c| 1e3 * c / n as f64));
+                    // The draws' CPU time is their cost whatever shared the
+                    // cores, on a CPU backend; a GPU's driver thread's is not.
+                    let on_cpu = matches!(run.backend.as_deref(), Some("flex" | "ndarray"));
+                    row["cpu_ms_per_sample"] =
+                        json!(cpu.filter(|_| on_cpu).map(|c| 1e3 * c / n as f64));
                 }
                 rows.push(row);
                 // Partial results survive an interruption.
@@ -551,7 +568,7 @@ fn row_cache(
     let clipped = a.clipped_eps && (e.kind == "ddim" || e.kind == "ode");
     let key = json!({"model_dir": model_dir, "sampler": e.name, "kind": e.kind,
         "steps": e.steps, "eta": e.eta, "guidance": w, "clipped_eps": clipped,
-        "seed": a.seed, "chunk": c.size});
+        "seed": a.seed, "chunk": c.size, "backend": a.backend.map(|b| b.name())});
     let who = match a.against.is_empty() {
         true => String::new(),
         false => format!("{} ", run.label),
@@ -769,6 +786,19 @@ fn markdown(data: &str, model: &str, judge: &Judge, rows: &[Value], cmp: &Value)
         true => format!("# Samplers of {runs} runs on {data}\n\n"),
         false => format!("# Samplers of a {model} run on {data}\n\n"),
     };
+    // Timings mean little without the device they were taken on.
+    let mut backends: Vec<&str> = Vec::new();
+    for b in rows.iter().filter_map(|r| r["backend"].as_str()) {
+        if !backends.contains(&b) {
+            backends.push(b);
+        }
+    }
+    if !backends.is_empty() {
+        s.push_str(&format!(
+            "Drawn on {}; ms / sample is wall time there.\n\n",
+            backends.join(", ")
+        ));
+    }
     // Chunked draws also know their CPU time: one more column.
     let cpu = rows.iter().any(|r| r["cpu_ms_per_sample"].is_number());
     let (cpu_head, cpu_rule) = match cpu {

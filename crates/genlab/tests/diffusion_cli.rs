@@ -384,6 +384,33 @@ fn ddpm_trains_samples_scores_and_encodes() {
         let md = std::fs::read_to_string(chunked.join("samplers.md")).unwrap();
         assert!(md.contains("| CPU ms / sample |"), "{md}");
     }
+    // The flex-trained run drawn on ndarray (--backend): the rows say so,
+    // and the draws (same seeds, same weights) land on the same points.
+    let mut moved = args.clone();
+    moved.extend(["--backend", "ndarray"]);
+    let (ok, out, err) = split(&dir.join("samplers-ndarray"), &moved);
+    assert!(ok, "{err}");
+    let on_ndarray: Value = serde_json::from_str(&out).unwrap();
+    for (a, b) in on_ndarray["samplers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(single["samplers"].as_array().unwrap())
+    {
+        assert_eq!(
+            (&a["backend"], &b["backend"]),
+            (&"ndarray".into(), &"flex".into())
+        );
+        assert_eq!(a["sampler"], b["sampler"]);
+        assert_eq!(a["modes_covered"], b["modes_covered"], "{a} {b}");
+        let (qa, qb) = (
+            a["high_quality_fraction"].as_f64(),
+            b["high_quality_fraction"].as_f64(),
+        );
+        assert!((qa.unwrap() - qb.unwrap()).abs() <= 0.02, "{a} {b}");
+    }
+    let md = std::fs::read_to_string(dir.join("samplers-ndarray/samplers.md")).unwrap();
+    assert!(md.contains("Drawn on ndarray"), "{md}");
     for (bad, says) in [
         (vec!["--shard", "0/2"], "needs --chunk"),
         (vec!["--chunk", "0"], "at least one sample"),
@@ -427,6 +454,17 @@ fn ddpm_trains_samples_scores_and_encodes() {
     assert_eq!(rows.len(), 1, "{out}");
     assert_eq!(rows[0]["kind"], "model");
     assert_eq!(rows[0]["modes"], 8);
+    // A model that is not a burn model has no device to move to.
+    let (ok, _, err) = genlab(&[
+        "samplers",
+        "--checkpoint",
+        gmm.to_str().unwrap(),
+        "--out",
+        study.to_str().unwrap(),
+        "--backend",
+        "ndarray",
+    ]);
+    assert!(!ok && err.contains("not a burn model"), "{err}");
     let ngram = dir.join("ngram");
     let (ok, _, err) = genlab(&[
         "train",
