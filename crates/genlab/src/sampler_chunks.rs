@@ -15,7 +15,7 @@
 //!
 //! A row's folder is named by its sampler and a hash of what the draw
 //! depends on (the run's latest checkpoint, the sampler and its options,
-//! the guidance weight, the seed and C), written beside the chunks as
+//! the guidance weight, the seed, C and `--backend`), written beside the chunks as
 //! `row.json`; retraining a run in place gives its rows new folders.
 
 use std::path::{Path, PathBuf};
