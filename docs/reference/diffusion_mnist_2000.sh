@@ -20,8 +20,8 @@
 #
 # On a GPU: BACKEND=wgpu draws the (CPU-trained) run there in one process,
 # 1,000-sample chunks. On an H200 (wgpu over Vulkan) one 1,000-step row of
-# 2,000 samples takes 3–4 minutes, the rows of 100 steps or fewer 2–22 s:
-# about 16 minutes for the whole grid.
+# 2,000 samples takes about 3 minutes, the rows of 100 steps or fewer
+# 2–22 s: about 13 minutes for the whole grid.
 set -euo pipefail
 px=${1:?usage: diffusion_mnist_2000.sh PIXEL-RUN [OUT] [SHARDS]}
 out=${2:-runs/diffusion-mnist-2000}

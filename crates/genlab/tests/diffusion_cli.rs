@@ -439,15 +439,18 @@ fn ddpm_trains_samples_scores_and_encodes() {
         gmm.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
-    let (ok, out, err) = genlab(&[
-        "samplers",
-        "--checkpoint",
-        gmm.to_str().unwrap(),
-        "--out",
-        study.to_str().unwrap(),
-        "--n",
-        "40",
-    ]);
+    let gmm_samplers = |more: &[&str]| {
+        let mut a = vec![
+            "samplers",
+            "--checkpoint",
+            gmm.to_str().unwrap(),
+            "--out",
+            study.to_str().unwrap(),
+        ];
+        a.extend(more);
+        genlab(&a)
+    };
+    let (ok, out, err) = gmm_samplers(&["--n", "40"]);
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let rows = v["samplers"].as_array().unwrap();
@@ -455,15 +458,7 @@ fn ddpm_trains_samples_scores_and_encodes() {
     assert_eq!(rows[0]["kind"], "model");
     assert_eq!(rows[0]["modes"], 8);
     // A model that is not a burn model has no device to move to.
-    let (ok, _, err) = genlab(&[
-        "samplers",
-        "--checkpoint",
-        gmm.to_str().unwrap(),
-        "--out",
-        study.to_str().unwrap(),
-        "--backend",
-        "ndarray",
-    ]);
+    let (ok, _, err) = gmm_samplers(&["--backend", "ndarray"]);
     assert!(!ok && err.contains("not a burn model"), "{err}");
     let ngram = dir.join("ngram");
     let (ok, _, err) = genlab(&[
