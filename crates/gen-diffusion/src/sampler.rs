@@ -839,27 +839,40 @@ mod tests {
     use crate::denoiser::FnDenoiser;
     use crate::schedule::{BetaSchedule, ScheduleConfig};
 
+    /// The linear β schedule with T = 100.
+    fn linear_100() -> NoiseSchedule {
+        NoiseSchedule::new(ScheduleConfig {
+            beta: BetaSchedule::linear(),
+            steps: 100,
+            zero_terminal_snr: false,
+        })
+        .unwrap()
+    }
+
+    /// A denoiser whose `prediction` output is `k·x` at every timestep.
+    fn scaling(
+        prediction: Prediction,
+        k: f64,
+    ) -> FnDenoiser<impl Fn(&Matrix, &[usize]) -> Result<Matrix>> {
+        FnDenoiser {
+            prediction,
+            f: move |x: &Matrix, _: &[usize]| {
+                Matrix::new(
+                    x.rows(),
+                    x.cols(),
+                    x.as_slice().iter().map(|v| k * v).collect(),
+                )
+            },
+        }
+    }
+
     /// The ODE with `clipped_eps` steps on the clipped x̂₀, so a model whose
     /// x̂₀ overshoots [−1, 1] still ends inside it (its last step returns
     /// x̂₀); without it, or without `clip_x0`, the overshoot stays.
     #[test]
     fn ode_with_clipped_eps_clips_x0() {
-        let schedule = NoiseSchedule::new(ScheduleConfig {
-            beta: BetaSchedule::linear(),
-            steps: 100,
-            zero_terminal_snr: false,
-        })
-        .unwrap();
-        let den = FnDenoiser {
-            prediction: Prediction::Sample,
-            f: |x: &Matrix, _: &[usize]| {
-                Matrix::new(
-                    x.rows(),
-                    x.cols(),
-                    x.as_slice().iter().map(|v| 3.0 * v).collect(),
-                )
-            },
-        };
+        let schedule = linear_100();
+        let den = scaling(Prediction::Sample, 3.0);
         let run = |clipped_eps: bool, clip_x0: Option<f64>| {
             let opts = SamplerOptions {
                 steps: Some(10),
@@ -883,22 +896,8 @@ mod tests {
     /// by hand with the draws made in sequence, bit for bit.
     #[test]
     fn stochastic_steps_draw_their_noise_in_grid_order() {
-        let schedule = NoiseSchedule::new(ScheduleConfig {
-            beta: BetaSchedule::linear(),
-            steps: 100,
-            zero_terminal_snr: false,
-        })
-        .unwrap();
-        let den = FnDenoiser {
-            prediction: Prediction::Epsilon,
-            f: |x: &Matrix, _: &[usize]| {
-                Matrix::new(
-                    x.rows(),
-                    x.cols(),
-                    x.as_slice().iter().map(|v| 0.5 * v).collect(),
-                )
-            },
-        };
+        let schedule = linear_100();
+        let den = scaling(Prediction::Epsilon, 0.5);
         // Below and above the threaded draw's threshold.
         for rows in [3, NOISE_BESIDE_AT / 1000 + 1] {
             let shape = (rows, 1000);
@@ -919,28 +918,25 @@ mod tests {
                     let next = grid.get(i + 1).copied();
                     let step = if kind == SamplerKind::Ddpm {
                         let z = next.map(|_| normals(shape, 1.0, &mut rng));
-                        let (o, xs) = (out.as_slice(), x.as_slice());
-                        let (v, c) = (opts.variance, opts.clip_x0);
                         ddpm_step(
                             &schedule,
                             Prediction::Epsilon,
-                            o,
-                            xs,
+                            out.as_slice(),
+                            x.as_slice(),
                             t,
                             next,
-                            v,
+                            opts.variance,
                             z.as_deref(),
-                            c,
+                            opts.clip_x0,
                         )
                     } else {
                         let z = normals(shape, 1.0, &mut rng);
                         let prev = ddim_prev_timestep(t, 100, 5);
-                        let (o, xs) = (out.as_slice(), x.as_slice());
                         ddim_step(
                             &schedule,
                             Prediction::Epsilon,
-                            o,
-                            xs,
+                            out.as_slice(),
+                            x.as_slice(),
                             t,
                             prev,
                             1.0,
