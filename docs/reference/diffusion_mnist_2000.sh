@@ -22,6 +22,10 @@
 # 1,000-sample chunks. On an H200 (wgpu over Vulkan) one 1,000-step row of
 # 2,000 samples takes about 3 minutes, the rows of 100 steps or fewer
 # 2–22 s: about 13 minutes for the whole grid.
+#
+# SEEDS="1 2 3 4" then draws DDPM-1000 and DDIM-50 / DDIM-100 (η = 0.5, 1)
+# again for each of those sampling seeds under OUT/seed-S (the five-seed
+# medians of docs/diffusion.md; about 3.5 minutes a seed on an H200).
 set -euo pipefail
 px=${1:?usage: diffusion_mnist_2000.sh PIXEL-RUN [OUT] [SHARDS]}
 out=${2:-runs/diffusion-mnist-2000}
@@ -52,3 +56,9 @@ done
 # Every chunk is on disk: the whole grid scored (nothing drawn), with the floor.
 "$GENLAB" samplers "${grid[@]}" --floor > "$out/grid.json"
 cat "$out/samplers.md"
+for s in ${SEEDS:-}; do
+  seeded=(--checkpoint "$px" --out "$out/seed-$s" --n 2000 --clipped-eps --chunk "$chunk" --seed "$s")
+  if [ -n "$backend" ]; then seeded+=(--backend "$backend"); fi
+  "$GENLAB" samplers "${seeded[@]}" --steps 50,100 --etas 0.5,1 --no-ode > "$out/seed-$s.json"
+  cat "$out/seed-$s/samplers.md"
+done
