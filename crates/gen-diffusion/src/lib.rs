@@ -49,7 +49,7 @@ pub use latent::{LatentDdpm, LatentNormaliser, PosteriorLatents};
 pub use likelihood::{TraceDenoiser, ode_nll};
 pub use model::{Ddpm, DdpmConfig, DenoiserArch, DenoiserNet, NetDenoiser, capabilities_row};
 pub use param::{LossWeighting, Prediction};
-pub use sampler::{SamplerKind, SamplerOptions, Spacing, VarianceKind};
+pub use sampler::{SamplerKind, SamplerOptions, ScoreMoments, Spacing, VarianceKind};
 pub use schedule::{BetaSchedule, NoiseSchedule, ScheduleConfig};
 pub use unet::{UNet, UNetConfig};
 

@@ -942,6 +942,88 @@ impl Ddpm {
         sampler::sample(&self.denoiser(), &self.schedule, opts, x_t, rng)
     }
 
+    /// Γ_t = E‖ε̂(x_t, t)‖²/D of the sampling network at the grid of `opts`
+    /// over the data rows `x0` (the model's scale), for DDIM's analytic
+    /// variance ([`sampler::score_moments`]). A conditional model takes the
+    /// rows' `labels` and is asked at those classes (w = 0).
+    pub fn score_moments(
+        &self,
+        x0: &Matrix,
+        labels: Option<&[usize]>,
+        opts: &SamplerOptions,
+        rng: &mut Rng,
+    ) -> Result<sampler::ScoreMoments> {
+        self.check_rows(x0, "score moments data")?;
+        match (labels, self.config.classes) {
+            (Some(l), Some(_)) => {
+                if l.len() != x0.rows() {
+                    return Err(GenError::shape(
+                        "score moments labels",
+                        x0.rows(),
+                        l.len(),
+                        "give one class per data row",
+                    ));
+                }
+                let den = self.guided_denoiser(l, 0.0)?;
+                sampler::score_moments(&den, &self.schedule, opts, x0, rng)
+            }
+            (None, None) => sampler::score_moments(&self.denoiser(), &self.schedule, opts, x0, rng),
+            (None, Some(k)) => Err(GenError::config(
+                "score moments labels",
+                "none",
+                format!(
+                    "this DDPM is conditional on {k} classes; Γ_t is of ε̂ at each row's own class"
+                ),
+                "pass the data rows' labels",
+            )),
+            (Some(_), None) => Err(GenError::config(
+                "score moments labels",
+                "labels",
+                "this DDPM is unconditional: it takes no classes",
+                "pass no labels",
+            )),
+        }
+    }
+
+    /// `n` samples of DDIM (steps, η, spacing of `opts`) with the analytic
+    /// variance of Bao et al. ([`sampler::sample_analytic`]), Γ_t from
+    /// `moments`; a conditional model draws at classes `labels` (w = 0,
+    /// the model Γ_t was estimated of).
+    pub fn sample_analytic(
+        &self,
+        n: usize,
+        labels: Option<&[usize]>,
+        opts: &SamplerOptions,
+        moments: &sampler::ScoreMoments,
+        rng: &mut Rng,
+    ) -> Result<Matrix> {
+        opts.validate(self.schedule.steps())?;
+        if let Some(l) = labels.filter(|l| l.len() != n) {
+            return Err(GenError::shape(
+                "sample classes",
+                n,
+                l.len(),
+                "give one class per sample",
+            ));
+        }
+        let x_t = sampler::initial_noise(n, self.config.data_dim, opts.temperature, rng)?;
+        match labels {
+            Some(l) => {
+                let den = self.guided_denoiser(l, 0.0)?;
+                sampler::sample_analytic(&den, &self.schedule, opts, moments, x_t, rng)
+            }
+            None if self.config.classes.is_none() => {
+                sampler::sample_analytic(&self.denoiser(), &self.schedule, opts, moments, x_t, rng)
+            }
+            None => Err(GenError::config(
+                "class",
+                "none",
+                "this DDPM is conditional: each sample needs a class",
+                "pass the classes to draw (e.g. 0..K−1 in turn)",
+            )),
+        }
+    }
+
     /// Per row, −ln p(x) in nats under the probability-flow ODE of the
     /// sampling network (EMA when configured), with `steps` RK4 steps
     /// ([`crate::likelihood::ode_nll`]; at least 10).

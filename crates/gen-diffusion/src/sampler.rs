@@ -39,6 +39,29 @@
 //!
 //! η = 0 is deterministic; η = 1 with N = T is ancestral DDPM with β̃.
 //!
+//! # DDIM with the analytic variance (Bao et al. 2022, Analytic-DPM)
+//!
+//! The DDIM step's mean with λ = σ_t(η) as above, and in place of λ² the
+//! variance that minimises the KL divergence to the reverse of the DDIM
+//! forward process among isotropic Gaussians (Bao et al.'s Theorem 1):
+//!
+//! ```text
+//! σ*² = λ² + (√((1 − ᾱ_t) ᾱ_{t'}/ᾱ_t) − √(1 − ᾱ_{t'} − λ²))² (1 − Γ_t)
+//! Γ_t = E_{q(x_t)} ‖ε̂(x_t, t)‖² / D
+//! ```
+//!
+//! The square is the coefficient of x₀ in the step's mean (times
+//! √((1 − ᾱ_t)/ᾱ_t)), and (1 − ᾱ_t)/ᾱ_t · (1 − Γ_t) is the average
+//! posterior variance of x₀ given x_t when ε̂ = E[ε | x_t] (x₀ = (x_t −
+//! √(1 − ᾱ_t) ε)/√ᾱ_t and E‖ε‖²/D = 1): the noise adds back the spread of
+//! x₀ that the mean, built from the posterior mean x̂₀, leaves out. Γ_t is
+//! estimated once per grid by Monte Carlo over training rows
+//! ([`score_moments`]) and clamped to [0, 1], so λ² ≤ σ*² ≤ λ² + (…)²
+//! (Bao et al.'s Theorem 2). The last step returns the mean (x̂₀), as DDPM's.
+//! For Gaussian data with the exact ε̂ the step's kernel is the exact
+//! reverse kernel, so a handful of steps reproduce the data's variance,
+//! which DDIM with λ² alone shrinks.
+//!
 //! # Probability-flow ODE
 //!
 //! With y = x/√ᾱ and σ = √((1 − ᾱ)/ᾱ), the probability-flow ODE of the
@@ -369,6 +392,103 @@ pub fn ddim_step(
     })
 }
 
+/// The analytic variance σ*² of the DDIM step from `t` to `prev` (None:
+/// the clean level, ᾱ = 1) with η = `eta`, given Γ_t = `gamma` (module
+/// docs; `gamma` is clamped to [0, 1]).
+pub fn analytic_ddim_variance(
+    schedule: &NoiseSchedule,
+    t: usize,
+    prev: Option<usize>,
+    eta: f64,
+    gamma: f64,
+) -> f64 {
+    let ab = schedule.alpha_bar(t);
+    let ab_prev = prev.map_or(1.0, |p| schedule.alpha_bar(p));
+    let lambda2 = eta * eta * ((1.0 - ab_prev) / (1.0 - ab) * (1.0 - ab / ab_prev)).max(0.0);
+    let dir = (1.0 - ab_prev - lambda2).max(0.0).sqrt();
+    let coef = ((1.0 - ab) * ab_prev / ab).sqrt() - dir;
+    lambda2 + coef * coef * (1.0 - gamma.clamp(0.0, 1.0))
+}
+
+/// Γ_t = E‖ε̂(x_t, t)‖²/D at each step of a timestep grid: the second
+/// moment of the network's ε̂ (the score norm times 1 − ᾱ_t) that DDIM's
+/// analytic variance needs (module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreMoments {
+    /// The grid's timesteps, in sampling order.
+    pub steps: Vec<usize>,
+    /// Γ_t for each of `steps` (the Monte Carlo mean, not clamped).
+    pub gamma: Vec<f64>,
+    /// The data rows the means are over.
+    pub rows: usize,
+}
+
+impl ScoreMoments {
+    /// Γ at timestep `t`; an error with the fix if it was estimated on
+    /// another grid.
+    pub fn at(&self, t: usize) -> Result<f64> {
+        self.steps
+            .iter()
+            .position(|&s| s == t)
+            .map(|i| self.gamma[i])
+            .ok_or_else(|| {
+                GenError::config(
+                    "score moments",
+                    t,
+                    "Γ_t was estimated on another timestep grid",
+                    "estimate it with the sampler's own --steps and --spacing (score_moments)",
+                )
+            })
+    }
+}
+
+/// Monte Carlo Γ_t (module docs) at every step of the grid of `opts` over
+/// the data rows `x0` (the model's scale): x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε
+/// with fresh ε ~ N(0, I) per step, and Γ_t the mean of ε̂(x_t, t)² over
+/// rows and coordinates. `den` is the sampling network (for a conditional
+/// model, at the rows' own classes).
+pub fn score_moments(
+    den: &dyn Denoiser,
+    schedule: &NoiseSchedule,
+    opts: &SamplerOptions,
+    x0: &Matrix,
+    rng: &mut Rng,
+) -> Result<ScoreMoments> {
+    let big_t = schedule.steps();
+    opts.validate(big_t)?;
+    x0.ensure_finite("score moments data")?;
+    if x0.rows() == 0 {
+        return Err(GenError::config(
+            "score moments data",
+            0,
+            "Γ_t is a mean over data rows and there are none",
+            "pass training rows (a few hundred are enough)",
+        ));
+    }
+    let grid = timesteps(big_t, opts.grid_steps(big_t), opts.spacing)?;
+    let mut gamma = Vec::with_capacity(grid.len());
+    for &t in &grid {
+        let ab = schedule.alpha_bar(t);
+        let (a, b) = (ab.sqrt(), (1.0 - ab).sqrt());
+        let z = standard_normals(x0.rows() * x0.cols(), rng);
+        let xt: Vec<f64> = x0
+            .as_slice()
+            .iter()
+            .zip(&z)
+            .map(|(x, e)| a * x + b * e)
+            .collect();
+        let xt = Matrix::new(x0.rows(), x0.cols(), xt)?;
+        let (_, eps) = predict_x0_eps(den, schedule, &xt, t)?;
+        let e = eps.as_slice();
+        gamma.push(e.iter().map(|v| v * v).sum::<f64>() / e.len() as f64);
+    }
+    Ok(ScoreMoments {
+        steps: grid,
+        gamma,
+        rows: x0.rows(),
+    })
+}
+
 /// Which reverse-time sampler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -599,6 +719,40 @@ pub fn sample_observed(
     rng: &mut Rng,
     observe: &mut dyn FnMut(Option<usize>, &Matrix),
 ) -> Result<Matrix> {
+    run_sampler(den, schedule, opts, None, x_t, rng, observe)
+}
+
+/// DDIM (η, steps and spacing of `opts`) with the analytic variance of
+/// Bao et al. (module docs), Γ_t from `moments` (estimated on the same
+/// grid by [`score_moments`]). Randomness comes from `rng` only.
+pub fn sample_analytic(
+    den: &dyn Denoiser,
+    schedule: &NoiseSchedule,
+    opts: &SamplerOptions,
+    moments: &ScoreMoments,
+    x_t: Matrix,
+    rng: &mut Rng,
+) -> Result<Matrix> {
+    if opts.kind != SamplerKind::Ddim {
+        return Err(GenError::config(
+            "--sampler",
+            opts.kind.name(),
+            "the analytic variance replaces DDIM's σ_t²; other samplers have their own noise",
+            "use --sampler ddim with the analytic variance",
+        ));
+    }
+    run_sampler(den, schedule, opts, Some(moments), x_t, rng, &mut |_, _| {})
+}
+
+fn run_sampler(
+    den: &dyn Denoiser,
+    schedule: &NoiseSchedule,
+    opts: &SamplerOptions,
+    moments: Option<&ScoreMoments>,
+    x_t: Matrix,
+    rng: &mut Rng,
+    observe: &mut dyn FnMut(Option<usize>, &Matrix),
+) -> Result<Matrix> {
     let big_t = schedule.steps();
     opts.validate(big_t)?;
     let n = opts.grid_steps(big_t);
@@ -638,11 +792,26 @@ pub fn sample_observed(
                 x = Matrix::new(shape.0, shape.1, s.prev)?;
             }
             SamplerKind::Ddim => {
-                let (out, z) =
-                    predict_beside_noise(|| step_out(&x), opts.eta > 0.0, shape, tau, rng);
+                let prev = ddim_prev_timestep(t, big_t, n);
+                // The analytic variance: σ*² at this step (none at the last).
+                let analytic = match (moments, prev) {
+                    (Some(m), Some(_)) => Some(analytic_ddim_variance(
+                        schedule,
+                        t,
+                        prev,
+                        opts.eta,
+                        m.at(t)?,
+                    )),
+                    _ => None,
+                };
+                let noisy = if moments.is_some() {
+                    analytic.is_some()
+                } else {
+                    opts.eta > 0.0
+                };
+                let (out, z) = predict_beside_noise(|| step_out(&x), noisy, shape, tau, rng);
                 let out = out?;
                 crate::denoiser::check_output(&out, &x)?;
-                let prev = ddim_prev_timestep(t, big_t, n);
                 // With the re-derived ε̂ as an ε-prediction, the step's x̂₀ is
                 // the clipped one and its direction term follows from it.
                 let (pred, out) = match (opts.clipped_eps, opts.clip_x0) {
@@ -664,7 +833,12 @@ pub fn sample_observed(
                     z.as_deref(),
                     opts.clip_x0,
                 )?;
-                x = Matrix::new(shape.0, shape.1, s.prev)?;
+                let v = match (moments, analytic) {
+                    (None, _) => s.prev,
+                    (Some(_), Some(var)) => add_noise(&s.mean, var.sqrt(), z.as_deref()),
+                    (Some(_), None) => s.mean,
+                };
+                x = Matrix::new(shape.0, shape.1, v)?;
             }
             SamplerKind::Heun => x = heun_step(den, schedule, &x, t, next)?,
             SamplerKind::Ode => {
@@ -836,7 +1010,7 @@ pub fn ddim_invert(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::denoiser::FnDenoiser;
+    use crate::denoiser::{FnDenoiser, GaussianData};
     use crate::schedule::{BetaSchedule, ScheduleConfig};
 
     /// The linear β schedule with T = 100.
@@ -974,5 +1148,175 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Ho et al.'s linear β schedule with T = 1000 (ᾱ_999 ≈ 4·10⁻⁵).
+    fn linear_1000() -> NoiseSchedule {
+        NoiseSchedule::new(ScheduleConfig {
+            beta: BetaSchedule::linear(),
+            steps: 1000,
+            zero_terminal_snr: false,
+        })
+        .unwrap()
+    }
+
+    /// The analytic variance's ends (Bao et al.'s Theorem 2) on consecutive
+    /// steps with η = 1: Γ = 1 (x₀ known from x_t) gives λ² = β̃_t, Γ = 0
+    /// (a zero score) gives β_t/α_t; and for Gaussian data, Γ_t = (1 −
+    /// ᾱ_t)/s_t² gives the variance of the exact reverse kernel, λ² plus
+    /// the squared x₀ coefficient times Var(x₀ | x_t) = σ²(1 − ᾱ_t)/s_t².
+    #[test]
+    fn analytic_variance_ends_and_gaussian_posterior() {
+        let schedule = linear_1000();
+        for t in [1usize, 10, 500, 999] {
+            let (ab, ab_prev) = (schedule.alpha_bar(t), schedule.alpha_bar(t - 1));
+            let (alpha, beta) = (ab / ab_prev, 1.0 - ab / ab_prev);
+            let tilde = (1.0 - ab_prev) / (1.0 - ab) * beta;
+            let v1 = analytic_ddim_variance(&schedule, t, Some(t - 1), 1.0, 1.0);
+            let v0 = analytic_ddim_variance(&schedule, t, Some(t - 1), 1.0, 0.0);
+            assert!(
+                (v1 - tilde).abs() < 1e-12 * tilde.max(1.0),
+                "t {t}: {v1} vs β̃ {tilde}"
+            );
+            assert!(
+                (v0 - beta / alpha).abs() < 1e-12,
+                "t {t}: {v0} vs β/α {}",
+                beta / alpha
+            );
+            // Out-of-range Γ (Monte Carlo) is clamped to the ends.
+            assert_eq!(
+                analytic_ddim_variance(&schedule, t, Some(t - 1), 1.0, 1.3),
+                v1
+            );
+            assert_eq!(
+                analytic_ddim_variance(&schedule, t, Some(t - 1), 1.0, -0.2),
+                v0
+            );
+        }
+        // A DDIM grid step t → t' with η = 0 on N(0, σ² = 0.3).
+        let var0 = 0.3;
+        for (t, prev) in [(800usize, 600usize), (200, 0)] {
+            let (ab, ab_prev) = (schedule.alpha_bar(t), schedule.alpha_bar(prev));
+            let s2 = ab * var0 + 1.0 - ab;
+            let gamma = (1.0 - ab) / s2;
+            let post_x0 = var0 * (1.0 - ab) / s2;
+            let coef = ab_prev.sqrt() - (1.0 - ab_prev).sqrt() * (ab / (1.0 - ab)).sqrt();
+            let v = analytic_ddim_variance(&schedule, t, Some(prev), 0.0, gamma);
+            assert!(
+                (v - coef * coef * post_x0).abs() < 1e-12,
+                "{t} → {prev}: {v}"
+            );
+        }
+    }
+
+    /// Γ_t by Monte Carlo over data rows matches its closed form for
+    /// Gaussian data with the exact ε̂, (1 − ᾱ_t)/s_t²; on that data DDIM with
+    /// the analytic variance reproduces the data's mean and variance after 5
+    /// steps (the kernel is exact), with η = 0 and η = 1, where DDIM's own
+    /// variance keeps under a third of it.
+    #[test]
+    fn analytic_ddim_reproduces_gaussian_data_in_five_steps() {
+        let schedule = linear_1000();
+        let data = GaussianData::new(vec![0.3, -0.2], vec![0.5, 0.5]).unwrap();
+        let oracle = data.oracle(&schedule, Prediction::Epsilon);
+        let mut rng = gen_core::rng_from_seed(3);
+        let draw = |n: usize, level: f64, rng: &mut Rng| {
+            // n rows of the exact marginal q(x_t) at ᾱ = level.
+            let z = standard_normals(n * 2, rng);
+            let v = z
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let (m, s2) = data.marginal(i % 2, level);
+                    m + s2.sqrt() * e
+                })
+                .collect();
+            Matrix::new(n, 2, v).unwrap()
+        };
+        let x0 = draw(4000, 1.0, &mut rng);
+        let base = SamplerOptions {
+            steps: Some(5),
+            spacing: Spacing::Leading,
+            ..SamplerOptions::of(SamplerKind::Ddim)
+        };
+        let moments = score_moments(&oracle, &schedule, &base, &x0, &mut rng).unwrap();
+        assert_eq!(moments.steps, vec![800, 600, 400, 200, 0]);
+        assert_eq!(moments.rows, 4000);
+        for (&t, &g) in moments.steps.iter().zip(&moments.gamma) {
+            let ab = schedule.alpha_bar(t);
+            let exact = (1.0 - ab) / (ab * 0.25 + 1.0 - ab);
+            assert!(
+                (g - exact).abs() < 0.04 * exact + 1e-6,
+                "Γ at {t}: {g} vs {exact}"
+            );
+        }
+        let n = 20_000;
+        let stats = |x: &Matrix| {
+            (0..2)
+                .map(|d| {
+                    let col: Vec<f64> = x.iter_rows().map(|r| r[d]).collect();
+                    let m = col.iter().sum::<f64>() / n as f64;
+                    let v = col.iter().map(|c| (c - m).powi(2)).sum::<f64>() / n as f64;
+                    (m, v)
+                })
+                .collect::<Vec<_>>()
+        };
+        // The clean level's output is x̂₀ at t = 0: Var = σ² · ᾱ_0σ²/s_0².
+        let ab0 = schedule.alpha_bar(0);
+        let target_var = 0.25 * ab0 * 0.25 / (ab0 * 0.25 + 1.0 - ab0);
+        for eta in [0.0, 1.0] {
+            let opts = SamplerOptions { eta, ..base };
+            let x_t = draw(n, schedule.alpha_bar(800), &mut rng);
+            let analytic =
+                sample_analytic(&oracle, &schedule, &opts, &moments, x_t.clone(), &mut rng)
+                    .unwrap();
+            let plain = sample(&oracle, &schedule, &opts, x_t, &mut rng).unwrap();
+            for (d, ((m, v), (_, v_plain))) in
+                stats(&analytic).into_iter().zip(stats(&plain)).enumerate()
+            {
+                assert!((m - data.mean[d]).abs() < 0.02, "η {eta}, mean {d}: {m}");
+                assert!(
+                    (v / target_var - 1.0).abs() < 0.05,
+                    "η {eta}, var {d}: {v} vs {target_var}"
+                );
+                assert!(
+                    v_plain < target_var / 3.0,
+                    "η {eta}, plain DDIM var {d}: {v_plain}"
+                );
+            }
+        }
+    }
+
+    /// The analytic variance is DDIM's: other samplers and moments of
+    /// another grid are refused with the fix.
+    #[test]
+    fn analytic_sampling_refuses_other_samplers_and_grids() {
+        let schedule = linear_100();
+        let den = scaling(Prediction::Epsilon, 0.5);
+        let mut rng = gen_core::rng_from_seed(0);
+        let x0 = initial_noise(8, 3, 1.0, &mut rng).unwrap();
+        let ddim10 = SamplerOptions {
+            steps: Some(10),
+            ..SamplerOptions::of(SamplerKind::Ddim)
+        };
+        let m = score_moments(&den, &schedule, &ddim10, &x0, &mut rng).unwrap();
+        assert_eq!(m.gamma.len(), 10);
+        let x_t = initial_noise(8, 3, 1.0, &mut rng).unwrap();
+        let ddpm = SamplerOptions {
+            steps: Some(10),
+            ..SamplerOptions::of(SamplerKind::Ddpm)
+        };
+        let e = sample_analytic(&den, &schedule, &ddpm, &m, x_t.clone(), &mut rng).unwrap_err();
+        assert!(e.to_string().contains("--sampler ddim"), "{e}");
+        let ddim20 = SamplerOptions {
+            steps: Some(20),
+            ..ddim10
+        };
+        let e = sample_analytic(&den, &schedule, &ddim20, &m, x_t.clone(), &mut rng).unwrap_err();
+        assert!(e.to_string().contains("another timestep grid"), "{e}");
+        let ok = sample_analytic(&den, &schedule, &ddim10, &m, x_t, &mut rng).unwrap();
+        assert!(ok.as_slice().iter().all(|v| v.is_finite()));
+        let empty = Matrix::new(0, 3, vec![]).unwrap();
+        assert!(score_moments(&den, &schedule, &ddim10, &empty, &mut rng).is_err());
     }
 }

@@ -866,6 +866,67 @@ impl LoadedRun for LoadedDdpm {
         self.user_rows(s).map(Samples::Rows)
     }
 
+    fn score_moments(
+        &self,
+        data: Data,
+        rows: usize,
+        sampler: &SamplerOptions,
+        rng: &mut Rng,
+    ) -> Result<gen_diffusion::ScoreMoments> {
+        let labels = match &data {
+            Data::Images { labels, .. } => Some(labels.clone()),
+            _ => None,
+        };
+        let Input::Rows(x) = self.prepare(data)? else {
+            return Err(GenError::Other("a DDPM's data are rows".into()));
+        };
+        if rows == 0 || rows > x.rows() {
+            return Err(GenError::config(
+                "--analytic-rows",
+                rows,
+                format!(
+                    "Γ_t is a mean over training rows; the split has {}",
+                    x.rows()
+                ),
+                format!(
+                    "use between 1 and {} rows (a few hundred suffice)",
+                    x.rows()
+                ),
+            ));
+        }
+        let picked: Vec<usize> = (0..rows).map(|i| i * x.rows() / rows).collect();
+        let x0 = self.model_rows(&x.select_rows(&picked)?)?;
+        let labels: Option<Vec<usize>> = match (self.0.classes(), labels) {
+            (Some(_), Some(l)) => Some(picked.iter().map(|&i| l[i] as usize).collect()),
+            _ => None,
+        };
+        let opts = SamplerOptions {
+            clip_x0: sampler.clip_x0.or(self.0.config().clip_x0()),
+            ..*sampler
+        };
+        self.0.score_moments(&x0, labels.as_deref(), &opts, rng)
+    }
+
+    fn sample_analytic(
+        &self,
+        n: usize,
+        sampler: &SamplerOptions,
+        moments: &gen_diffusion::ScoreMoments,
+        rng: &mut Rng,
+    ) -> Result<Samples> {
+        let labels = self.0.classes().map(|k| guided_labels(n, None, Some(k)));
+        let c = self.0.config();
+        let opts = SamplerOptions {
+            variance: c.variance,
+            clip_x0: sampler.clip_x0.or(c.clip_x0()),
+            ..*sampler
+        };
+        let s = self
+            .0
+            .sample_analytic(n, labels.as_deref(), &opts, moments, rng)?;
+        self.user_rows(s).map(Samples::Rows)
+    }
+
     fn classes(&self) -> Option<usize> {
         self.0.classes()
     }

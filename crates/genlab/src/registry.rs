@@ -104,6 +104,38 @@ pub trait LoadedRun {
         ))
     }
 
+    /// Γ_t = E‖ε̂(x_t, t)‖²/D at the grid of `sampler` over `rows` training
+    /// rows of `data` (evenly spaced), for DDIM's analytic variance (Bao et
+    /// al. 2022; pixel and 2-D DDPMs).
+    fn score_moments(
+        &self,
+        _data: crate::data::Data,
+        _rows: usize,
+        _sampler: &gen_diffusion::SamplerOptions,
+        _rng: &mut Rng,
+    ) -> Result<gen_diffusion::ScoreMoments> {
+        Err(self.unsupported(
+            Task::Sample,
+            "the analytic variance (--analytic) is for DDPM runs (genlab train ddpm)",
+        ))
+    }
+
+    /// DDIM with the analytic variance, Γ_t from `moments`
+    /// ([`LoadedRun::score_moments`]); a conditional model draws classes
+    /// 0, 1, …, K−1 in turn at w = 0.
+    fn sample_analytic(
+        &self,
+        _n: usize,
+        _sampler: &gen_diffusion::SamplerOptions,
+        _moments: &gen_diffusion::ScoreMoments,
+        _rng: &mut Rng,
+    ) -> Result<Samples> {
+        Err(self.unsupported(
+            Task::Sample,
+            "the analytic variance (--analytic) is for DDPM runs (genlab train ddpm)",
+        ))
+    }
+
     /// The number of diffusion steps T of a diffusion model (None for
     /// other families).
     fn diffusion_steps(&self) -> Option<usize> {

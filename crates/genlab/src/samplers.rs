@@ -33,7 +33,14 @@
 //!                 [--clipped-eps] [--floor] [--merge OTHER/samplers.json,...]
 //!                 [--against OTHER-RUN,...] [--guidance 0,0.5,1]
 //!                 [--chunk 100 [--shard i/k] [--chunk-dir DIR]]
+//!                 [--ddim-variance eta|analytic|both [--analytic-rows 500]]
 //! ```
+//!
+//! `--ddim-variance analytic` draws the DDIM rows with the analytic
+//! variance of Bao et al. (2022) in place of σ_t(η)²
+//! ([`gen_diffusion::sampler::sample_analytic`]); Γ_t = E‖ε̂‖²/D is
+//! estimated once per row on `--analytic-rows` training rows, from a
+//! stream of the seed's own, so every chunk and shard uses the same Γ_t.
 //!
 //! Long grids (the issue's 2,000 samples of DDPM-1000 on a CPU) go in
 //! chunks (`--chunk`, [`crate::sampler_chunks`]): each chunk is kept on
@@ -135,6 +142,16 @@ pub struct SamplersArgs {
     /// with another `--out` (e.g. a subset of the rows) reads the same ones.
     #[arg(long = "chunk-dir")]
     chunk_dir: Option<PathBuf>,
+    /// The DDIM rows' variance: `eta` (DDIM's σ_t(η)²), `analytic` (Bao et
+    /// al. 2022, Analytic-DPM: DDIM's mean with the variance that best
+    /// matches the reverse process given Γ_t = E‖ε̂‖²/D, estimated per grid
+    /// on `--analytic-rows` training rows; DDPM runs, w = 0), or `both`.
+    #[arg(long = "ddim-variance", default_value = "eta",
+          value_parser = clap::builder::PossibleValuesParser::new(["eta", "analytic", "both"]))]
+    ddim_variance: String,
+    /// Training rows (evenly spaced over the split) Γ_t is estimated on.
+    #[arg(long = "analytic-rows", default_value_t = 500)]
+    analytic_rows: usize,
     /// Draw on this backend instead of the one each run was trained on
     /// (e.g. a run trained on flex, sampled on a GPU with wgpu); the
     /// chunks record it.
@@ -150,6 +167,8 @@ struct Entry {
     eta: Option<f64>,
     /// None: the run's own sampler (`genlab sample`).
     opts: Option<SamplerOptions>,
+    /// DDIM with the analytic variance (`--ddim-variance analytic`).
+    analytic: bool,
 }
 
 fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
@@ -177,22 +196,32 @@ fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
             steps: big_t,
             eta: None,
             opts: Some(SamplerOptions::of(SamplerKind::Ddpm)),
+            analytic: false,
         });
     }
-    for &eta in a.etas.iter().filter(|_| !a.no_ddim) {
-        for &steps in a.steps.iter().filter(|s| **s <= big_t) {
-            out.push(Entry {
-                name: format!("DDIM-{steps} η={eta}"),
-                kind: "ddim",
-                steps,
-                eta: Some(eta),
-                opts: Some(SamplerOptions {
-                    steps: Some(steps),
-                    eta,
-                    clipped_eps: a.clipped_eps,
-                    ..SamplerOptions::of(SamplerKind::Ddim)
-                }),
-            });
+    let variances: &[bool] = match a.ddim_variance.as_str() {
+        "analytic" => &[true],
+        "both" => &[false, true],
+        _ => &[false],
+    };
+    for &analytic in variances {
+        for &eta in a.etas.iter().filter(|_| !a.no_ddim) {
+            for &steps in a.steps.iter().filter(|s| **s <= big_t) {
+                let tag = if analytic { ", analytic σ" } else { "" };
+                out.push(Entry {
+                    name: format!("DDIM-{steps} η={eta}{tag}"),
+                    kind: "ddim",
+                    steps,
+                    eta: Some(eta),
+                    opts: Some(SamplerOptions {
+                        steps: Some(steps),
+                        eta,
+                        clipped_eps: a.clipped_eps,
+                        ..SamplerOptions::of(SamplerKind::Ddim)
+                    }),
+                    analytic,
+                });
+            }
         }
     }
     for &steps in a.ode_steps.iter().filter(|s| **s <= big_t && !a.no_ode) {
@@ -206,6 +235,7 @@ fn grid(a: &SamplersArgs, big_t: usize) -> Result<Vec<Entry>> {
                 clipped_eps: a.clipped_eps,
                 ..SamplerOptions::of(SamplerKind::Ode)
             }),
+            analytic: false,
         });
     }
     if out.is_empty() {
@@ -327,6 +357,7 @@ fn entries_of(a: &SamplersArgs, run: &dyn LoadedRun, model: &str) -> Result<Vec<
             steps: 1,
             eta: None,
             opts: None,
+            analytic: false,
         }],
     })
 }
@@ -388,6 +419,16 @@ pub fn run(a: SamplersArgs) -> Result<()> {
         .map(|r| entries_of(&a, &*r.loaded, &r.model))
         .collect::<Result<Vec<_>>>()?;
     let weights = guidance_weights(&a, &runs)?;
+    if a.ddim_variance != "eta"
+        && let Some(w) = weights.iter().find(|w| **w != 0.0)
+    {
+        return Err(GenError::config(
+            "--ddim-variance",
+            format!("{} with --guidance {w}", a.ddim_variance),
+            "the analytic variance is derived for the model's own ε̂, not a guided ε̃",
+            "use --guidance 0 with it, or --ddim-variance eta",
+        ));
+    }
     let (judge, test_rows) = Judge::of(&data)?;
     let n = a.n.unwrap_or(test_rows.min(2000));
     if n < 2 {
@@ -488,8 +529,18 @@ pub fn run(a: SamplersArgs) -> Result<()> {
                 };
                 eprintln!("[{done}/{total}] {who}{name} ({n} samples)");
                 let guidance = w.unwrap_or(0.0);
-                let draw_n = |rows: usize, seed: u64| {
-                    draw(&*run.loaded, rows, e.opts.as_ref(), guidance, seed)
+                // Γ_t once per row, and only if a chunk is still to be drawn.
+                let moments = std::cell::OnceCell::new();
+                let draw_n = |rows: usize, seed: u64| match (&e.opts, e.analytic) {
+                    (Some(opts), true) => {
+                        if moments.get().is_none() {
+                            let m = analytic_moments(&a, &data, run, opts)?;
+                            let _ = moments.set(m);
+                        }
+                        let m = moments.get().ok_or_else(|| GenError::Other("Γ_t".into()))?;
+                        draw_analytic(&*run.loaded, rows, opts, m, seed)
+                    }
+                    _ => draw(&*run.loaded, rows, e.opts.as_ref(), guidance, seed),
                 };
                 let (s, seconds, chunks) = match &chunking {
                     None => {
@@ -522,6 +573,13 @@ pub fn run(a: SamplersArgs) -> Result<()> {
                 row["run"] = json!(run.label);
                 row["checkpoint"] = json!(run.dir);
                 row["backend"] = json!(run.backend);
+                if e.analytic {
+                    row["ddim_variance"] = json!("analytic");
+                    row["analytic_rows"] = json!(a.analytic_rows);
+                    if let Some(m) = moments.get() {
+                        row["analytic_gamma"] = json!(m.gamma);
+                    }
+                }
                 if e.kind == "ddim" || e.kind == "ode" {
                     // Guided samplers step on the clipped x̂₀ (Ddpm::sample_guided).
                     let clipped = a.clipped_eps || w.is_some_and(|w| w > 0.0);
@@ -566,9 +624,12 @@ fn row_cache(
     let model_dir = std::fs::canonicalize(&model_dir).unwrap_or(model_dir);
     // Only DDIM and the ODE read the flag; ancestral draws are the same with or without it.
     let clipped = a.clipped_eps && (e.kind == "ddim" || e.kind == "ode");
-    let key = json!({"model_dir": model_dir, "sampler": e.name, "kind": e.kind,
+    let mut key = json!({"model_dir": model_dir, "sampler": e.name, "kind": e.kind,
         "steps": e.steps, "eta": e.eta, "guidance": w, "clipped_eps": clipped,
         "seed": a.seed, "chunk": c.size, "backend": a.backend.map(|b| b.name())});
+    if e.analytic {
+        key["analytic_rows"] = json!(a.analytic_rows);
+    }
     let who = match a.against.is_empty() {
         true => String::new(),
         false => format!("{} ", run.label),
@@ -708,6 +769,48 @@ fn guidance_weights(a: &SamplersArgs, runs: &[Run]) -> Result<Vec<f64>> {
         true => vec![0.0],
         false => w,
     })
+}
+
+/// Γ_t of DDIM's analytic variance for `opts`'s grid over `--analytic-rows`
+/// training rows, from a stream of its own (the seed's), so that every
+/// chunk and shard of a row uses the same Γ_t.
+fn analytic_moments(
+    a: &SamplersArgs,
+    data: &str,
+    run: &Run,
+    opts: &SamplerOptions,
+) -> Result<gen_diffusion::ScoreMoments> {
+    let train = crate::data::load(data, gen_data::Split::Train)?;
+    let mut rng = rng_from_seed(a.seed ^ 0x616e_616c_7974_6963);
+    let start = Instant::now();
+    let m = run
+        .loaded
+        .score_moments(train, a.analytic_rows, opts, &mut rng)?;
+    eprintln!(
+        "  Γ_t over {} training rows at {} steps in {:.1} s",
+        m.rows,
+        m.steps.len(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(m)
+}
+
+fn draw_analytic(
+    run: &dyn LoadedRun,
+    n: usize,
+    opts: &SamplerOptions,
+    moments: &gen_diffusion::ScoreMoments,
+    seed: u64,
+) -> Result<Matrix> {
+    let mut rng = rng_from_seed(seed);
+    match run.sample_analytic(n, opts, moments, &mut rng)? {
+        Samples::Rows(m) => Ok(m),
+        Samples::Strings(_) => Err(GenError::input(
+            "samples",
+            "strings",
+            "samplers compare numeric samples",
+        )),
+    }
 }
 
 fn draw(

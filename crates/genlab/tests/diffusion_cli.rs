@@ -216,6 +216,51 @@ fn ddpm_trains_samples_scores_and_encodes() {
         "--no-ddpm",
     ]);
     assert!(!ok && err.contains("T = 20"), "{err}");
+    // DDIM's rows with both variances: σ_t(η)² and the analytic one, whose
+    // Γ_t (one per grid step) the row records.
+    let analytic = dir.join("samplers-analytic");
+    let analytic_call = |rows: &str| {
+        genlab(&[
+            "samplers",
+            "--checkpoint",
+            run_s,
+            "--out",
+            analytic.to_str().unwrap(),
+            "--n",
+            "50",
+            "--steps",
+            "5",
+            "--etas",
+            "0",
+            "--no-ode",
+            "--no-ddpm",
+            "--ddim-variance",
+            "both",
+            "--analytic-rows",
+            rows,
+        ])
+    };
+    let (ok, out, err) = analytic_call("200");
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["samplers"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["sampler"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["DDIM-5 η=0", "DDIM-5 η=0, analytic σ"], "{out}");
+    assert_eq!(rows[1]["ddim_variance"], "analytic", "{out}");
+    let gamma = rows[1]["analytic_gamma"].as_array().unwrap();
+    assert_eq!(gamma.len(), 5, "{out}");
+    assert!(
+        gamma
+            .iter()
+            .all(|g| g.as_f64().is_some_and(|g| g.is_finite() && g > 0.0)),
+        "{out}"
+    );
+    assert_eq!(rows[1]["modes"], 8, "{out}");
+    let (ok, _, err) = analytic_call("0");
+    assert!(!ok && err.contains("--analytic-rows"), "{err}");
     // A grid split over two processes: DDPM alone, then DDIM with the first
     // call's rows merged in; a merge of another sample count is refused.
     let ddpm_only = dir.join("samplers-ddpm");
@@ -927,6 +972,21 @@ fn conditional_ddpm_sweeps_guidance_and_samples_a_class() {
     assert!(md.contains("| DDIM-5 η=0 w=2, clipped x̂₀ |"), "{md}");
     let (ok, _, err) = samplers(dir.join("bad-w").to_str().unwrap(), &["--guidance", "-1"]);
     assert!(!ok && err.contains("w ≥ 0"), "{err}");
+    // DDIM with the analytic variance: Γ_t of the conditional model at its
+    // training rows' classes; refused with guidance (a guided ε̃ is not the
+    // model's ε̂).
+    let analytic = ["--ddim-variance", "analytic", "--analytic-rows", "30"];
+    let (ok, out, err) = samplers(dir.join("an").to_str().unwrap(), &analytic);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let row = &v["samplers"][0];
+    assert_eq!(row["sampler"], "DDIM-5 η=0, analytic σ", "{out}");
+    assert_eq!(row["analytic_rows"], 30, "{out}");
+    assert_eq!(row["analytic_gamma"].as_array().unwrap().len(), 5, "{out}");
+    assert!(row["fid"].as_f64().is_some_and(f64::is_finite), "{out}");
+    let guided = [&analytic[..], &["--guidance", "0,2"]].concat();
+    let (ok, _, err) = samplers(dir.join("an-w").to_str().unwrap(), &guided);
+    assert!(!ok && err.contains("--guidance 0"), "{err}");
     // Chunks of a conditional run start at class 0: a multiple of the classes.
     let (ok, _, err) = samplers(dir.join("bad-chunk").to_str().unwrap(), &["--chunk", "15"]);
     assert!(!ok && err.contains("multiple of 10"), "{err}");
