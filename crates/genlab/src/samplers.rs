@@ -39,8 +39,9 @@
 //! `--ddim-variance analytic` draws the DDIM rows with the analytic
 //! variance of Bao et al. (2022) in place of σ_t(η)²
 //! ([`gen_diffusion::sampler::sample_analytic`]); Γ_t = E‖ε̂‖²/D is
-//! estimated once per row on `--analytic-rows` training rows, from a
-//! stream of the seed's own, so every chunk and shard uses the same Γ_t.
+//! estimated once per run and step count (η does not enter it) on
+//! `--analytic-rows` training rows, from a stream of the seed's own, so
+//! every row, chunk and shard of that grid uses the same Γ_t.
 //!
 //! Long grids (the 2,000 samples of DDPM-1000 on a CPU) go in
 //! chunks (`--chunk`, [`crate::sampler_chunks`]): each chunk is kept on
@@ -48,12 +49,14 @@
 //! i/k` lets k processes (or sessions) share the draws before a last call
 //! scores them.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Instant;
 
 use gen_core::{GenError, Matrix, Result, rng_from_seed};
 use gen_data::Toy2d;
-use gen_diffusion::{SamplerKind, SamplerOptions};
+use gen_diffusion::{SamplerKind, SamplerOptions, ScoreMoments};
 use gen_viz::chart::{Chart, Legend, Scale, Series};
 use serde_json::{Value, json};
 
@@ -513,6 +516,10 @@ pub fn run(a: SamplersArgs) -> Result<()> {
         cmp = write_outputs(&a, &data, &model, &judge, &rows)?;
     }
     let mut done = 0;
+    // Γ_t depends on the run and the grid, not on η: one estimate per
+    // (run, steps), made only when a chunk is still to be drawn.
+    let moments_of: std::cell::RefCell<HashMap<(String, usize), Rc<ScoreMoments>>> =
+        Default::default();
     // Rows name their w when the call asks for more than w = 0.
     let name_w = weights != [0.0];
     for (run, entries) in runs.iter().zip(&entries) {
@@ -529,16 +536,19 @@ pub fn run(a: SamplersArgs) -> Result<()> {
                 };
                 eprintln!("[{done}/{total}] {who}{name} ({n} samples)");
                 let guidance = w.unwrap_or(0.0);
-                // Γ_t once per row, and only if a chunk is still to be drawn.
-                let moments = std::cell::OnceCell::new();
+                let grid_key = (run.label.clone(), e.steps);
                 let draw_n = |rows: usize, seed: u64| match (&e.opts, e.analytic) {
                     (Some(opts), true) => {
-                        if moments.get().is_none() {
-                            let m = analytic_moments(&a, &data, run, opts)?;
-                            let _ = moments.set(m);
-                        }
-                        let m = moments.get().ok_or_else(|| GenError::Other("Γ_t".into()))?;
-                        draw_analytic(&*run.loaded, rows, opts, m, seed)
+                        let known = moments_of.borrow().get(&grid_key).cloned();
+                        let m = match known {
+                            Some(m) => m,
+                            None => {
+                                let m = Rc::new(analytic_moments(&a, &data, run, opts)?);
+                                moments_of.borrow_mut().insert(grid_key.clone(), m.clone());
+                                m
+                            }
+                        };
+                        draw_analytic(&*run.loaded, rows, opts, &m, seed)
                     }
                     _ => draw(&*run.loaded, rows, e.opts.as_ref(), guidance, seed),
                 };
@@ -576,7 +586,7 @@ pub fn run(a: SamplersArgs) -> Result<()> {
                 if e.analytic {
                     row["ddim_variance"] = json!("analytic");
                     row["analytic_rows"] = json!(a.analytic_rows);
-                    if let Some(m) = moments.get() {
+                    if let Some(m) = moments_of.borrow().get(&grid_key) {
                         row["analytic_gamma"] = json!(m.gamma);
                     }
                 }
@@ -779,7 +789,7 @@ fn analytic_moments(
     data: &str,
     run: &Run,
     opts: &SamplerOptions,
-) -> Result<gen_diffusion::ScoreMoments> {
+) -> Result<ScoreMoments> {
     let train = crate::data::load(data, gen_data::Split::Train)?;
     let mut rng = rng_from_seed(a.seed ^ 0x616e_616c_7974_6963);
     let start = Instant::now();
@@ -799,7 +809,7 @@ fn draw_analytic(
     run: &dyn LoadedRun,
     n: usize,
     opts: &SamplerOptions,
-    moments: &gen_diffusion::ScoreMoments,
+    moments: &ScoreMoments,
     seed: u64,
 ) -> Result<Matrix> {
     let mut rng = rng_from_seed(seed);

@@ -9,6 +9,16 @@ use common::genlab;
 
 use serde_json::Value;
 
+/// The `sampler` names of a `genlab samplers` answer's rows, in order.
+fn sampler_names(v: &Value) -> Vec<&str> {
+    v["samplers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["sampler"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn ddpm_trains_samples_scores_and_encodes() {
     let dir = std::env::temp_dir().join(format!("genlab-ddpm-cli-{}", std::process::id()));
@@ -170,12 +180,7 @@ fn ddpm_trains_samples_scores_and_encodes() {
     ]);
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    let names: Vec<&str> = v["samplers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["sampler"].as_str().unwrap())
-        .collect();
+    let names = sampler_names(&v);
     assert_eq!(
         names,
         [
@@ -244,10 +249,7 @@ fn ddpm_trains_samples_scores_and_encodes() {
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let rows = v["samplers"].as_array().unwrap();
-    let names: Vec<&str> = rows
-        .iter()
-        .map(|r| r["sampler"].as_str().unwrap())
-        .collect();
+    let names = sampler_names(&v);
     assert_eq!(names, ["DDIM-5 η=0", "DDIM-5 η=0, analytic σ"], "{out}");
     assert_eq!(rows[1]["ddim_variance"], "analytic", "{out}");
     let gamma = rows[1]["analytic_gamma"].as_array().unwrap();
@@ -297,12 +299,7 @@ fn ddpm_trains_samples_scores_and_encodes() {
     );
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    let names: Vec<&str> = v["samplers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["sampler"].as_str().unwrap())
-        .collect();
+    let names = sampler_names(&v);
     assert_eq!(names, ["DDPM-20", "DDIM-5 η=0"], "{out}");
     let table = std::fs::read_to_string(both.join("samplers.md")).unwrap();
     assert!(
@@ -953,10 +950,7 @@ fn conditional_ddpm_sweeps_guidance_and_samples_a_class() {
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let rows = v["samplers"].as_array().unwrap();
-    let names: Vec<&str> = rows
-        .iter()
-        .map(|r| r["sampler"].as_str().unwrap())
-        .collect();
+    let names = sampler_names(&v);
     assert_eq!(names, ["DDIM-5 η=0 w=0", "DDIM-5 η=0 w=2"], "{out}");
     assert_eq!(rows[1]["guidance"], 2.0, "{out}");
     // Guided DDIM steps on the clipped x̂₀ (as `sample --guidance` does).
