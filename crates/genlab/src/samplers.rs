@@ -1034,9 +1034,17 @@ fn chart(judge: &Judge, rows: &[Value], path: &Path) -> Result<()> {
         };
         let mine =
             |r: &Value| r["run"] == *run && r.get("guidance").cloned().unwrap_or(Value::Null) == *w;
-        for &eta in &etas {
-            let keep = |r: &Value| mine(r) && r["kind"] == "ddim" && r["eta"].as_f64() == Some(eta);
-            series.push((format!("{prefix}DDIM η = {eta}"), points(&keep)));
+        // Analytic-variance rows are their own lines beside σ_t(η)²'s.
+        for (analytic, tag) in [(false, ""), (true, ", analytic σ")] {
+            for &eta in &etas {
+                let keep = |r: &Value| {
+                    mine(r)
+                        && r["kind"] == "ddim"
+                        && r["eta"].as_f64() == Some(eta)
+                        && (r["ddim_variance"] == "analytic") == analytic
+                };
+                series.push((format!("{prefix}DDIM η = {eta}{tag}"), points(&keep)));
+            }
         }
         series.push((
             format!("{prefix}probability-flow ODE"),
