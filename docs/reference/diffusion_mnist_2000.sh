@@ -6,6 +6,9 @@
 # probability-flow ODE (DPM-Solver++ 2M) at 10 / 20 steps, x̂₀ clipped for
 # DDIM and the ODE; every sampler starts chunk j from the same x_T; scored
 # against the 500 test images with the floor (2,000 training images).
+# The DDIM rows at 10 / 20 / 50 / 100 steps are drawn again on the DDIM
+# paper's quadratic grid (`--spacing quadratic`) and scored with the rest
+# in OUT/quadratic/samplers.md.
 #
 #   bash docs/reference/diffusion_mnist_2000.sh PIXEL-RUN [OUT] [SHARDS]
 #
@@ -23,9 +26,10 @@
 # 2,000 samples takes about 3 minutes, the rows of 100 steps or fewer
 # 2–22 s: about 13 minutes for the whole grid.
 #
-# SEEDS="1 2 3 4" then draws DDPM-1000 and DDIM-50 / DDIM-100 (η = 0.5, 1)
-# again for each of those sampling seeds under OUT/seed-S (the five-seed
-# medians of docs/diffusion.md; about 3.5 minutes a seed on an H200).
+# SEEDS="1 2 3 4" then draws DDPM-1000, DDIM-50 / DDIM-100 (η = 0.5, 1)
+# and DDIM-50 (η = 1) on the quadratic grid again for each of those
+# sampling seeds under OUT/seed-S (the five-seed medians of
+# docs/diffusion.md; about 3.5 minutes a seed on an H200).
 set -euo pipefail
 px=${1:?usage: diffusion_mnist_2000.sh PIXEL-RUN [OUT] [SHARDS]}
 out=${2:-runs/diffusion-mnist-2000}
@@ -36,12 +40,14 @@ if [ -z "${GENLAB:-}" ]; then
   GENLAB="${CARGO_TARGET_DIR:-target}/debug/genlab"
 fi
 mkdir -p "$out"
-grid=(--checkpoint "$px" --out "$out" --n 2000 --clipped-eps --chunk "$chunk")
-if [ -n "$backend" ]; then grid+=(--backend "$backend"); fi
+common=(--checkpoint "$px" --n 2000 --clipped-eps --chunk "$chunk")
+if [ -n "$backend" ]; then common+=(--backend "$backend"); fi
+grid=("${common[@]}" --out "$out")
 parts=(
   "--steps 10,20,50,100 --etas 0,0.5,1 --ode-steps 10,20 --no-ddpm"
   "--no-ddim --no-ode"
   "--steps 1000 --etas 0,0.5,1 --no-ddpm --no-ode"
+  "--steps 10,20,50,100 --etas 0,0.5,1 --no-ddpm --no-ode --spacing quadratic"
 )
 for part in "${parts[@]}"; do
   pids=()
@@ -56,9 +62,17 @@ done
 # Every chunk is on disk: the whole grid scored (nothing drawn), with the floor.
 "$GENLAB" samplers "${grid[@]}" --floor > "$out/grid.json"
 cat "$out/samplers.md"
+# The quadratic rows (their chunks are on disk too) beside the rest.
+"$GENLAB" samplers "${common[@]}" --steps 10,20,50,100 --etas 0,0.5,1 --no-ddpm --no-ode \
+  --spacing quadratic --out "$out/quadratic" --chunk-dir "$out/chunks" \
+  --merge "$out/samplers.json" > "$out/quadratic.json"
+cat "$out/quadratic/samplers.md"
 for s in ${SEEDS:-}; do
-  seeded=(--checkpoint "$px" --out "$out/seed-$s" --n 2000 --clipped-eps --chunk "$chunk" --seed "$s")
-  if [ -n "$backend" ]; then seeded+=(--backend "$backend"); fi
-  "$GENLAB" samplers "${seeded[@]}" --steps 50,100 --etas 0.5,1 --no-ode > "$out/seed-$s.json"
-  cat "$out/seed-$s/samplers.md"
+  seeded=("${common[@]}" --seed "$s")
+  "$GENLAB" samplers "${seeded[@]}" --out "$out/seed-$s" --steps 50,100 --etas 0.5,1 --no-ode \
+    > "$out/seed-$s.json"
+  "$GENLAB" samplers "${seeded[@]}" --steps 50 --etas 1 --no-ddpm --no-ode --spacing quadratic \
+    --out "$out/seed-$s/quadratic" --chunk-dir "$out/seed-$s/chunks" \
+    --merge "$out/seed-$s/samplers.json" > "$out/seed-$s.quadratic.json"
+  cat "$out/seed-$s/quadratic/samplers.md"
 done

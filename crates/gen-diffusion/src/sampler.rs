@@ -7,7 +7,15 @@
 //! - `leading`: k = ⌊T/N⌋, t_i = i·k for i < N (ends at 0);
 //! - `trailing`: t_i = round(T − i·T/N) − 1 over numpy's `arange(T, 0, −T/N)`
 //!   (starts at T − 1; reaches pure noise under zero terminal SNR);
-//! - `linspace`: t_i = round(i·(T − 1)/(N − 1)) (both ends).
+//! - `linspace`: t_i = round(i·(T − 1)/(N − 1)) (both ends);
+//! - `quadratic`: t_i = ⌊(i·√(0.8 T)/(N − 1))²⌋, i < N, the DDIM paper's
+//!   "quadratic" selection τ_i = ⌊c i²⌋ (Song et al. 2021, App. D.2, used for
+//!   their CIFAR-10 table) as its code computes it (ermongroup/ddim,
+//!   `skip_type = "quad"`): dense near the data, sparse near the noise, and
+//!   starting at 0.8 T, where x_T ~ N(0, I) stands in for x_{0.8T} (ᾱ = 1.6·10⁻³
+//!   under the linear schedule at T = 1000). Repeats at small i (0, 0 for
+//!   N = 50) are dropped: the reference code's step between equal levels is
+//!   the identity, so the samples are the same with one network call less.
 //!
 //! `round` is numpy's, half to even. Where numpy's float `arange` yields one
 //! element too many (N = 61, 103, … at T = 1000) diffusers' trailing grid
@@ -29,7 +37,8 @@
 //!
 //! # DDIM (Song et al. 2021, eq. 12; diffusers' `DDIMScheduler.step`)
 //!
-//! With t' = t − ⌊T/N⌋ (diffusers' rule, also for the linspace grid) and
+//! With t' = t − ⌊T/N⌋ (diffusers' rule, also for the linspace grid; on the
+//! quadratic grid t' is the next grid step, as the DDIM paper's code) and
 //! ᾱ_{t'} = 1 (set_alpha_to_one) or ᾱ_0 when t' < 0:
 //!
 //! ```text
@@ -123,11 +132,13 @@ pub enum Spacing {
     Trailing,
     /// N points from T − 1 to 0.
     Linspace,
+    /// ⌊(i·√(0.8 T)/(N − 1))²⌋: the DDIM paper's quadratic selection.
+    Quadratic,
 }
 
 impl Spacing {
     /// Names on the command line.
-    pub const NAMES: [&'static str; 3] = ["trailing", "leading", "linspace"];
+    pub const NAMES: [&'static str; 4] = ["trailing", "leading", "linspace", "quadratic"];
 
     /// The name.
     pub fn name(self) -> &'static str {
@@ -135,6 +146,7 @@ impl Spacing {
             Self::Leading => "leading",
             Self::Trailing => "trailing",
             Self::Linspace => "linspace",
+            Self::Quadratic => "quadratic",
         }
     }
 }
@@ -146,11 +158,12 @@ impl std::str::FromStr for Spacing {
             "leading" => Ok(Self::Leading),
             "trailing" => Ok(Self::Trailing),
             "linspace" => Ok(Self::Linspace),
+            "quadratic" | "quad" => Ok(Self::Quadratic),
             other => Err(GenError::config(
                 "--spacing",
                 other,
                 "unknown timestep spacing",
-                "use trailing (starts at T − 1), leading or linspace",
+                "use trailing (starts at T − 1), leading, linspace or quadratic (the DDIM paper's)",
             )),
         }
     }
@@ -236,6 +249,24 @@ pub fn timesteps(train_steps: usize, n: usize, spacing: Spacing) -> Result<Vec<u
                 })
                 .collect()
         }
+        Spacing::Quadratic => {
+            // numpy: linspace(0, √(0.8 T), N)² truncated by int(), ascending.
+            let top = (0.8 * t).sqrt();
+            let step = if n > 1 { top / (n - 1) as f64 } else { 0.0 };
+            let mut v: Vec<i64> = (0..n)
+                .rev()
+                .map(|i| {
+                    let x = if i + 1 == n && n > 1 {
+                        top
+                    } else {
+                        i as f64 * step
+                    };
+                    (x * x) as i64
+                })
+                .collect();
+            v.dedup();
+            v
+        }
     };
     Ok(steps
         .into_iter()
@@ -247,6 +278,22 @@ pub fn timesteps(train_steps: usize, n: usize, spacing: Spacing) -> Result<Vec<u
 /// DDIM's previous timestep t − ⌊T/N⌋ (None below 0).
 pub fn ddim_prev_timestep(t: usize, train_steps: usize, n: usize) -> Option<usize> {
     t.checked_sub(train_steps / n.max(1))
+}
+
+/// DDIM's previous level after `grid[i]` (module docs): diffusers' t − ⌊T/N⌋
+/// on its own three grids, the next grid step on the quadratic one (None:
+/// the clean level).
+fn ddim_prev_on(
+    grid: &[usize],
+    i: usize,
+    spacing: Spacing,
+    train_steps: usize,
+    n: usize,
+) -> Option<usize> {
+    match spacing {
+        Spacing::Quadratic => grid.get(i + 1).copied(),
+        _ => ddim_prev_timestep(grid[i], train_steps, n),
+    }
 }
 
 /// One reverse step's results.
@@ -792,7 +839,7 @@ fn run_sampler(
                 x = Matrix::new(shape.0, shape.1, s.prev)?;
             }
             SamplerKind::Ddim => {
-                let prev = ddim_prev_timestep(t, big_t, n);
+                let prev = ddim_prev_on(&grid, i, opts.spacing, big_t, n);
                 // The analytic variance: σ*² at this step (none at the last).
                 let analytic = match (moments, prev) {
                     (Some(m), Some(_)) => Some(analytic_ddim_variance(
@@ -983,8 +1030,8 @@ pub fn ddim_invert(
     let big_t = schedule.steps();
     let grid = timesteps(big_t, steps, spacing)?;
     let mut x = x0.clone();
-    for &t in grid.iter().rev() {
-        let ab_cur = schedule.alpha_bar_at(ddim_prev_timestep(t, big_t, steps));
+    for (i, &t) in grid.iter().enumerate().rev() {
+        let ab_cur = schedule.alpha_bar_at(ddim_prev_on(&grid, i, spacing, big_t, steps));
         let ab_t = schedule.alpha_bar(t);
         let (a, s) = (ab_cur.sqrt(), (1.0 - ab_cur).sqrt());
         let up = |eps: &Matrix| -> Result<Matrix> {

@@ -129,6 +129,38 @@ fn timestep_grids_match_diffusers() {
     assert!(timesteps(1000, 1001, Spacing::Leading).is_err());
 }
 
+/// The quadratic grid is the DDIM paper's code's (ermongroup/ddim,
+/// runners/diffusion.py, skip_type "quad"): in Python,
+/// `[int(s) for s in np.linspace(0, np.sqrt(T * 0.8), N) ** 2]`, reversed,
+/// with the repeated 0 of N = 50 dropped.
+#[test]
+fn quadratic_grid_matches_the_ddim_papers_code() {
+    let reference: [(usize, usize, &[usize]); 3] = [
+        (1000, 10, &[0, 9, 39, 88, 158, 246, 355, 483, 632, 800]),
+        (
+            1000,
+            50,
+            &[
+                0, 0, 1, 2, 5, 8, 11, 16, 21, 26, 33, 40, 47, 56, 65, 74, 85, 96, 107, 120, 133,
+                146, 161, 176, 191, 208, 225, 242, 261, 280, 299, 320, 341, 362, 385, 408, 431,
+                456, 481, 506, 533, 560, 587, 616, 645, 674, 705, 736, 767, 800,
+            ],
+        ),
+        (100, 5, &[0, 5, 20, 45, 80]),
+    ];
+    for (big_t, n, seq) in reference {
+        let mut want: Vec<usize> = seq.iter().rev().copied().collect();
+        want.dedup();
+        assert_eq!(
+            timesteps(big_t, n, Spacing::Quadratic).unwrap(),
+            want,
+            "T {big_t} N {n}"
+        );
+    }
+    assert_eq!(timesteps(1000, 1, Spacing::Quadratic).unwrap(), vec![0]);
+    assert_eq!("quad".parse::<Spacing>().unwrap(), Spacing::Quadratic);
+}
+
 #[test]
 fn ddpm_steps_match_diffusers() {
     let f = fixture();
@@ -446,25 +478,40 @@ fn few_step_samplers_match_exact_moment_propagation() {
     let g = gaussian_2d();
     let s = schedule_named("linear", false);
     let n = 40_000;
+    let (small, trailing, quad) = (
+        VarianceKind::FixedSmall,
+        Spacing::Trailing,
+        Spacing::Quadratic,
+    );
     let cases = [
-        (SamplerKind::Ddim, 0.0, 100, VarianceKind::FixedSmall),
-        (SamplerKind::Ddim, 1.0, 100, VarianceKind::FixedSmall),
-        (SamplerKind::Ddim, 0.5, 20, VarianceKind::FixedSmall),
-        (SamplerKind::Ddpm, 0.0, 100, VarianceKind::FixedSmall),
-        (SamplerKind::Ddpm, 0.0, 100, VarianceKind::FixedLarge),
+        (SamplerKind::Ddim, 0.0, 100, small, trailing),
+        (SamplerKind::Ddim, 1.0, 100, small, trailing),
+        (SamplerKind::Ddim, 0.5, 20, small, trailing),
+        // The quadratic grid steps to the next grid level, not t − ⌊T/N⌋.
+        (SamplerKind::Ddim, 0.0, 50, small, quad),
+        (SamplerKind::Ddim, 1.0, 20, small, quad),
+        (SamplerKind::Ddpm, 0.0, 100, small, trailing),
+        (
+            SamplerKind::Ddpm,
+            0.0,
+            100,
+            VarianceKind::FixedLarge,
+            trailing,
+        ),
     ];
-    for (kind, eta, n_steps, variance) in cases {
+    for (kind, eta, n_steps, variance, spacing) in cases {
         let opts = SamplerOptions {
             steps: Some(n_steps),
             eta,
             variance,
+            spacing,
             ..SamplerOptions::of(kind)
         };
         let mut rng = rng_from_seed(5);
         let x_t = initial_noise(n, 2, 1.0, &mut rng).unwrap();
         let x =
             sampler::sample(&g.oracle(&s, Prediction::Epsilon), &s, &opts, x_t, &mut rng).unwrap();
-        let grid = timesteps(1000, n_steps, Spacing::Trailing).unwrap();
+        let grid = timesteps(1000, n_steps, spacing).unwrap();
         for d in 0..2 {
             let (mu, s2) = (g.mean[d], g.std[d].powi(2));
             let (mut m, mut v) = (0.0, 1.0);
@@ -475,7 +522,11 @@ fn few_step_samplers_match_exact_moment_propagation() {
                 let (gx, ge) = (a.sqrt() * s2 / st2, (1.0 - a).sqrt() / st2);
                 let r = m - a.sqrt() * mu;
                 let (mean_next, k, std) = if kind == SamplerKind::Ddim {
-                    let ap = s.alpha_bar_at(ddim_prev_timestep(t, 1000, n_steps));
+                    let prev = match spacing {
+                        Spacing::Quadratic => grid.get(i + 1).copied(),
+                        _ => ddim_prev_timestep(t, 1000, n_steps),
+                    };
+                    let ap = s.alpha_bar_at(prev);
                     let sd = eta * ((1.0 - ap) / (1.0 - a) * (1.0 - a / ap)).sqrt();
                     let dir = (1.0 - ap - sd * sd).sqrt();
                     (
@@ -501,7 +552,7 @@ fn few_step_samplers_match_exact_moment_propagation() {
             }
             let col: Vec<f64> = x.iter_rows().map(|r| r[d]).collect();
             let (em, es) = mean_std(&col);
-            let what = format!("{kind:?} η {eta} N {n_steps} {variance:?} dim {d}");
+            let what = format!("{kind:?} η {eta} N {n_steps} {variance:?} {spacing:?} dim {d}");
             eprintln!(
                 "{what}: mean {em:.4} (propagated {m:.4}), var {:.4} (propagated {v:.4}, data {s2})",
                 es * es
@@ -628,13 +679,14 @@ fn ddim_is_deterministic_and_inversion_round_trips() {
     let x0 = data_rows(&g, 500, 3);
     // Plain inversion errs by O(1/N); fixed-point refinement inverts the
     // decoder's steps exactly.
-    for (steps, refine, tol) in [
-        (1000, 0, 1e-2),
-        (100, 0, 0.1),
-        (100, 3, 1e-4),
-        (1000, 3, 1e-5),
+    for (steps, refine, tol, spacing) in [
+        (1000, 0, 1e-2, Spacing::Trailing),
+        (100, 0, 0.1, Spacing::Trailing),
+        (100, 3, 1e-4, Spacing::Trailing),
+        (1000, 3, 1e-5, Spacing::Trailing),
+        (100, 3, 1e-4, Spacing::Quadratic),
     ] {
-        let z = ddim_invert(&oracle, &s, steps, Spacing::Trailing, &x0, refine).unwrap();
+        let z = ddim_invert(&oracle, &s, steps, spacing, &x0, refine).unwrap();
         // The encoding is (close to) N(0, I): the ODE maps the data to the prior.
         let (m, sd) = mean_std(&z.iter_rows().map(|r| r[1]).collect::<Vec<_>>());
         assert!(
@@ -643,6 +695,7 @@ fn ddim_is_deterministic_and_inversion_round_trips() {
         );
         let back_opts = SamplerOptions {
             steps: Some(steps),
+            spacing,
             ..SamplerOptions::of(SamplerKind::Ddim)
         };
         let back = sampler::sample(&oracle, &s, &back_opts, z, &mut rng_from_seed(0)).unwrap();
@@ -653,7 +706,7 @@ fn ddim_is_deterministic_and_inversion_round_trips() {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
         eprintln!(
-            "inversion, {steps} steps, {refine} refinements: max |x₀ − decode(encode(x₀))| = {err:e}"
+            "inversion, {steps} {spacing:?} steps, {refine} refinements: max |x₀ − decode(encode(x₀))| = {err:e}"
         );
         assert!(
             err < tol,

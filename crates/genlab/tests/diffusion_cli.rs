@@ -339,6 +339,52 @@ fn ddpm_trains_samples_scores_and_encodes() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["samplers"].as_array().unwrap().len(), 2, "{out}");
     assert!(combined.join("samplers.png").exists());
+    // The DDIM paper's quadratic grid: its rows say so in name, field and
+    // chunk key, beside merged rows of the default trailing grid.
+    let quad = dir.join("samplers-quadratic");
+    let (ok, out, err) = split(
+        &quad,
+        &[
+            "--no-ddpm",
+            "--steps",
+            "5",
+            "--etas",
+            "1",
+            "--ode-steps",
+            "5",
+            "--spacing",
+            "quadratic",
+            "--merge",
+            both_json.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let names = sampler_names(&v);
+    assert_eq!(
+        names,
+        [
+            "DDPM-20",
+            "DDIM-5 η=0",
+            "DDIM-5 η=1, quadratic",
+            "ODE-5 (DPM-Solver++ 2M), quadratic"
+        ],
+        "{out}"
+    );
+    let rows = v["samplers"].as_array().unwrap();
+    assert_eq!(rows[1]["spacing"], "trailing", "{out}");
+    assert_eq!(
+        rows[0].get("spacing"),
+        None,
+        "DDPM visits every step: {out}"
+    );
+    for r in &rows[2..] {
+        assert_eq!(r["spacing"], "quadratic", "{r}");
+        assert!(r["high_quality_fraction"].as_f64().is_some(), "{r}");
+    }
+    assert!(quad.join("samplers.png").exists());
+    let (ok, _, err) = split(&quad, &["--no-ddpm", "--spacing", "cubic"]);
+    assert!(!ok && err.contains("quadratic"), "{err}");
     // A grid in chunks shared by two shards (each draws its chunks and
     // scores nothing), then scored by a call that draws nothing: the same
     // rows as one chunked call in one process.
