@@ -12,7 +12,7 @@
 //!   "quadratic" selection τ_i = ⌊c i²⌋ (Song et al. 2021, App. D.2, used for
 //!   their CIFAR-10 table) as its code computes it (ermongroup/ddim,
 //!   `skip_type = "quad"`): dense near the data, sparse near the noise, and
-//!   starting at 0.8 T, where x_T ~ N(0, I) stands in for x_{0.8T} (ᾱ = 1.6·10⁻³
+//!   starting at 0.8 T, where x_T ~ N(0, I) stands in for x_{0.8T} (ᾱ = 1.5·10⁻³
 //!   under the linear schedule at T = 1000). Repeats at small i (0, 0 for
 //!   N = 50) are dropped: the reference code's step between equal levels is
 //!   the identity, so the samples are the same with one network call less.
