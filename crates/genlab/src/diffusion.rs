@@ -2,7 +2,7 @@
 //! 2-D toys (an MLP denoiser) and on the image sets (`--data digits` or
 //! `mnist5k`: a U-Net, `--unet-channels`, on pixels mapped to [−1, 1]).
 //! Sampling takes `--sampler ddpm|ddim|ode|heun|langevin --sample-steps N
-//! --eta E --spacing S`; `score` returns the variational bound (images: with
+//! --eta E --spacing S` (`--steps N` is `--sample-steps N`); `score` returns the variational bound (images: with
 //! the discretised decoder, a bound on the discrete log-probability);
 //! `encode` is DDIM inversion x₀ → x_T and `reconstruct` decodes it back.
 //! On the Gaussian-mixture toys and rings the summary reports modes (rings)
@@ -163,12 +163,15 @@ pub struct DiffusionSampleArgs {
           value_parser = names::<SamplerKind>(&SamplerKind::NAMES))]
     pub sampler: Option<SamplerKind>,
     /// Grid steps N, 1 ≤ N ≤ T (default: T).
-    #[arg(id = "sample-steps", long = "sample-steps")]
+    // `--steps` too: the name the CLI uses and users reach for
+    // (`train --steps` belongs to another command).
+    #[arg(id = "sample-steps", long = "sample-steps", visible_alias = "steps")]
     pub sample_steps: Option<usize>,
     /// DDIM's η in [0, 1] (0: deterministic; 1: DDPM's posterior variance).
     #[arg(id = "eta", long = "eta", allow_negative_numbers = true)]
     pub eta: Option<f64>,
-    /// Timestep spacing of the grid: trailing, leading or linspace (diffusers').
+    /// Timestep spacing of the grid: trailing, leading or linspace
+    /// (diffusers'), or quadratic (the DDIM paper's ⌊(i·√(0.8T)/(N − 1))²⌋).
     #[arg(id = "spacing", long = "spacing", value_parser = names::<Spacing>(&Spacing::NAMES))]
     pub spacing: Option<Spacing>,
     /// Langevin corrector steps per grid step.

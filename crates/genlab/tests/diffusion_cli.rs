@@ -96,9 +96,37 @@ fn ddpm_trains_samples_scores_and_encodes() {
         assert_eq!(v["samples"].as_array().unwrap().len(), 5, "{sampler:?}");
     }
 
+    // `--steps` is `--sample-steps` under the name: the same draw,
+    // and the count takes effect (3 grid steps draw other samples than 7).
+    let draw = |steps_flag: &str, steps: &str| {
+        let (ok, out, err) = genlab(&[
+            "sample",
+            "--checkpoint",
+            run_s,
+            "--n",
+            "4",
+            "--seed",
+            "3",
+            "--sampler",
+            "ddim",
+            "--eta",
+            "1",
+            steps_flag,
+            steps,
+        ]);
+        assert!(ok, "{steps_flag} {steps}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["samples"].clone()
+    };
+    let aliased = draw("--steps", "7");
+    assert_eq!(aliased.as_array().unwrap().len(), 4);
+    assert_eq!(aliased, draw("--sample-steps", "7"));
+    assert_ne!(aliased, draw("--steps", "3"));
+
     for (bad, says) in [
         (&["--sample-steps", "0"][..], "between 1 and T = 20"),
         (&["--sample-steps", "21"], "between 1 and T = 20"),
+        (&["--steps", "0"], "between 1 and T = 20"),
         (&["--sampler", "ddim", "--eta", "1.5"], "use η in [0, 1]"),
         (&["--sampler", "ddim", "--eta", "-0.5"], "use η in [0, 1]"),
         (&["--eta", "0.3"], "pass --sampler ddim"),
