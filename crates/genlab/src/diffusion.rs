@@ -2,8 +2,9 @@
 //! 2-D toys (an MLP denoiser) and on the image sets (`--data digits` or
 //! `mnist5k`: a U-Net, `--unet-channels`, on pixels mapped to [−1, 1]).
 //! Sampling takes `--sampler ddpm|ddim|ode|heun|langevin --sample-steps N
-//! --eta E --spacing S` (`--steps N` is `--sample-steps N`); `score` returns the variational bound (images: with
-//! the discretised decoder, a bound on the discrete log-probability);
+//! --eta E --spacing S` (`--steps N` is `--sample-steps N`); `score` returns
+//! the variational bound (images: with the discretised decoder, a bound on
+//! the discrete log-probability);
 //! `encode` is DDIM inversion x₀ → x_T and `reconstruct` decodes it back.
 //! On the Gaussian-mixture toys and rings the summary reports modes (rings)
 //! covered and the high-quality fraction of DDPM and DDIM samples, and the bound's NLL on
